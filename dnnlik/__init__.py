@@ -1,0 +1,49 @@
+"""dnnlik: publish, preserve and reuse likelihood functions as neural networks.
+
+Three lines to evaluate a published likelihood::
+
+    import dnnlik
+    lik = dnnlik.load("path/to/bundle")          # a folder or a .zip, validated
+    lik.logpdf({"mu": [0.0, 0.5, 1.0]})          # other parameters at nominal
+
+Importing dnnlik is light: onnxruntime, onnx and jsonschema load on first
+use, and TensorFlow only ever inside :mod:`dnnlik.train`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .errors import DnnlikError
+
+if TYPE_CHECKING:
+    from .api import load, validate
+    from .evaluate import Bundle
+    from .parameters import Parameter
+    from .report import Report
+
+__all__ = ["__version__", "DnnlikError", "Bundle", "Parameter", "Report", "load", "validate"]
+
+_LAZY = {
+    "load": "api",
+    "validate": "api",
+    "Bundle": "evaluate",
+    "Parameter": "parameters",
+    "Report": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dnnlik' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

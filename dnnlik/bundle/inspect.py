@@ -1,0 +1,186 @@
+"""Static inspection of a bundle: every check that needs no ONNX runtime.
+
+Stages, each named in the report's ``checks`` (and in JUnit output):
+
+``archive``   the folder or zip is readable and safe (no links, no traversal);
+``json``      ``bundle.json`` exists, is small enough, UTF-8, strict JSON;
+``schema``    it validates against the JSON Schema of its ``format_version``;
+``semantics`` cross-field rules (unique names, bound order, shapes vs P);
+``files``     every listed file is present with its size and sha256, nothing
+              unlisted is present, ``document_sha256`` matches;
+``onnx``      the model parses, uses only standard operators, passes the checker;
+``contract``  its inputs and outputs are those declared.
+
+Every problem found is reported; later stages run on whatever earlier ones
+could establish. Test vectors need a runtime and are run by
+:mod:`dnnlik.evaluate.validate`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..digest import DIGEST_FIELD, document_digest, sha256_bytes
+from ..errors import BundleError
+from ..report import Report
+from ..schema import SUPPORTED_VERSIONS, iter_schema_problems
+from .document import parse_document
+from .onnx_checks import iter_onnx_problems, load_onnx
+from .semantics import iter_semantic_problems
+from .source import DOCUMENT_NAME, MAX_DOCUMENT_BYTES, BundleSource, open_source
+
+__all__ = ["Inspection", "inspect_bundle", "STATIC_CHECKS"]
+
+STATIC_CHECKS = ("archive", "json", "schema", "semantics", "files", "onnx", "contract")
+
+
+@dataclass
+class Inspection:
+    """What static inspection established: the report, and what later stages can use."""
+
+    report: Report
+    source: BundleSource | None = None
+    document: dict[str, Any] | None = None
+    schema_valid: bool = False
+    broken_sections: frozenset[str] | None = None  # top-level keys with schema errors; None: schema not run
+    model_bytes: bytes | None = None
+    model_structure_ok: bool = False
+
+
+def inspect_bundle(path: str | os.PathLike[str]) -> Inspection:
+    """Run every static check on the bundle at ``path`` (a folder or a zip)."""
+    report = Report(str(path), checks=list(STATIC_CHECKS))
+    result = Inspection(report)
+    try:
+        source = open_source(path)
+    except BundleError as exc:
+        report.add("archive:unreadable", exc.bare_message, exc.where or str(path))
+        return result
+    result.source = source
+    report.extend(source.problems)
+    if DOCUMENT_NAME not in source.files:
+        report.add("json:missing", "the bundle has no bundle.json at its root", DOCUMENT_NAME)
+        return result
+    try:
+        data = source.read(DOCUMENT_NAME, limit=MAX_DOCUMENT_BYTES)
+    except BundleError as exc:
+        report.add("json:too-large", exc.bare_message, DOCUMENT_NAME)
+        return result
+    document, problems = parse_document(data, DOCUMENT_NAME)
+    report.extend(problems)
+    if document is None:
+        return result
+    result.document = document
+    _check_schema(result)
+    if "files" in document and isinstance(document.get("files"), list):
+        _check_files(result)
+    _check_model(result)
+    return result
+
+
+def _check_schema(result: Inspection) -> None:
+    doc, report = result.document, result.report
+    assert doc is not None
+    version = doc.get("format_version")
+    if version not in SUPPORTED_VERSIONS:
+        shown = "missing" if version is None else repr(version)
+        report.add(
+            "schema:format-version",
+            f"format_version is {shown}; this dnnlik reads {', '.join(SUPPORTED_VERSIONS)} "
+            "(a newer dnnlik may read this bundle)",
+            "bundle.json#/format_version",
+        )
+        return
+    problems = list(iter_schema_problems(doc, version))
+    report.extend(problems)
+    result.schema_valid = not problems
+    broken = {_section(p.location) for p in problems}
+    result.broken_sections = frozenset(broken)
+    report.extend(iter_semantic_problems(doc, broken))
+
+
+def _section(location: str) -> str:
+    pointer = location.partition("#")[2]
+    return pointer.split("/")[1] if pointer.count("/") >= 1 else ""
+
+
+def _listed_files(doc: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return [
+        (i, f) for i, f in enumerate(doc.get("files", []))
+        if isinstance(f, dict) and isinstance(f.get("path"), str)
+    ]
+
+
+def _check_files(result: Inspection) -> None:
+    doc, source, report = result.document, result.source, result.report
+    assert doc is not None and source is not None
+    listed = _listed_files(doc)
+    listed_paths = {f["path"] for _, f in listed}
+    for i, entry in listed:
+        name = entry["path"]
+        where = f"bundle.json#/files/{i}"
+        if name not in source.files:
+            report.add("files:missing", f"listed file {name!r} is not in the bundle", where)
+            continue
+        if isinstance(entry.get("size"), int) and entry["size"] != source.files[name]:
+            report.add("files:size-mismatch", f"{name!r} has {source.files[name]} bytes, bundle.json says {entry['size']}", where)
+        try:
+            data = source.read(name)
+        except BundleError as exc:
+            report.add("files:unreadable", exc.bare_message, name)
+            continue
+        digest = sha256_bytes(data)
+        if isinstance(entry.get("sha256"), str) and digest != entry["sha256"]:
+            report.add("files:digest-mismatch", f"sha256 of {name!r} is {digest}, bundle.json says {entry['sha256']} (modified or corrupted)", where)
+        if name == _model_file(doc):
+            result.model_bytes = data
+    for name in sorted(set(source.files) - listed_paths - {DOCUMENT_NAME}):
+        report.add("files:unlisted", "is in the bundle but not listed in bundle.json 'files'", name)
+    stored = doc.get(DIGEST_FIELD)
+    if isinstance(stored, str):
+        try:
+            actual = document_digest(doc)
+        except (TypeError, ValueError) as exc:
+            report.add("files:document-digest", f"cannot be canonicalised: {exc}", f"bundle.json#/{DIGEST_FIELD}")
+        else:
+            if actual != stored:
+                report.add(
+                    "files:document-digest",
+                    f"document_sha256 is {stored}, the canonical document hashes to {actual} (bundle.json was edited or corrupted)",
+                    f"bundle.json#/{DIGEST_FIELD}",
+                )
+
+
+def _model_file(doc: dict[str, Any]) -> str | None:
+    model = doc.get("model")
+    return model.get("file") if isinstance(model, dict) and isinstance(model.get("file"), str) else None
+
+
+def _check_model(result: Inspection) -> None:
+    doc, source, report = result.document, result.source, result.report
+    assert doc is not None and source is not None
+    name = _model_file(doc)
+    if name is None:
+        return
+    if result.model_bytes is None:
+        if name not in source.files:
+            if name not in {f["path"] for _, f in _listed_files(doc)}:
+                report.add("files:missing", f"model file {name!r} is not in the bundle", "bundle.json#/model/file")
+            return
+        try:
+            result.model_bytes = source.read(name)
+        except BundleError as exc:
+            report.add("files:unreadable", exc.bare_message, name)
+            return
+    model, problems = load_onnx(result.model_bytes, name)
+    report.extend(problems)
+    if model is None:
+        result.model_bytes = None
+        return
+    model_ok = result.broken_sections is not None and "model" not in result.broken_sections
+    declared = doc["model"] if model_ok and "model" in doc else None
+    onnx_problems = list(iter_onnx_problems(model, declared, name))
+    report.extend(onnx_problems)
+    result.model_structure_ok = not any(p.code.startswith("onnx:") for p in onnx_problems)

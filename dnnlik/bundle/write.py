@@ -1,0 +1,114 @@
+"""Write bundles: fill in file digests and the document digest, write atomically.
+
+Producers (the example builder, training, the zoo) assemble ``bundle.json``
+as a dict and the files as bytes; :func:`write_bundle` completes the
+``files`` list, stamps ``provenance`` and ``document_sha256``, and writes the
+folder (or zip) in one atomic step, so that a crash never leaves a bundle
+that half exists.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from .._version import __version__
+from ..digest import DIGEST_FIELD, document_digest, sha256_bytes
+from ..errors import InvalidInputError
+from ..fsutil import atomic_directory, atomic_write_bytes
+from .source import DOCUMENT_NAME
+
+__all__ = ["finalize_document", "dump_document", "write_bundle", "zip_bundle"]
+
+_ROLES = {".onnx": "model", ".h5": "data", ".hdf5": "data", ".md": "card", ".png": "plot", ".svg": "plot", ".pdf": "plot"}
+
+
+def finalize_document(document: Mapping[str, Any], files: Mapping[str, bytes]) -> dict[str, Any]:
+    """A copy of ``document`` with ``files``, ``provenance`` defaults and ``document_sha256`` filled in."""
+    doc = dict(document)
+    roles = {f["path"]: f.get("role") for f in doc.get("files", []) if isinstance(f, dict)}
+    doc["files"] = [
+        {
+            "path": name,
+            "sha256": sha256_bytes(data),
+            "size": len(data),
+            "role": roles.get(name) or _ROLES.get(Path(name).suffix.lower(), "other"),
+        }
+        for name, data in sorted(files.items())
+    ]
+    provenance = dict(doc.get("provenance", {}))
+    provenance.setdefault("created", _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"))
+    provenance.setdefault("dnnlik_version", __version__)
+    doc["provenance"] = provenance
+    doc.pop(DIGEST_FIELD, None)
+    doc[DIGEST_FIELD] = document_digest(doc)
+    return doc
+
+
+def dump_document(document: Mapping[str, Any]) -> bytes:
+    """``bundle.json`` bytes: UTF-8, indented, refusing NaN and Infinity."""
+    try:
+        text = json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise InvalidInputError(f"bundle.json cannot hold non-finite numbers ({exc})", where=DOCUMENT_NAME) from None
+    return (text + "\n").encode("utf-8")
+
+
+def write_bundle(
+    out: str | os.PathLike[str],
+    document: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    *,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write a bundle folder (or a ``.zip`` when ``out`` ends in .zip); return the final document."""
+    for name in files:
+        if name == DOCUMENT_NAME or name.startswith("/") or ".." in name.split("/"):
+            raise InvalidInputError(f"{name!r} cannot be a bundle file name", where="files")
+    doc = finalize_document(document, files)
+    out = Path(out)
+    if out.suffix == ".zip":
+        if out.exists() and not overwrite:
+            raise InvalidInputError("already exists (use overwrite to replace it)", where=str(out))
+        atomic_write_bytes(out, _zip_bytes(doc, files))
+        return doc
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        for name, data in files.items():
+            target = tmp / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        (tmp / DOCUMENT_NAME).write_bytes(dump_document(doc))
+    return doc
+
+
+def _zip_bytes(doc: Mapping[str, Any], files: Mapping[str, bytes]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        fixed_time = (1980, 1, 1, 0, 0, 0)  # reproducible archives
+        for name, data in [(DOCUMENT_NAME, dump_document(doc)), *sorted(files.items())]:
+            info = zipfile.ZipInfo(name, date_time=fixed_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def zip_bundle(bundle_dir: str | os.PathLike[str], out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Pack an existing bundle folder into a reproducible zip, atomically."""
+    bundle_dir, out = Path(bundle_dir), Path(out)
+    if out.exists() and not overwrite:
+        raise InvalidInputError("already exists (use overwrite to replace it)", where=str(out))
+    doc = json.loads((bundle_dir / DOCUMENT_NAME).read_bytes())
+    files = {
+        p.relative_to(bundle_dir).as_posix(): p.read_bytes()
+        for p in sorted(bundle_dir.rglob("*"))
+        if p.is_file() and not p.is_symlink() and p.name != DOCUMENT_NAME
+    }
+    atomic_write_bytes(out, _zip_bytes(doc, files))
+    return out

@@ -1,0 +1,128 @@
+"""SHA-256 digests of files and of ``bundle.json`` in canonical form.
+
+The canonical form of a JSON document is the JSON Canonicalization Scheme,
+RFC 8785 (JCS): object members sorted by the UTF-16 code units of their names,
+no insignificant white space, strings with minimal escapes, numbers written as
+ECMAScript writes doubles. Any language with a JCS library can recompute a
+bundle's ``document_sha256`` (spec/README.md, "Digests").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Mapping
+
+__all__ = [
+    "sha256_bytes",
+    "sha256_file",
+    "sha256_stream",
+    "canonical_json",
+    "document_digest",
+    "DIGEST_FIELD",
+]
+
+DIGEST_FIELD = "document_sha256"
+"""The top-level member of ``bundle.json`` that holds the document's own digest."""
+
+_CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_stream(stream: IO[bytes]) -> tuple[str, int]:
+    """Hex SHA-256 and byte count of everything left in a binary stream."""
+    h = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(_CHUNK):
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
+
+
+def sha256_file(path: str | Path) -> tuple[str, int]:
+    """Hex SHA-256 and size in bytes of a file, read in chunks."""
+    with open(path, "rb") as f:
+        return sha256_stream(f)
+
+
+def _format_number(x: float) -> str:
+    """A double as ECMAScript's Number.prototype.toString writes it (RFC 8785, 3.2.2.3)."""
+    if math.isnan(x) or math.isinf(x):
+        raise ValueError(f"{x} has no JSON representation")
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    # repr() gives the shortest digit string that round-trips, as ECMAScript requires.
+    _, digits_t, exp = Decimal(repr(abs(x))).as_tuple()
+    digits = "".join(map(str, digits_t)).rstrip("0")
+    exp += len(digits_t) - len(digits)
+    k = len(digits)
+    n = exp + k  # value = 0.digits * 10**n
+    if k <= n <= 21:
+        body = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        body = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+        body = f"{mantissa}e{'+' if e > 0 else '-'}{abs(e)}"
+    return sign + body
+
+
+def _write(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        # JSON numbers are doubles in JCS; integers beyond 2**53 would be rounded.
+        out.append(_format_number(float(value)) if abs(value) >= 2**53 else str(value))
+    elif isinstance(value, float):
+        out.append(_format_number(value))
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        items = sorted(value.items(), key=lambda kv: kv[0].encode("utf-16-be"))
+        for i, (key, item) in enumerate(items):
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _write(item, out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 canonical UTF-8 serialisation of a JSON value."""
+    out: list[str] = []
+    _write(value, out)
+    return "".join(out).encode("utf-8")
+
+
+def document_digest(document: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical form of ``document`` without its ``document_sha256`` member."""
+    body = {k: v for k, v in document.items() if k != DIGEST_FIELD}
+    return sha256_bytes(canonical_json(body))

@@ -1,0 +1,55 @@
+"""Re-evaluate a bundle's test vectors with onnxruntime and compare.
+
+Each case feeds ``inputs`` to the model and compares every listed output
+with ``|got - expected| <= abs + rel * |expected|`` (spec/README.md, "Test
+vectors"). Mismatches are reported with the case, the output, the worst
+element and the tolerance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..report import Problem
+from .session import NUMPY_DTYPES
+
+__all__ = ["iter_test_vector_problems"]
+
+
+def iter_test_vector_problems(session: Any, document: dict[str, Any]) -> Iterator[Problem]:
+    """Problems found by running every test-vector case through ``session``."""
+    tv = document["test_vectors"]
+    tol_abs, tol_rel = tv["tolerance"]["abs"], tv["tolerance"]["rel"]
+    dtypes = {t["name"]: NUMPY_DTYPES[t["dtype"]] for t in document["model"]["inputs"]}
+    for i, case in enumerate(tv["cases"]):
+        where = f"bundle.json#/test_vectors/cases/{i}"
+        feeds = {name: np.asarray(value, dtype=dtypes.get(name, np.float32)) for name, value in case["inputs"].items()}
+        names = list(case["outputs"])
+        try:
+            outs = session.run(names, feeds)
+        except Exception as exc:  # onnxruntime's own exception classes
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            yield Problem("test-vectors:run-failed", f"the model fails on this case: {first}", where)
+            continue
+        for name, got in zip(names, outs):
+            expected = np.asarray(case["outputs"][name], dtype=np.float64)
+            got = np.asarray(got, dtype=np.float64)
+            at = f"{where}/outputs/{name}"
+            if got.shape != expected.shape:
+                yield Problem("test-vectors:shape", f"model returned shape {list(got.shape)}, expected {list(expected.shape)}", at)
+                continue
+            if not np.isfinite(got).all():
+                yield Problem("test-vectors:non-finite", "model returned NaN or infinity", at)
+                continue
+            excess = np.abs(got - expected) - (tol_abs + tol_rel * np.abs(expected))
+            if (excess > 0).any():
+                k = int(np.argmax(excess))
+                idx = np.unravel_index(k, expected.shape) if expected.ndim else ()
+                yield Problem(
+                    "test-vectors:mismatch",
+                    f"{int((excess > 0).sum())} value(s) off; worst at index {list(idx)}: got {got.flat[k]:.10g}, "
+                    f"expected {expected.flat[k]:.10g} (tolerance abs {tol_abs:g} + rel {tol_rel:g})",
+                    at,
+                )

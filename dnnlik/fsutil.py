@@ -1,0 +1,73 @@
+"""Atomic file and directory writes: a crash never leaves a half-written result.
+
+Files are written to a temporary sibling, flushed to disk, then renamed over
+the target (``os.replace`` is atomic on POSIX). Directories are built in a
+temporary sibling and renamed into place once complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import DnnlikError
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_directory"]
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + rename)."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise DnnlikError(f"cannot write here: {exc.strerror}", where=str(path)) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise DnnlikError(f"cannot write: {exc.strerror}", where=str(path)) from None
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder; on success it replaces ``target``, on error it is removed.
+
+    An existing ``target`` is refused unless ``overwrite`` is true; it is then
+    swapped out only once the new folder is complete.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise DnnlikError("already exists (use overwrite to replace it)", where=str(target))
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise DnnlikError(f"cannot create the output folder: {exc.strerror}", where=str(target)) from None
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=parent))
+            os.replace(target, old / target.name)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
