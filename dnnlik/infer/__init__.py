@@ -1,0 +1,19 @@
+"""Inference on any log-density source: maxima, profiles and the t_mu test statistic.
+
+A source is anything with ``.parameters``, ``.logpdf(X)`` and
+``.grad_logpdf(X)`` on (N, P) arrays: a reference likelihood from
+:mod:`dnnlik.likelihoods` or a loaded bundle.
+
+>>> from dnnlik import likelihoods, infer
+>>> scan = infer.tmu_scan(likelihoods.get("toy-lhc-like"), [0.0, 1.0])
+>>> round(scan.tmu[1], 2)
+7.37
+"""
+
+from __future__ import annotations
+
+from .maximize import maximize
+from .profile import default_poi, profile, tmu_scan
+from .results import FitResult, TmuScan
+
+__all__ = ["maximize", "profile", "tmu_scan", "default_poi", "FitResult", "TmuScan"]

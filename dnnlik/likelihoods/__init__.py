@@ -1,0 +1,42 @@
+"""Reference likelihoods: known log-densities that bundles are built from and compared with.
+
+>>> from dnnlik import likelihoods
+>>> toy = likelihoods.get("toy-lhc-like")
+>>> round(float(toy.logpdf({"mu": 0.0})), 3)
+-289.32
+
+``get(name)`` builds a registered one, ``available()`` lists the names, and
+:class:`CallableLikelihood` wraps any Python function.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..errors import InvalidInputError
+from .base import ReferenceLikelihood
+from .callable import CallableLikelihood
+from .toy_lhc_like import ToyLHCLike
+
+__all__ = ["ReferenceLikelihood", "CallableLikelihood", "ToyLHCLike", "get", "available"]
+
+_REGISTRY: dict[str, Callable[[], ReferenceLikelihood]] = {
+    ToyLHCLike.name: ToyLHCLike,
+}
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`get`, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> ReferenceLikelihood:
+    """A new instance of the reference likelihood registered as ``name``."""
+    try:
+        factory = _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise InvalidInputError(
+            f"unknown reference likelihood {name!r}; available: {', '.join(available())}",
+            where="name",
+        ) from None
+    return factory()
