@@ -1,0 +1,67 @@
+"""The ``dnnlik`` command group, with commands loaded lazily from their modules."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from .._version import __version__
+
+__all__ = ["cli", "main", "COMMANDS"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("dnnlik.cli.bundle_commands", "validate"),
+    "info": ("dnnlik.cli.bundle_commands", "info"),
+    "eval": ("dnnlik.cli.bundle_commands", "eval_"),
+    "example": ("dnnlik.cli.example", "example"),
+    "tmu": ("dnnlik.cli.tmu", "tmu"),
+    # "sample": registered once dnnlik.cli.sample lands
+}
+"""Command name -> (module, attribute): the registry of subcommands."""
+
+_SHORT_HELP = {
+    "validate": "Check bundles: schema, digests, files, ONNX contract, test vectors.",
+    "info": "Print a readable summary of a bundle.",
+    "eval": "Evaluate a bundle's log-likelihood at one point.",
+    "example": "Write the analytic example bundle (no training needed).",
+    "tmu": "Profile-likelihood t_mu scan of a likelihood or bundle.",
+    "sample": "Sample a reference likelihood with emcee into HDF5.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module = importlib.import_module(target[0])
+        return getattr(module, target[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # listing help must not import every command module
+        rows = [(name, _SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="dnnlik", message="%(prog)s %(version)s")
+def cli() -> None:
+    """dnnlik: publish, validate and evaluate likelihoods as neural-network bundles."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point."""
+    return cli.main(args=argv, prog_name="dnnlik")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The Python API: load, evaluate in every input form, bounds, NaN, gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dnnlik
+from dnnlik.bundle.write import write_bundle
+from dnnlik.errors import InvalidBundleError, InvalidInputError, NoGradientError, OutOfBoundsError
+from dnnlik.examples import gaussian_document, gaussian_model, gaussian_reference, gaussian_spec
+
+MEAN, COV, PARAMS = gaussian_spec(4)
+
+
+@pytest.fixture(scope="module")
+def lik(gaussian_bundle):
+    return dnnlik.load(gaussian_bundle)
+
+
+def random_points(n, seed=0):
+    return np.random.default_rng(seed).normal(MEAN, 1.0, size=(n, len(MEAN)))
+
+
+def test_load_folder_and_zip_agree(lik, gaussian_zip):
+    z = dnnlik.load(gaussian_zip)
+    x = random_points(50)
+    np.testing.assert_array_equal(lik.logpdf(x), z.logpdf(x))
+    assert [p.name for p in lik.parameters] == ["mu", "theta_1", "theta_2", "theta_3"]
+
+
+def test_logpdf_matches_reference_for_many_chunks(gaussian_bundle):
+    small_chunks = dnnlik.load(gaussian_bundle, chunk_size=7)
+    x = random_points(1000, seed=1)
+    ref, ref_grad = gaussian_reference(x, MEAN, COV)
+    values = small_chunks.logpdf(x)
+    assert values.dtype == np.float64 and values.shape == (1000,)
+    np.testing.assert_allclose(values, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(small_chunks.grad_logpdf(x), ref_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_input_forms_agree(lik):
+    x = random_points(3, seed=2)
+    batch = lik.logpdf(x)
+    assert np.isscalar(lik.logpdf(x[0])) or np.ndim(lik.logpdf(x[0])) == 0
+    assert lik.logpdf(x[0]) == pytest.approx(batch[0], rel=1e-14)
+    assert lik.logpdf(list(map(float, x[1]))) == pytest.approx(batch[1], rel=1e-14)
+    mapping = {p.name: x[:, i] for i, p in enumerate(lik.parameters)}
+    np.testing.assert_allclose(lik.logpdf(mapping), batch, rtol=1e-14)
+
+
+def test_mapping_defaults_to_nominal_and_broadcasts(lik):
+    mus = np.array([0.0, 0.5, 1.0])
+    out = lik.logpdf({"mu": mus})
+    expected = lik.logpdf(np.column_stack([mus, np.tile(lik.nominal[1:], (3, 1))]))
+    np.testing.assert_allclose(out, expected, rtol=1e-14)
+    assert lik.logpdf({"theta_1": 0.3}) == pytest.approx(lik.logpdf(lik.nominal + [0, 0.3, 0, 0]))
+
+
+def test_outside_bounds_gives_minus_inf_or_raises(lik):
+    x = random_points(4, seed=3)
+    x[1, 0] = 11.0  # bounds are [-10, 10]
+    values = lik.logpdf(x)
+    assert values[1] == -np.inf and np.isfinite(np.delete(values, 1)).all()
+    grads = lik.grad_logpdf(x)
+    assert np.isnan(grads[1]).all() and np.isfinite(np.delete(grads, 1, axis=0)).all()
+    with pytest.raises(OutOfBoundsError, match="mu"):
+        lik.logpdf(x, strict=True)
+
+
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (np.array([[0.0, np.nan, 0.0, 0.0]]), "NaN"),
+        (np.zeros((2, 3)), "4"),
+        (np.zeros((2, 2, 4)), "shape"),
+        ({"nope": 1.0}, "nope"),
+        ({"mu": [1.0, 2.0], "theta_1": [1.0, 2.0, 3.0]}, "broadcast"),
+        ("abc", "number"),
+    ],
+)
+def test_bad_input_is_one_clear_error(lik, bad, words):
+    with pytest.raises(InvalidInputError, match=words):
+        lik.logpdf(bad)
+
+
+def test_logpdf_and_grad_in_one_run(lik):
+    x = random_points(20, seed=4)
+    v, g = lik.logpdf_and_grad(x)
+    np.testing.assert_array_equal(v, lik.logpdf(x))
+    np.testing.assert_array_equal(g, lik.grad_logpdf(x))
+
+
+def test_gradient_is_the_derivative(lik):
+    x = random_points(5, seed=5)
+    h = 1e-5
+    for i in range(4):
+        e = np.zeros(4)
+        e[i] = h
+        fd = (lik.logpdf(x + e) - lik.logpdf(x - e)) / (2 * h)
+        # central differences of a quadratic are exact up to rounding: ~eps*|logpdf|/h
+        np.testing.assert_allclose(lik.grad_logpdf(x)[:, i], fd, atol=1e-8)
+
+
+def test_model_without_gradient_says_so(tmp_path):
+    model = gaussian_model(MEAN, COV)
+    kept = [o for o in model.graph.output if o.name == "logpdf"]
+    del model.graph.output[:]
+    model.graph.output.extend(kept)
+    doc = gaussian_document(4, MEAN, COV, PARAMS, dtype="float64")
+    doc["model"]["outputs"] = [t for t in doc["model"]["outputs"] if t["role"] != "grad_logpdf"]
+    for case in doc["test_vectors"]["cases"]:
+        case["outputs"].pop("grad_logpdf")
+    write_bundle(tmp_path / "nograd", doc, {"model.onnx": model.SerializeToString()})
+    b = dnnlik.load(tmp_path / "nograd")
+    assert np.isfinite(b.logpdf(random_points(3))).all()
+    with pytest.raises(NoGradientError, match="no 'grad_logpdf' output"):
+        b.grad_logpdf(random_points(3))
+
+
+def test_load_refuses_invalid_bundle_listing_problems(bundle_copy):
+    (bundle_copy / "model.onnx").write_bytes(b"garbage")
+    with pytest.raises(InvalidBundleError) as info:
+        dnnlik.load(bundle_copy)
+    assert "model.onnx" in str(info.value)
+    assert not info.value.report.ok
+
+
+def test_unsupported_schemes_are_clear():
+    with pytest.raises(InvalidInputError, match="not supported"):
+        dnnlik.load("zenodo:12345")
