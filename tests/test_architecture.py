@@ -157,8 +157,8 @@ def test_every_public_module_pins_its_api():
 @pytest.mark.slow
 def test_wheel_ships_the_schemas(tmp_path):
     pytest.importorskip("hatchling")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     import zipfile
 
