@@ -87,17 +87,24 @@ def _write(value: Any, out: list[str]) -> None:
         out.append("false")
     elif isinstance(value, int):
         # JSON numbers are doubles in JCS; integers beyond 2**53 would be rounded.
-        out.append(_format_number(float(value)) if abs(value) >= 2**53 else str(value))
+        if abs(value) < 2**53:
+            out.append(str(value))
+        else:
+            try:
+                out.append(_format_number(float(value)))
+            except OverflowError:
+                raise ValueError(f"integer {str(value)[:12]}... is beyond the range of a double") from None
     elif isinstance(value, float):
         out.append(_format_number(value))
     elif isinstance(value, str):
         out.append(json.dumps(value, ensure_ascii=False))
     elif isinstance(value, Mapping):
         out.append("{")
-        items = sorted(value.items(), key=lambda kv: kv[0].encode("utf-16-be"))
-        for i, (key, item) in enumerate(items):
+        for key in value:
             if not isinstance(key, str):
                 raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
+        items = sorted(value.items(), key=lambda kv: kv[0].encode("utf-16-be", "surrogatepass"))
+        for i, (key, item) in enumerate(items):
             if i:
                 out.append(",")
             out.append(json.dumps(key, ensure_ascii=False))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["Problem", "Report", "json_pointer", "reports_to_json", "reports_to_junit"]
+__all__ = ["Problem", "Report", "json_pointer", "one_line", "reports_to_json", "reports_to_junit"]
 
 Level = Literal["error", "warning"]
 
@@ -23,6 +23,12 @@ def json_pointer(path: Iterable[Any]) -> str:
     """RFC 6901 pointer for a sequence of keys and indices."""
     parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
     return "/" + "/".join(parts) if parts else ""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` (often a third-party exception) as one line of at most ``limit`` characters."""
+    line = " ".join(str(text).split()) or type(text).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)

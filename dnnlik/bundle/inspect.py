@@ -18,7 +18,9 @@ could establish. Test vectors need a runtime and are run by
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ from ..schema import SUPPORTED_VERSIONS, iter_schema_problems
 from .document import parse_document
 from .onnx_checks import iter_onnx_problems, load_onnx
 from .semantics import iter_semantic_problems
-from .source import DOCUMENT_NAME, MAX_DOCUMENT_BYTES, BundleSource, open_source
+from .source import DOCUMENT_NAME, MAX_DOCUMENT_BYTES, BundleSource, TooLargeError, open_source
 
 __all__ = ["Inspection", "inspect_bundle", "STATIC_CHECKS"]
 
@@ -65,8 +67,11 @@ def inspect_bundle(path: str | os.PathLike[str]) -> Inspection:
         return result
     try:
         data = source.read(DOCUMENT_NAME, limit=MAX_DOCUMENT_BYTES)
-    except BundleError as exc:
+    except TooLargeError as exc:
         report.add("json:too-large", exc.bare_message, DOCUMENT_NAME)
+        return result
+    except BundleError as exc:
+        report.add("json:unreadable", exc.bare_message, DOCUMENT_NAME)
         return result
     document, problems = parse_document(data, DOCUMENT_NAME)
     report.extend(problems)
@@ -76,6 +81,7 @@ def inspect_bundle(path: str | os.PathLike[str]) -> Inspection:
     _check_schema(result)
     if "files" in document and isinstance(document.get("files"), list):
         _check_files(result)
+    _check_document_digest(result)
     _check_model(result)
     return result
 
@@ -85,13 +91,7 @@ def _check_schema(result: Inspection) -> None:
     assert doc is not None
     version = doc.get("format_version")
     if version not in SUPPORTED_VERSIONS:
-        shown = "missing" if version is None else repr(version)
-        report.add(
-            "schema:format-version",
-            f"format_version is {shown}; this dnnlik reads {', '.join(SUPPORTED_VERSIONS)} "
-            "(a newer dnnlik may read this bundle)",
-            "bundle.json#/format_version",
-        )
+        report.add("schema:format-version", _version_message(doc), "bundle.json#/format_version")
         return
     problems = list(iter_schema_problems(doc, version))
     report.extend(problems)
@@ -101,16 +101,38 @@ def _check_schema(result: Inspection) -> None:
     report.extend(iter_semantic_problems(doc, broken))
 
 
+def _version_message(doc: dict[str, Any]) -> str:
+    readable = ", ".join(SUPPORTED_VERSIONS)
+    if "format_version" not in doc:
+        return f"format_version is missing; this dnnlik reads {readable}"
+    version = doc["format_version"]
+    if not (isinstance(version, str) and re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", version)):
+        return f"format_version must be a version string such as {SUPPORTED_VERSIONS[-1]!r}, got {_shown(version)}"
+    newest = max(tuple(map(int, v.split("."))) for v in SUPPORTED_VERSIONS)
+    newer = tuple(map(int, version.split("."))) > newest
+    return f"format_version is {version!r}; this dnnlik reads {readable}" + (
+        " (a newer dnnlik may read this bundle)" if newer else ""
+    )
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    try:
+        text = json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _section(location: str) -> str:
     pointer = location.partition("#")[2]
     return pointer.split("/")[1] if pointer.count("/") >= 1 else ""
 
 
 def _listed_files(doc: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    return [
-        (i, f) for i, f in enumerate(doc.get("files", []))
-        if isinstance(f, dict) and isinstance(f.get("path"), str)
-    ]
+    files = doc.get("files")
+    if not isinstance(files, list):
+        return []
+    return [(i, f) for i, f in enumerate(files) if isinstance(f, dict) and isinstance(f.get("path"), str)]
 
 
 def _check_files(result: Inspection) -> None:
@@ -138,6 +160,11 @@ def _check_files(result: Inspection) -> None:
             result.model_bytes = data
     for name in sorted(set(source.files) - listed_paths - {DOCUMENT_NAME}):
         report.add("files:unlisted", "is in the bundle but not listed in bundle.json 'files'", name)
+
+
+def _check_document_digest(result: Inspection) -> None:
+    doc, report = result.document, result.report
+    assert doc is not None
     stored = doc.get(DIGEST_FIELD)
     if isinstance(stored, str):
         try:
@@ -165,9 +192,10 @@ def _check_model(result: Inspection) -> None:
     if name is None:
         return
     if result.model_bytes is None:
+        if name in {f["path"] for _, f in _listed_files(doc)}:
+            return  # listed: the files check found it missing or unreadable, and said so
         if name not in source.files:
-            if name not in {f["path"] for _, f in _listed_files(doc)}:
-                report.add("files:missing", f"model file {name!r} is not in the bundle", "bundle.json#/model/file")
+            report.add("files:missing", f"model file {name!r} is not in the bundle", "bundle.json#/model/file")
             return
         try:
             result.model_bytes = source.read(name)

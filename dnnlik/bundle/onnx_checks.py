@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ..report import Problem
+from ..report import Problem, one_line
 
 __all__ = ["STANDARD_DOMAINS", "load_onnx", "iter_onnx_problems"]
 
@@ -30,7 +30,7 @@ def load_onnx(data: bytes, file: str) -> tuple[Any, list[Problem]]:
     try:
         model = onnx.load_model_from_string(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        return None, [Problem("onnx:unreadable", f"is not a readable ONNX model (truncated or corrupt?): {exc}", file)]
+        return None, [Problem("onnx:unreadable", f"is not a readable ONNX model (truncated or corrupt?): {one_line(exc)}", file)]
     if not model.HasField("graph") or not model.graph.output:
         return None, [Problem("onnx:unreadable", "is not an ONNX model (no graph or no outputs); truncated or corrupt?", file)]
     return model, []
@@ -141,7 +141,6 @@ def iter_onnx_problems(model: Any, declared: dict[str, Any] | None, file: str) -
         try:
             onnx.checker.check_model(model, full_check=True)
         except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            yield Problem("onnx:checker", f"fails the ONNX checker: {first}", file)
+            yield Problem("onnx:checker", f"fails the ONNX checker: {one_line(exc)}", file)
     if declared is not None:
         yield from _contract_problems(model, declared, file)

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from ..errors import BundleError
-from ..report import Problem
+from ..report import Problem, one_line
 
 __all__ = [
     "DOCUMENT_NAME",
     "MAX_DOCUMENT_BYTES",
     "MAX_FILE_BYTES",
     "BundleSource",
+    "TooLargeError",
     "open_source",
 ]
 
@@ -52,8 +55,27 @@ class BundleSource(Protocol):
     def read(self, name: str, limit: int = MAX_FILE_BYTES) -> bytes: ...
 
 
+class TooLargeError(BundleError):
+    """A file of the bundle is larger than the reader allows."""
+
+
 def _too_large(name: str, limit: int) -> BundleError:
-    return BundleError(f"larger than the {limit // (1024 * 1024)} MiB allowed", where=name)
+    return TooLargeError(f"larger than the {limit // (1024 * 1024)} MiB allowed", where=name)
+
+
+# What a corrupt or crafted zip makes the zipfile module raise (besides BadZipFile):
+# truncated or lying headers, unknown compression methods or zip versions, bad
+# deflate/bzip2/lzma streams, undecodable names.
+try:
+    import lzma
+
+    _LZMA_ERRORS: tuple[type[Exception], ...] = (lzma.LZMAError,)
+except ImportError:  # Python built without lzma: zipfile cannot read such entries either
+    _LZMA_ERRORS = ()
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError, zlib.error, struct.error,
+    *_LZMA_ERRORS,
+)
 
 
 @dataclass
@@ -63,22 +85,35 @@ class DirectorySource:
     files: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
+    def _rel(self, full: str) -> str:
+        return PurePosixPath(Path(full).relative_to(self.root)).as_posix()
+
+    def _unreadable(self, exc: OSError) -> None:
+        rel = self._rel(exc.filename) if exc.filename else "."
+        self.problems.append(Problem("archive:unreadable", f"cannot be examined ({exc.strerror or one_line(exc)})", rel))
+
     def scan(self) -> "DirectorySource":
         root_real = os.path.realpath(self.root)
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False, onerror=self._unreadable):
             for name in sorted(dirnames + filenames):
                 full = os.path.join(dirpath, name)
-                rel = PurePosixPath(Path(full).relative_to(self.root)).as_posix()
-                st = os.lstat(full)
-                if stat.S_ISLNK(st.st_mode):
+                rel = self._rel(full)
+                try:
+                    st = os.lstat(full)
+                    link = os.readlink(full) if stat.S_ISLNK(st.st_mode) else None
+                except OSError as exc:  # unreadable, or removed since it was listed
+                    self._unreadable(exc)
+                    if name in dirnames:
+                        dirnames.remove(name)
+                    continue
+                if link is not None:
                     target = os.path.realpath(full)
                     inside = os.path.commonpath([root_real, target]) == root_real
                     where = "inside" if inside else "outside"
                     self.problems.append(
                         Problem(
                             "archive:link",
-                            f"is a symbolic link to {os.readlink(full)!r} ({where} the bundle); "
-                            "bundles may not contain links",
+                            f"is a symbolic link to {link!r} ({where} the bundle); bundles may not contain links",
                             rel,
                         )
                     )
@@ -96,9 +131,12 @@ class DirectorySource:
         if self.files[name] > limit:
             raise _too_large(name, limit)
         # O_NOFOLLOW: a file swapped for a link after the scan is still not followed.
-        fd = os.open(self.root / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as f:
-            data = f.read(limit + 1)
+        try:
+            fd = os.open(self.root / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
+                data = f.read(limit + 1)
+        except OSError as exc:  # unreadable, or replaced by a link or removed since the scan
+            raise BundleError(f"cannot be read ({exc.strerror or one_line(exc)})", where=name) from None
         if len(data) > limit:
             raise _too_large(name, limit)
         return data
@@ -115,8 +153,8 @@ class ZipSource:
     def scan(self) -> "ZipSource":
         try:
             zf = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise BundleError(f"not a readable zip file ({exc})", where=self.display) from None
+        except _ZIP_ERRORS as exc:
+            raise BundleError(f"not a readable zip file ({one_line(exc)})", where=self.display) from None
         with zf:
             infos = zf.infolist()
         if len(infos) > MAX_ENTRIES:
@@ -163,8 +201,8 @@ class ZipSource:
         try:
             with zipfile.ZipFile(self.path) as zf, zf.open(info) as f:
                 data = f.read(limit + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
-            raise BundleError(f"cannot be read from the zip ({exc})", where=name) from None
+        except _ZIP_ERRORS as exc:
+            raise BundleError(f"cannot be read from the zip ({one_line(exc)})", where=name) from None
         if len(data) > limit:
             raise _too_large(name, limit)
         return data
@@ -197,11 +235,19 @@ def _common_root(infos: list[zipfile.ZipInfo]) -> str:
 def open_source(path: str | os.PathLike[str]) -> BundleSource:
     """Scan a bundle folder or zip; raise :class:`BundleError` when it is neither."""
     display = str(path)
-    p = Path(os.path.realpath(path))  # the bundle's own path may be a link; its contents may not
-    if p.is_dir():
+    try:
+        p = Path(os.path.realpath(path))  # the bundle's own path may be a link; its contents may not
+        is_dir, is_file = p.is_dir(), p.is_file()
+        exists = is_dir or is_file or os.path.lexists(p)
+    except (OSError, ValueError) as exc:  # a NUL in the path, a name too long, a permission denied
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else one_line(exc)
+        raise BundleError(f"cannot be opened ({reason})", where=display) from None
+    if is_dir:
         return DirectorySource(p, display).scan()
-    if p.is_file():
+    if is_file:
         if zipfile.is_zipfile(p):
             return ZipSource(p, display).scan()
         raise BundleError("is neither a bundle folder nor a .zip of one", where=display)
+    if exists:
+        raise BundleError("is neither a bundle folder nor a .zip of one (a device, pipe or broken link?)", where=display)
     raise BundleError("no such file or folder", where=display)

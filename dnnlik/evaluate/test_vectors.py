@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..report import Problem
+from ..report import Problem, one_line
 from .session import NUMPY_DTYPES
 
 __all__ = ["iter_test_vector_problems"]
@@ -25,18 +25,27 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any]) -> Iterato
     dtypes = {t["name"]: NUMPY_DTYPES[t["dtype"]] for t in document["model"]["inputs"]}
     for i, case in enumerate(tv["cases"]):
         where = f"bundle.json#/test_vectors/cases/{i}"
-        feeds = {name: np.asarray(value, dtype=dtypes.get(name, np.float32)) for name, value in case["inputs"].items()}
+        feeds: dict[str, np.ndarray] = {}
+        for name, value in case["inputs"].items():
+            dtype = dtypes.get(name, np.float32)
+            feeds[name] = array = _as_array(value, dtype)
+            if array is None:
+                yield Problem("test-vectors:bad-array", f"is not a rectangular array of {np.dtype(dtype).name} values", f"{where}/inputs/{name}")
+        if any(a is None for a in feeds.values()):
+            continue
         names = list(case["outputs"])
         try:
             outs = session.run(names, feeds)
         except Exception as exc:  # onnxruntime's own exception classes
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            yield Problem("test-vectors:run-failed", f"the model fails on this case: {first}", where)
+            yield Problem("test-vectors:run-failed", f"the model fails on this case: {one_line(exc)}", where)
             continue
         for name, got in zip(names, outs):
-            expected = np.asarray(case["outputs"][name], dtype=np.float64)
+            expected = _as_array(case["outputs"][name], np.float64)
             got = np.asarray(got, dtype=np.float64)
             at = f"{where}/outputs/{name}"
+            if expected is None:
+                yield Problem("test-vectors:bad-array", "is not a rectangular array of numbers", at)
+                continue
             if got.shape != expected.shape:
                 yield Problem("test-vectors:shape", f"model returned shape {list(got.shape)}, expected {list(expected.shape)}", at)
                 continue
@@ -46,10 +55,18 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any]) -> Iterato
             excess = np.abs(got - expected) - (tol_abs + tol_rel * np.abs(expected))
             if (excess > 0).any():
                 k = int(np.argmax(excess))
-                idx = np.unravel_index(k, expected.shape) if expected.ndim else ()
+                idx = [int(j) for j in np.unravel_index(k, expected.shape)] if expected.ndim else []
                 yield Problem(
                     "test-vectors:mismatch",
-                    f"{int((excess > 0).sum())} value(s) off; worst at index {list(idx)}: got {got.flat[k]:.10g}, "
+                    f"{int((excess > 0).sum())} value(s) off; worst at index {idx}: got {got.flat[k]:.10g}, "
                     f"expected {expected.flat[k]:.10g} (tolerance abs {tol_abs:g} + rel {tol_rel:g})",
                     at,
                 )
+
+
+def _as_array(value: Any, dtype: Any) -> np.ndarray | None:
+    """``value`` as a numpy array of ``dtype``; None when it is ragged or holds non-numbers."""
+    try:
+        return np.asarray(value, dtype=dtype)
+    except (ValueError, TypeError, OverflowError):
+        return None

@@ -73,7 +73,7 @@ def iter_schema_problems(document: Any, version: str = LATEST_VERSION, file: str
     for error in errors:
         for leaf in _leaves(error):
             pointer = json_pointer(leaf.absolute_path)
-            yield Problem(f"schema:{leaf.validator}", _message(leaf), f"{file}#{pointer}")
+            yield Problem(f"schema:{leaf.validator}", _message(leaf), f"{file}#{pointer}" if pointer else file)
 
 
 def _leaves(error: Any) -> list[Any]:
