@@ -129,3 +129,22 @@ def test_load_refuses_invalid_bundle_listing_problems(bundle_copy):
 def test_unsupported_schemes_are_clear():
     with pytest.raises(InvalidInputError, match="not supported"):
         dnnlik.load("zenodo:12345")
+
+
+@pytest.mark.parametrize("name", ["./x.onnx", "a//b.onnx", "a\\b.onnx", "../x.onnx", "/abs.onnx", "dir/", "bundle.json"])
+def test_writer_refuses_names_the_spec_forbids(tmp_path, name):
+    doc = gaussian_document(4, MEAN, COV, PARAMS, dtype="float64")
+    with pytest.raises(InvalidInputError, match="cannot be a bundle file name"):
+        write_bundle(tmp_path / "b", doc, {name: b"x"})
+    assert not (tmp_path / "b").exists()
+
+
+def test_nan_expected_test_vector_is_never_reproduced():
+    from dnnlik.evaluate.session import make_session
+    from dnnlik.evaluate.test_vectors import iter_test_vector_problems
+
+    doc = gaussian_document(4, MEAN, COV, PARAMS, dtype="float64")
+    doc["test_vectors"]["cases"][0]["outputs"]["logpdf"] = [float("nan")]
+    session = make_session(gaussian_model(MEAN, COV).SerializeToString())
+    codes = [p.code for p in iter_test_vector_problems(session, doc)]
+    assert codes == ["test-vectors:mismatch"]

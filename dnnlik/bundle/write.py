@@ -20,6 +20,7 @@ from .._version import __version__
 from ..digest import DIGEST_FIELD, document_digest, sha256_bytes
 from ..errors import InvalidInputError
 from ..fsutil import atomic_directory, atomic_write_bytes
+from ..schema import is_relative_path
 from .source import DOCUMENT_NAME
 
 __all__ = ["finalize_document", "dump_document", "write_bundle", "zip_bundle"]
@@ -67,8 +68,10 @@ def write_bundle(
 ) -> dict[str, Any]:
     """Write a bundle folder (or a ``.zip`` when ``out`` ends in .zip); return the final document."""
     for name in files:
-        if name == DOCUMENT_NAME or name.startswith("/") or ".." in name.split("/"):
-            raise InvalidInputError(f"{name!r} cannot be a bundle file name", where="files")
+        if name == DOCUMENT_NAME or not is_relative_path(name):
+            raise InvalidInputError(
+                f"{name!r} cannot be a bundle file name (a relative POSIX path of letters, digits, '._-/')",
+                where="files")
     doc = finalize_document(document, files)
     out = Path(out)
     if out.suffix == ".zip":

@@ -53,6 +53,7 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any]) -> Iterato
                 yield Problem("test-vectors:non-finite", "model returned NaN or infinity", at)
                 continue
             excess = np.abs(got - expected) - (tol_abs + tol_rel * np.abs(expected))
+            excess[np.isnan(excess)] = np.inf  # a NaN expected value is never reproduced
             if (excess > 0).any():
                 k = int(np.argmax(excess))
                 idx = [int(j) for j in np.unravel_index(k, expected.shape)] if expected.ndim else []

@@ -24,6 +24,7 @@ __all__ = [
     "registry",
     "validator",
     "iter_schema_problems",
+    "is_relative_path",
 ]
 
 SUPPORTED_VERSIONS = ("1.0.0",)
@@ -65,6 +66,14 @@ def validator(version: str = LATEST_VERSION) -> Any:
 
     schema = registry().contents(bundle_schema_id(version))
     return Draft202012Validator(schema, registry=registry())
+
+
+def is_relative_path(name: str, version: str = LATEST_VERSION) -> bool:
+    """Whether ``name`` is a valid bundle file name (the spec's ``relative_path``)."""
+    import re
+
+    spec = registry().contents(_BASE_ID.format(version=version) + "defs.schema.json")["$defs"]["relative_path"]
+    return isinstance(name, str) and len(name) <= spec["maxLength"] and re.fullmatch(spec["pattern"], name) is not None
 
 
 def iter_schema_problems(document: Any, version: str = LATEST_VERSION, file: str = "bundle.json") -> Iterator[Problem]:
