@@ -19,8 +19,8 @@ LAYERS = [
     {"_version", "errors", "digest", "report", "parameters", "points", "fsutil", "_spec"},
     {"schema"},
     {"bundle"},
-    {"evaluate", "likelihoods", "sample", "graph", "examples"},
-    {"infer", "fidelity", "api"},
+    {"evaluate", "likelihoods", "infer", "sample", "graph", "examples"},
+    {"fidelity", "api"},
     {"train", "zenodo", "zoo"},
     {"cli", "__main__"},
 ]

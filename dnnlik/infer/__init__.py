@@ -12,8 +12,11 @@ A source is anything with ``.parameters``, ``.logpdf(X)`` and
 
 from __future__ import annotations
 
+from .intervals import WILKS_LEVELS, Interval, tmu_interval
 from .maximize import maximize
 from .profile import default_poi, profile, tmu_scan
 from .results import FitResult, TmuScan
 
-__all__ = ["maximize", "profile", "tmu_scan", "default_poi", "FitResult", "TmuScan"]
+__all__ = [
+    "maximize", "profile", "tmu_scan", "default_poi", "tmu_interval", "FitResult", "TmuScan", "Interval", "WILKS_LEVELS",
+]

@@ -1,0 +1,277 @@
+"""Fidelity of a surrogate likelihood against its reference: every metric, thresholds, verdict.
+
+The data are two independent samples of the reference posterior with their
+exact log-likelihoods: ``test`` (held out) and ``train``. The metrics, after
+the DNNLikelihood paper (arXiv:1911.03305):
+
+- ``logpdf_mse`` and ``logpdf_mean_error`` on the test sample;
+- weighted 1-D Kolmogorov-Smirnov p-values per parameter, test sample against
+  the train sample reweighted by ``exp(log L_surrogate - log L_true)``
+  (``ks_median_pvalue``, ``ks_fraction_below_0.05``);
+- HPDI of the POI at 68.27/95.45/99.73% from the test sample, from the
+  reweighted one and (if given) from samples drawn from the surrogate itself;
+- the profiled t_mu of the surrogate against the exact one on a grid
+  (``tmu_mean_abs_delta``, ``tmu_max_abs_delta``), the best-fit POI, and the
+  intervals at t_mu = 1 and 3.84;
+- the ensemble spread along the profile, when the surrogate is an ensemble.
+
+The same metrics for the quadratic (Laplace) approximation of the reference
+are reported beside them, with no network at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..infer import TmuScan, tmu_interval, tmu_scan
+from .hpdi import HPDI_LEVELS, hpdi_levels
+from .ks import effective_size, weighted_ks_2samp
+from .metrics import Metric, verdict
+
+__all__ = ["FidelityData", "FidelityReport", "assess", "DEFAULT_THRESHOLDS", "DEFAULT_GRID", "MIN_POINTS"]
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "tmu_mean_abs_delta": 0.005,
+    "tmu_max_abs_delta": 0.015,
+    "best_fit_poi_abs_delta": 0.01,
+    "ks_median_pvalue": 0.4,
+    "ks_fraction_below_0.05": 0.1,
+    "hpdi_max_abs_delta": 0.005,
+}
+"""The zoo's publication thresholds (issue 5); pass ``thresholds`` to change them."""
+
+DEFAULT_GRID = tuple(round(0.1 * i, 10) for i in range(11))
+MIN_POINTS = 1000
+"""Fewer (effective) points than this make K-S and HPDI figures too noisy to trust: the report says so."""
+
+
+@dataclass(frozen=True)
+class FidelityData:
+    """Two independent samples of the reference posterior with exact log-likelihoods."""
+
+    test_x: np.ndarray
+    test_logpdf: np.ndarray
+    train_x: np.ndarray
+    train_logpdf: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("test", "train"):
+            x = np.asarray(getattr(self, f"{name}_x"), dtype=np.float64)
+            y = np.asarray(getattr(self, f"{name}_logpdf"), dtype=np.float64).reshape(-1)
+            if x.ndim != 2 or x.shape[0] != y.shape[0]:
+                raise InvalidInputError(f"points {x.shape} and log-likelihoods {y.shape} do not match",
+                                        where=f"{name} sample")
+            if not (np.isfinite(x).all() and np.isfinite(y).all()):
+                raise InvalidInputError("holds NaN or infinite values", where=f"{name} sample")
+            object.__setattr__(self, f"{name}_x", x)
+            object.__setattr__(self, f"{name}_logpdf", y)
+
+
+@dataclass
+class FidelityReport:
+    """The metrics of a surrogate, those of the quadratic approximation, and the verdict."""
+
+    metrics: list[Metric]
+    quadratic: list[Metric] = field(default_factory=list)
+    exact_scan: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.metrics)
+
+    def metric(self, name: str) -> Metric:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def beats_quadratic(self) -> bool | None:
+        """Whether the surrogate's mean |delta t_mu| is below the quadratic approximation's."""
+        q = {m.name: m for m in self.quadratic}
+        if "tmu_mean_abs_delta" not in q:
+            return None
+        return self.metric("tmu_mean_abs_delta").value < q["tmu_mean_abs_delta"].value
+
+    def to_validation_section(self, reference: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The bundle's ``validation`` section."""
+        metrics = [m.to_json() for m in self.metrics]
+        metrics += [{**Metric(f"quadratic/{m.name}", m.value, description=m.description, detail=m.detail).to_json()}
+                    for m in self.quadratic]
+        out: dict[str, Any] = {"verdict": self.verdict, "metrics": metrics}
+        if reference is not None:
+            out["reference"] = dict(reference)
+        return out
+
+    def to_text(self) -> str:
+        q = {m.name: m for m in self.quadratic}
+        rows = [("metric", "surrogate", "quadratic", "threshold", "")]
+        for m in self.metrics:
+            qv = f"{q[m.name].value:.4g}" if m.name in q else ""
+            th = f"{m.comparison} {m.threshold:g}" if m.threshold is not None else ""
+            ok = {True: "pass", False: "FAIL", None: ""}[m.passed]
+            rows.append((m.name, f"{m.value:.4g}", qv, th, ok))
+        widths = [max(len(r[k]) for r in rows) for k in range(5)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines.append(f"verdict: {self.verdict.upper()}")
+        beats = self.beats_quadratic()
+        if beats is False:
+            lines.append("the surrogate does NOT beat the quadratic approximation on mean |delta t_mu|: "
+                         "not worth publishing as it is")
+        elif beats:
+            lines.append("the surrogate beats the quadratic approximation on mean |delta t_mu|")
+        lines += [f"note: {n}" for n in self.notes + [n for m in self.metrics for n in m.notes]]
+        return "\n".join(lines)
+
+
+def _check_parameters(surrogate: Any, reference: Any) -> None:
+    a = [p.name for p in surrogate.parameters]
+    b = [p.name for p in reference.parameters]
+    if a == b:
+        return
+    if len(a) != len(b):
+        raise InvalidInputError(f"the surrogate has {len(a)} parameters, the reference {len(b)}", where="parameters")
+    i = next(k for k, (x, y) in enumerate(zip(a, b)) if x != y)
+    what = "in another order" if sorted(a) == sorted(b) else "with other names"
+    raise InvalidInputError(f"the parameters differ {what}: position {i} is {a[i]!r} in the surrogate, "
+                            f"{b[i]!r} in the reference", where="parameters")
+
+
+def _posterior_metrics(source: Any, data: FidelityData, poi_index: int, poi: str, thresholds: Mapping[str, float],
+                       offset: float, source_samples: np.ndarray | None) -> tuple[list[Metric], list[str]]:
+    notes: list[str] = []
+    s_test = np.asarray(source.logpdf(data.test_x), dtype=np.float64) - offset
+    err = s_test - data.test_logpdf
+    finite = np.isfinite(err)
+    metrics = [
+        Metric("logpdf_mse", float(np.mean(err[finite] ** 2)) if finite.any() else float("inf"),
+               description="mean squared error of log L on the test sample (log-likelihood units squared)."),
+        Metric("logpdf_mean_error", float(np.mean(err[finite])) if finite.any() else float("inf"),
+               description="mean of (surrogate - exact) log L on the test sample."),
+    ]
+    if not finite.all():
+        notes.append(f"{int((~finite).sum())} test point(s) where the surrogate is not finite")
+    s_train = np.asarray(source.logpdf(data.train_x), dtype=np.float64) - offset
+    logw = s_train - data.train_logpdf
+    logw[~np.isfinite(logw)] = -np.inf
+    weights = np.exp(logw - np.max(logw))
+    n_eff = effective_size(weights)
+    if min(n_eff, data.test_x.shape[0]) < MIN_POINTS:
+        notes.append(f"K-S and HPDI use {min(n_eff, data.test_x.shape[0]):.0f} effective points, fewer than "
+                     f"{MIN_POINTS}: too few to be meaningful")
+    pvalues = [weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], None, weights).pvalue
+               for i in range(data.test_x.shape[1])]
+    p = np.array(pvalues)
+    metrics.append(Metric("ks_median_pvalue", float(np.median(p)), thresholds.get("ks_median_pvalue"), ">=",
+                          "median over parameters of the weighted K-S p-value, test sample vs the train sample "
+                          "reweighted to the surrogate (about 0.5 for a perfect surrogate).",
+                          detail={"pvalues": [float(v) for v in p], "n_eff_reweighted": n_eff}))
+    metrics.append(Metric("ks_fraction_below_0.05", float(np.mean(p < 0.05)), thresholds.get("ks_fraction_below_0.05"),
+                          "<=", "fraction of parameters whose weighted K-S p-value is below 0.05."))
+    # HPDI: the test sample, and the same sample reweighted to the surrogate, so that the
+    # difference measures the surrogate and not the sampling noise between two samples
+    log_wt = s_test - data.test_logpdf
+    log_wt[~np.isfinite(log_wt)] = -np.inf
+    exact = hpdi_levels(data.test_x[:, poi_index])
+    reweighted = hpdi_levels(data.test_x[:, poi_index], np.exp(log_wt - np.max(log_wt)))
+    independent = hpdi_levels(data.train_x[:, poi_index], weights)
+    detail: dict[str, Any] = {
+        str(lv): {"exact": list(exact[lv]), "reweighted": list(reweighted[lv]),
+                  "independent_reweighted": list(independent[lv])}
+        for lv in HPDI_LEVELS
+    }
+    deltas = [abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], reweighted[lv])]
+    if source_samples is not None:
+        own = hpdi_levels(np.asarray(source_samples, dtype=np.float64)[:, poi_index])
+        for lv in HPDI_LEVELS:
+            detail[str(lv)]["sampled"] = list(own[lv])
+    metrics.append(Metric("hpdi_max_abs_delta", float(max(deltas)), thresholds.get("hpdi_max_abs_delta"), "<=",
+                          f"largest |difference| of the {poi} HPDI endpoints (68.27/95.45/99.73%) between the "
+                          "test sample and the same sample reweighted to the surrogate.", detail=detail))
+    return metrics, notes
+
+
+def _scan_metrics(source: Any, exact: TmuScan, thresholds: Mapping[str, float]) -> tuple[list[Metric], TmuScan]:
+    scan = tmu_scan(source, exact.values, poi=exact.poi)
+    delta = np.abs(np.array(scan.tmu) - np.array(exact.tmu))
+    grid = {"values": list(exact.values), "exact": list(exact.tmu), "surrogate": list(scan.tmu)}
+    metrics = [
+        Metric("tmu_mean_abs_delta", float(delta.mean()), thresholds.get("tmu_mean_abs_delta"), "<=",
+               f"mean |t_mu(surrogate) - t_mu(exact)| over {exact.poi} = {list(exact.values)}.", detail=grid),
+        Metric("tmu_max_abs_delta", float(delta.max()), thresholds.get("tmu_max_abs_delta"), "<=",
+               "largest |t_mu(surrogate) - t_mu(exact)| on the same grid."),
+        Metric("best_fit_poi_abs_delta", abs(scan.poi_hat - exact.poi_hat), thresholds.get("best_fit_poi_abs_delta"),
+               "<=", f"|best-fit {exact.poi} of the surrogate - exact|.",
+               detail={"surrogate": scan.poi_hat, "exact": exact.poi_hat}),
+    ]
+    return metrics, scan
+
+
+def _interval_metric(source: Any, reference: Any, poi: str, scan: TmuScan, exact: TmuScan) -> Metric:
+    detail = {}
+    worst = 0.0
+    for level in (1.0, 3.84):
+        a = tmu_interval(source, level, poi, best=scan.best)
+        b = tmu_interval(reference, level, poi, best=exact.best)
+        detail[f"tmu<={level:g}"] = {"surrogate": [a.low, a.high], "exact": [b.low, b.high]}
+        worst = max(worst, abs(a.low - b.low), abs(a.high - b.high))
+    return Metric("interval_max_abs_delta", worst, description=f"largest |difference| of the {poi} interval "
+                  "endpoints at t_mu = 1 and 3.84, surrogate vs exact.", detail=detail)
+
+
+def assess(
+    surrogate: Any,
+    data: FidelityData,
+    reference: Any,
+    *,
+    poi: str | None = None,
+    grid: Sequence[float] = DEFAULT_GRID,
+    thresholds: Mapping[str, float] | None = None,
+    offset: float = 0.0,
+    surrogate_samples: np.ndarray | None = None,
+    quadratic: bool = True,
+    intervals: bool = True,
+) -> FidelityReport:
+    """Every fidelity metric of ``surrogate`` against ``reference`` (see the module docstring).
+
+    ``offset`` is the additive constant in the surrogate's output (the bundle's
+    ``output.offset``): ``surrogate.logpdf = log L + offset``.
+    """
+    from ..infer import default_poi
+
+    _check_parameters(surrogate, reference)
+    thresholds = DEFAULT_THRESHOLDS if thresholds is None else thresholds
+    if data.test_x.shape[1] != len(reference.parameters) or data.train_x.shape[1] != len(reference.parameters):
+        raise InvalidInputError(f"the samples have {data.test_x.shape[1]} columns for "
+                                f"{len(reference.parameters)} parameters", where="data")
+    poi = default_poi(reference) if poi is None else poi
+    j = [p.name for p in reference.parameters].index(poi)
+    exact = tmu_scan(reference, list(grid), poi=poi)
+
+    metrics, notes = _posterior_metrics(surrogate, data, j, poi, thresholds, offset, surrogate_samples)
+    scan_metrics, scan = _scan_metrics(surrogate, exact, thresholds)
+    metrics += scan_metrics
+    if intervals:
+        metrics.append(_interval_metric(surrogate, reference, poi, scan, exact))
+    if getattr(surrogate, "is_ensemble", False):
+        points = np.array([p.point for p in scan.profiles])
+        spread = np.asarray(surrogate.logpdf_spread(points), dtype=np.float64)
+        metrics.append(Metric("ensemble_spread_max_on_profile", float(spread.max()),
+                              description="largest spread (std) of the ensemble members' log L along the profile.",
+                              detail={"values": list(exact.values), "spread": [float(s) for s in spread]}))
+    report = FidelityReport(metrics=metrics, exact_scan=exact.to_json(), notes=notes)
+    if quadratic:
+        from .quadratic import QuadraticApproximation
+
+        quad = QuadraticApproximation.at_maximum(reference, exact.best.point)
+        q_metrics, _ = _posterior_metrics(quad, data, j, poi, thresholds, 0.0, None)
+        q_scan, q = _scan_metrics(quad, exact, thresholds)
+        report.quadratic = q_metrics + q_scan
+        if intervals:
+            report.quadratic.append(_interval_metric(quad, reference, poi, q, exact))
+    return report

@@ -1,0 +1,49 @@
+"""A fidelity metric with its threshold, and the verdict over several."""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+__all__ = ["Metric", "verdict"]
+
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+@dataclass
+class Metric:
+    """One figure of merit: a scalar ``value`` (and optional ``detail``) checked against ``threshold``."""
+
+    name: str
+    value: float
+    threshold: float | None = None
+    comparison: str = "<="
+    description: str = ""
+    detail: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool | None:
+        """True/False against the threshold; None when there is no threshold."""
+        if self.threshold is None:
+            return None
+        return bool(math.isfinite(self.value) and _COMPARE[self.comparison](self.value, self.threshold))
+
+    def to_json(self) -> dict[str, Any]:
+        """The bundle's ``validation.metrics[]`` entry."""
+        value: Any = self.value if math.isfinite(self.value) else {"non_finite": str(self.value)}
+        out: dict[str, Any] = {"name": self.name, "value": value}
+        if self.detail is not None:
+            out["value"] = {"value": out["value"], "detail": self.detail}
+        if self.threshold is not None:
+            out.update(threshold=self.threshold, comparison=self.comparison, passed=self.passed)
+        if self.description:
+            out["description"] = self.description + ("" if not self.notes else " Notes: " + "; ".join(self.notes))
+        return out
+
+
+def verdict(metrics: Sequence[Metric]) -> str:
+    """'pass' when every metric with a threshold passes, else 'fail'."""
+    return "pass" if all(m.passed is not False for m in metrics) else "fail"
