@@ -20,8 +20,8 @@ LAYERS = [
     {"schema"},
     {"bundle"},
     {"evaluate", "likelihoods", "infer", "sample", "graph", "examples"},
-    {"fidelity", "api"},
-    {"train", "zenodo", "zoo"},
+    {"fidelity"},
+    {"train", "zenodo", "zoo", "api"},
     {"cli", "__main__"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
