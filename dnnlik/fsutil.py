@@ -16,7 +16,23 @@ from typing import Iterator
 
 from .errors import DnnlikError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_directory"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_directory", "new_file_mode"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode(path: str | Path, *, directory: bool = False) -> int:
+    """The mode ``path`` should get: that of the file it replaces, else the default less the umask.
+
+    (``mkstemp``/``mkdtemp`` create their results private, 0o600/0o700.)
+    """
+    with contextlib.suppress(OSError):
+        return Path(path).stat().st_mode & 0o777
+    return (0o777 if directory else 0o666) & ~_umask()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -31,6 +47,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, new_file_mode(path))
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -61,6 +78,7 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator
         raise DnnlikError(f"cannot create the output folder: {exc.strerror}", where=str(target)) from None
     try:
         yield tmp
+        os.chmod(tmp, new_file_mode(target, directory=True))
         old = None
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=parent))

@@ -126,11 +126,6 @@ def test_load_refuses_invalid_bundle_listing_problems(bundle_copy):
     assert not info.value.report.ok
 
 
-def test_unsupported_schemes_are_clear():
-    with pytest.raises(InvalidInputError, match="not supported"):
-        dnnlik.load("zenodo:12345")
-
-
 @pytest.mark.parametrize("name", ["./x.onnx", "a//b.onnx", "a\\b.onnx", "../x.onnx", "/abs.onnx", "dir/", "bundle.json"])
 def test_writer_refuses_names_the_spec_forbids(tmp_path, name):
     doc = gaussian_document(4, MEAN, COV, PARAMS, dtype="float64")
@@ -148,3 +143,20 @@ def test_nan_expected_test_vector_is_never_reproduced():
     session = make_session(gaussian_model(MEAN, COV).SerializeToString())
     codes = [p.code for p in iter_test_vector_problems(session, doc)]
     assert codes == ["test-vectors:mismatch"]
+
+
+def test_atomic_writes_give_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from dnnlik.fsutil import atomic_directory, atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+        with atomic_directory(tmp_path / "d") as d:
+            (d / "a").write_text("y")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("dnnlik.cli.bundle_commands", "eval_"),
     "example": ("dnnlik.cli.example", "example"),
     "tmu": ("dnnlik.cli.tmu", "tmu"),
-    # "sample": registered once dnnlik.cli.sample lands
+    "sample": ("dnnlik.cli.sample", "sample"),
 }
 """Command name -> (module, attribute): the registry of subcommands."""
 

@@ -1,0 +1,251 @@
+"""Chain diagnostics: integrated autocorrelation time, acceptance, Gelman-Rubin R-hat, burn-in, thinning.
+
+``chain`` arrays are (steps, walkers, dimensions), as emcee's ``get_chain()``.
+
+- :func:`integrated_time` is emcee's estimator (the normalised autocorrelation
+  function of each walker, averaged over walkers, summed up to Sokal's
+  automatic window with c = 5), vectorised over walkers and parameters.
+- :func:`split_rhat` is the Gelman-Rubin potential scale reduction factor with
+  each walker's chain split in two halves (so a drifting chain shows up too).
+- :func:`choose_burn_in_and_thin`: burn-in ``ceil(burn_factor * tau_max)`` and
+  thinning ``max(1, floor(thin_factor * tau_max))``; a chain shorter than
+  ``TRUST_FACTOR * tau_max`` steps gives a :class:`ShortChainWarning` (or an
+  error when asked), since tau itself is then not trustworthy.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import DnnlikError
+
+__all__ = [
+    "ShortChainWarning",
+    "ChainTooShortError",
+    "integrated_time",
+    "split_rhat",
+    "rhat_from_stats",
+    "SplitRhatAccumulator",
+    "acceptance_fraction",
+    "BurnThin",
+    "choose_burn_in_and_thin",
+    "TRUST_FACTOR",
+    "MIN_TUNE_STEPS",
+]
+
+TRUST_FACTOR = 50.0
+"""A chain shorter than this many autocorrelation times gives an untrustworthy tau (emcee's rule)."""
+_FFT_BUDGET = 4e6
+"""Most complex numbers in flight in one batch of autocorrelation FFTs (64 MB)."""
+MIN_TUNE_STEPS = 20
+"""Fewer steps than this cannot estimate an autocorrelation time at all."""
+
+
+class ShortChainWarning(UserWarning):
+    """A chain is too short for its diagnostics (tau, R-hat) to be trusted."""
+
+
+class ChainTooShortError(DnnlikError):
+    """A chain is too short to estimate burn-in and thinning (raised when warnings are errors)."""
+
+
+def _acf_sum(x: np.ndarray) -> np.ndarray:
+    """Walker-averaged normalised autocorrelation functions of x (n, W, k) -> (n, k)."""
+    n = x.shape[0]
+    nfft = 1 << int(math.ceil(math.log2(2 * n)))
+    xc = x - x.mean(axis=0)
+    f = np.fft.rfft(xc, n=nfft, axis=0)
+    acf = np.fft.irfft(f * np.conjugate(f), n=nfft, axis=0)[:n]
+    var = acf[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acf = np.where(var > 0, acf / np.where(var > 0, var, 1.0), 0.0)
+    acf[0] = 1.0
+    return acf.mean(axis=1)
+
+
+def integrated_time(chain: np.ndarray, c: float = 5.0, *, max_walkers: int | None = None,
+                    max_steps: int | None = None) -> np.ndarray:
+    """Integrated autocorrelation time per parameter (in steps) of a (steps, walkers, dims) chain.
+
+    ``max_walkers``/``max_steps`` limit the work on long runs: the estimate
+    then uses the first walkers and the last steps only.
+    """
+    chain = np.asarray(chain)
+    if chain.ndim != 3:
+        raise ValueError(f"expected a (steps, walkers, dims) chain, got shape {chain.shape}")
+    if max_walkers is not None:
+        chain = chain[:, :max_walkers]
+    if max_steps is not None:
+        chain = chain[-max_steps:]
+    chain = np.asarray(chain, dtype=np.float64)
+    n, w, d = chain.shape
+    if n < 2:
+        return np.full(d, np.nan)
+    tau = np.empty(d)
+    nfft = 1 << int(math.ceil(math.log2(2 * n)))
+    block = max(1, int(_FFT_BUDGET // (nfft * w)))  # bounds the memory of the FFT arrays
+    for start in range(0, d, block):
+        f = _acf_sum(chain[:, :, start:start + block])
+        taus = 2.0 * np.cumsum(f, axis=0) - 1.0
+        m = np.arange(n)[:, None] < c * taus
+        window = np.where(m.all(axis=0), n - 1, np.argmin(m, axis=0))
+        tau[start:start + block] = taus[window, np.arange(taus.shape[1])]
+    return np.maximum(tau, 1.0)
+
+
+def _half_stats(chain: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means and variances (ddof=1) of each walker's first and last ``half`` steps: (2W, d) each."""
+    n = chain.shape[0]
+    means, variances = [], []
+    for part in (chain[:half], chain[n - half:]):
+        m = part.mean(axis=0)
+        dev = part - m
+        means.append(m)
+        variances.append(np.einsum("twd,twd->wd", dev, dev) / (half - 1))
+    return np.concatenate(means), np.concatenate(variances)
+
+
+def split_rhat(chain: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """Split Gelman-Rubin R-hat per parameter, each walker's chain cut into two halves.
+
+    ``chain`` may be a list of (steps, walkers, dims) chains of independent
+    ensembles: their walkers are pooled (each chain cut to the shortest length).
+    """
+    chains = [np.asarray(chain, dtype=np.float64)] if isinstance(chain, np.ndarray) else \
+        [np.asarray(c, dtype=np.float64) for c in chain]
+    n = min(c.shape[0] for c in chains)
+    d = chains[0].shape[2]
+    half = n // 2
+    if half < 2:
+        return np.full(d, np.nan)
+    stats = [_half_stats(c[:n], half) for c in chains]
+    return rhat_from_stats(np.concatenate([s[0] for s in stats]), np.concatenate([s[1] for s in stats]), half)
+
+
+def rhat_from_stats(means: np.ndarray, variances: np.ndarray, half: int) -> np.ndarray:
+    """Gelman-Rubin R-hat per parameter from the (chains, d) means and variances of chains of length ``half``."""
+    within = variances.mean(axis=0)
+    between_over_n = means.var(axis=0, ddof=1)
+    var_plus = (half - 1) / half * within + between_over_n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.sqrt(var_plus / within)
+    return np.where(within > 0, r, np.nan)
+
+
+def acceptance_fraction(chain: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """Per-walker fraction of steps that moved, from consecutive positions of a chain."""
+    chain = np.asarray(chain)
+    if start is not None:
+        chain = np.concatenate([np.asarray(start)[None], chain], axis=0)
+    if chain.shape[0] < 2:
+        return np.full(chain.shape[1], np.nan)
+    moved = np.any(chain[1:] != chain[:-1], axis=2)
+    return moved.mean(axis=0)
+
+
+@dataclass(frozen=True)
+class BurnThin:
+    """Burn-in and thinning chosen from an autocorrelation time, with the rule used."""
+
+    burn_in: int
+    thin: int
+    tau_max: float
+    tau: tuple[float, ...]
+    steps: int
+    trusted: bool
+    warning: str | None = None
+
+
+def choose_burn_in_and_thin(
+    chain: np.ndarray,
+    *,
+    burn_factor: float = 5.0,
+    thin_factor: float = 0.5,
+    discard_fraction: float = 0.25,
+    on_short: str = "warn",
+    what: str = "tuning chain",
+) -> BurnThin:
+    """Burn-in and thinning from tau, measured on ``chain`` without its first ``discard_fraction``.
+
+    A chain shorter than :data:`MIN_TUNE_STEPS` raises :class:`ChainTooShortError`;
+    one shorter than ``TRUST_FACTOR * tau_max`` warns (``on_short="warn"``) or
+    raises (``on_short="error"``).
+    """
+    chain = np.asarray(chain, dtype=np.float64)
+    n = chain.shape[0]
+    if n < MIN_TUNE_STEPS:
+        raise ChainTooShortError(
+            f"{n} steps cannot estimate an autocorrelation time; at least {MIN_TUNE_STEPS} are needed "
+            f"(more than {int(TRUST_FACTOR)} autocorrelation times to trust it)", where=what)
+    used = chain[int(discard_fraction * n):]
+    tau = integrated_time(used)
+    tau_max = float(np.nanmax(tau))
+    burn_in = int(math.ceil(burn_factor * tau_max))
+    thin = max(1, int(math.floor(thin_factor * tau_max)))
+    trusted = used.shape[0] >= TRUST_FACTOR * tau_max
+    message = None
+    if not trusted:
+        message = (f"{what}: {used.shape[0]} steps (after the first {discard_fraction:.0%}) are only "
+                   f"{used.shape[0] / tau_max:.1f} autocorrelation "
+                   f"times (tau_max = {tau_max:.1f}); at least {int(TRUST_FACTOR)} are needed to trust tau, "
+                   f"so burn-in ({burn_in}) and thinning ({thin}) are uncertain: sample longer "
+                   "(more tuning steps) or use better moves")
+        if on_short == "error":
+            raise ChainTooShortError(message.split(": ", 1)[1], where=what)
+        warnings.warn(message, ShortChainWarning, stacklevel=2)
+    return BurnThin(burn_in=burn_in, thin=thin, tau_max=tau_max, tau=tuple(map(float, tau)),
+                    steps=n, trusted=trusted, warning=message)
+
+
+class SplitRhatAccumulator:
+    """Split R-hat of a long chain read piece by piece: running sums over each walker's two halves.
+
+    The chain has ``n`` steps in all; ``add(rows, start)`` takes its steps
+    ``start .. start + len(rows) - 1``. Sums are taken relative to the first
+    rows seen, for accuracy.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = int(n)
+        self.half = self.n // 2
+        self._shift: np.ndarray | None = None
+        self._s: np.ndarray | None = None
+        self._s2: np.ndarray | None = None
+
+    def add(self, rows: np.ndarray, start: int) -> None:
+        if self._shift is None:
+            self._shift = np.array(rows[0], dtype=np.float64)
+            self._s = np.zeros((2, *self._shift.shape))
+            self._s2 = np.zeros((2, *self._shift.shape))
+        assert self._s is not None and self._s2 is not None
+        for h, (a, b) in enumerate(((0, self.half), (self.n - self.half, self.n))):
+            lo, hi = max(a, start), min(b, start + rows.shape[0])
+            if lo < hi:
+                x = rows[lo - start:hi - start] - self._shift
+                self._s[h] += x.sum(axis=0)
+                self._s2[h] += np.einsum("twd,twd->wd", x, x)
+
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Means and variances (ddof=1) of the 2W half-chains, (2W, d) each."""
+        if self._shift is None or self.half < 2:
+            raise ValueError("no data, or fewer than 4 steps")
+        assert self._s is not None and self._s2 is not None
+        m = self._s / self.half
+        v = (self._s2 - self._s * m) / (self.half - 1)
+        d = self._shift.shape[-1]
+        return (m + self._shift).reshape(-1, d), v.reshape(-1, d)
+
+    def rhat(self) -> np.ndarray:
+        return rhat_from_stats(*self.stats(), self.half)
+
+    @staticmethod
+    def pooled_rhat(accumulators: Sequence["SplitRhatAccumulator"]) -> np.ndarray:
+        """R-hat over the walkers of several independent chains (accumulated with the same ``n``)."""
+        stats = [a.stats() for a in accumulators]
+        return rhat_from_stats(np.concatenate([s[0] for s in stats]), np.concatenate([s[1] for s in stats]),
+                               accumulators[0].half)

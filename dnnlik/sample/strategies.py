@@ -1,0 +1,248 @@
+"""Sampling strategies: the segments (independent emcee ensembles) a run is made of.
+
+- ``unbiased``: ``n_chains`` independent ensembles sampling the full
+  posterior (the likelihood times its flat or constraint priors), started
+  from draws of the Laplace approximation at the global maximum.
+- ``profile``: one short ensemble per value of a grid of the parameter of
+  interest (POI), started around the profiled maximum there, with the POI
+  confined to a narrow window around that value (by default the windows tile
+  the POI range) or fixed (window width 0). The training data then cover the
+  profile ridge that frequentist t_mu needs.
+- ``mixed``: both, ``profile_fraction`` of the samples from the profile grid.
+
+The default POI range is the best fit +- ``poi_sigmas`` Laplace standard
+deviations, within the POI's bounds (+-5 sigma covers t_mu up to about 25).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import h5py
+import numpy as np
+
+from ..errors import InvalidInputError
+from .laplace import Laplace, laplace_at
+
+__all__ = ["STRATEGIES", "Segment", "split_counts", "build_segments", "segments_to_h5", "segments_from_h5"]
+
+STRATEGIES = ("unbiased", "profile", "mixed")
+
+
+@dataclass
+class Segment:
+    """One independent ensemble of a run.
+
+    The sampler works in coordinates ``free`` (indices of the source's
+    parameters); the others stay at their value in ``base``. With
+    ``window=(k, lo, hi)``, sampler coordinate ``k`` (the POI) is confined to
+    [lo, hi].
+    """
+
+    index: int
+    kind: str
+    n_target: int
+    free: np.ndarray
+    base: np.ndarray
+    window: tuple[int, float, float] | None = None
+    laplace_mean: np.ndarray | None = None
+    laplace_precision: np.ndarray | None = None
+    poi_value: float | None = None
+    reference: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ndim(self) -> int:
+        return int(self.free.size)
+
+    def full_points(self, z: np.ndarray) -> np.ndarray:
+        """Sampler coordinates (n, d) -> the source's parameter points (n, P)."""
+        if self.free.size == self.base.size:  # all parameters sampled, in order
+            return np.asarray(z, dtype=np.float64)
+        x = np.repeat(self.base[None, :], z.shape[0], axis=0)
+        x[:, self.free] = z
+        return x
+
+    def target(self, source: Any) -> Callable[[np.ndarray], np.ndarray]:
+        """The vectorised log-density emcee samples for this segment."""
+        window = self.window
+
+        def log_prob(z: np.ndarray) -> np.ndarray:
+            z = np.asarray(z, dtype=np.float64)
+            if window is None:
+                return np.asarray(source.logpdf(self.full_points(z)), dtype=np.float64)
+            k, lo, hi = window
+            inside = (z[:, k] >= lo) & (z[:, k] <= hi)
+            out = np.full(z.shape[0], -np.inf)
+            if inside.any():
+                out[inside] = source.logpdf(self.full_points(z[inside]))
+            return out
+
+        return log_prob
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "kind": self.kind, "n_target": self.n_target,
+                               "n_dimensions": self.ndim, "reference": self.reference}
+        if self.poi_value is not None:
+            out["poi_value"] = self.poi_value
+        if self.window is not None:
+            out["poi_window"] = [self.window[1], self.window[2]]
+        out.update(self.info)
+        return out
+
+
+def split_counts(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` near-equal non-negative integers (the first ones larger)."""
+    base, extra = divmod(int(total), int(parts))
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _laplace_or_none(source: Any, x: np.ndarray, idx: np.ndarray, need: bool) -> Laplace | None:
+    try:
+        return laplace_at(source, x, idx)
+    except InvalidInputError:
+        if need:
+            raise
+        return None
+
+
+def build_segments(
+    source: Any,
+    *,
+    strategy: str,
+    n: int,
+    n_chains: int,
+    profile_fraction: float,
+    poi: str | None,
+    poi_grid: int,
+    poi_range: tuple[float, float] | None,
+    poi_sigmas: float,
+    window: str | float,
+    need_laplace: bool,
+) -> tuple[list[Segment], dict[str, Any]]:
+    """The segments of a run and the choices made (for the metadata)."""
+    from ..infer import default_poi, maximize, profile
+
+    params = tuple(source.parameters)
+    n_par = len(params)
+    names = [p.name for p in params]
+    best = maximize(source)
+    everything = np.arange(n_par)
+    lap = _laplace_or_none(source, best.point, everything, need_laplace)
+    choices: dict[str, Any] = {"maximum": {"logpdf": best.logpdf, "point": list(best.x)}}
+    if lap is not None:
+        choices["laplace"] = {**lap.info}
+
+    if strategy == "unbiased":
+        n_unbiased, n_profile = n, 0
+    elif strategy == "profile":
+        n_unbiased, n_profile = 0, n
+    else:
+        n_profile = int(round(n * profile_fraction))
+        n_unbiased = n - n_profile
+    segments: list[Segment] = []
+    for count in split_counts(n_unbiased, n_chains) if n_unbiased else []:
+        segments.append(Segment(
+            index=0, kind="unbiased", n_target=count, free=everything.copy(), base=best.point.copy(),
+            laplace_mean=None if lap is None else lap.mean,
+            laplace_precision=None if lap is None else lap.precision,
+            info={"centre": "global maximum"}))
+
+    if n_profile:
+        poi_name = default_poi(source) if poi is None else poi
+        if poi_name not in names:
+            raise InvalidInputError(f"unknown parameter {poi_name!r}; known: {names[:8]}"
+                                    + (" ..." if n_par > 8 else ""), where="poi")
+        j = names.index(poi_name)
+        p = params[j]
+        if poi_range is None:
+            if lap is None:
+                raise InvalidInputError("no Laplace approximation to choose the POI range from; give it",
+                                        where="poi_range")
+            sigma = float(lap.sigma[j])
+            lo, hi = best.point[j] - poi_sigmas * sigma, best.point[j] + poi_sigmas * sigma
+            rule = f"best fit +- {poi_sigmas:g} Laplace sigma ({sigma:.4g}), within the bounds"
+        else:
+            lo, hi = poi_range
+            rule = "given"
+        lo, hi = max(lo, p.lower), min(hi, p.upper)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise InvalidInputError(f"empty or infinite POI range [{lo:g}, {hi:g}] (bounds "
+                                    f"[{p.lower:g}, {p.upper:g}])", where="poi_range")
+        edges = np.linspace(lo, hi, poi_grid + 1)
+        centres = 0.5 * (edges[:-1] + edges[1:])
+        if window == "tile":
+            windows = list(zip(edges[:-1], edges[1:]))
+            width_text = f"tiles of width {(hi - lo) / poi_grid:.4g}"
+        else:
+            w = float(window)
+            windows = [(max(c - w / 2, p.lower), min(c + w / 2, p.upper)) for c in centres]
+            width_text = "POI fixed" if w == 0 else f"width {w:g}"
+        fits = profile(source, poi_name, centres, x0=best.point)
+        others = np.array([i for i in everything if i != j], dtype=np.intp)
+        for count, c, (wlo, whi), fit in zip(split_counts(n_profile, poi_grid), centres, windows, fits):
+            fixed = whi <= wlo
+            free = others if fixed else everything.copy()
+            plap = _laplace_or_none(source, fit.point, free, need_laplace)
+            segments.append(Segment(
+                index=0, kind="profile", n_target=count, free=free, base=fit.point.copy(),
+                window=None if fixed else (j, float(wlo), float(whi)),
+                laplace_mean=None if plap is None else plap.mean,
+                laplace_precision=None if plap is None else plap.precision,
+                poi_value=float(c), info={"centre": "profiled maximum", "profiled_logpdf": fit.logpdf}))
+        choices["profile"] = {"poi": poi_name, "poi_range": [float(lo), float(hi)], "poi_range_rule": rule,
+                              "grid": [float(c) for c in centres], "window": width_text}
+
+    segments = [s for s in segments if s.n_target > 0]  # fewer samples than ensembles
+    if not segments:
+        raise InvalidInputError("nothing to sample", where="n")
+    # The reference segment (tuned first; its burn-in and thinning serve all) comes first.
+    ref = 0
+    if segments[0].kind != "unbiased":
+        poi_hat = best.point[names.index(choices["profile"]["poi"])]
+        ref = int(np.argmin([abs((s.poi_value or 0.0) - poi_hat) for s in segments]))
+    segments.insert(0, segments.pop(ref))
+    for k, s in enumerate(segments):
+        s.index = k
+        s.reference = k == 0
+    return segments, choices
+
+
+def segments_to_h5(group: h5py.Group, segments: Sequence[Segment]) -> None:
+    import json
+
+    for s in segments:
+        g = group.create_group(f"{s.index:03d}")
+        g.attrs["kind"] = s.kind
+        g.attrs["n_target"] = s.n_target
+        g.attrs["reference"] = s.reference
+        g.attrs["info"] = json.dumps(s.info)
+        if s.poi_value is not None:
+            g.attrs["poi_value"] = s.poi_value
+        if s.window is not None:
+            g.attrs["window"] = np.array([s.window[0], s.window[1], s.window[2]], dtype=np.float64)
+        g.create_dataset("free", data=s.free)
+        g.create_dataset("base", data=s.base)
+        if s.laplace_mean is not None:
+            g.create_dataset("laplace_mean", data=s.laplace_mean)
+            g.create_dataset("laplace_precision", data=s.laplace_precision)
+
+
+def segments_from_h5(group: h5py.Group) -> list[Segment]:
+    import json
+
+    out = []
+    for key in sorted(group):
+        g = group[key]
+        w = g.attrs.get("window")
+        out.append(Segment(
+            index=int(key), kind=str(g.attrs["kind"]), n_target=int(g.attrs["n_target"]),
+            free=g["free"][()], base=g["base"][()],
+            window=None if w is None else (int(w[0]), float(w[1]), float(w[2])),
+            laplace_mean=g["laplace_mean"][()] if "laplace_mean" in g else None,
+            laplace_precision=g["laplace_precision"][()] if "laplace_precision" in g else None,
+            poi_value=float(g.attrs["poi_value"]) if "poi_value" in g.attrs else None,
+            reference=bool(g.attrs["reference"]), info=json.loads(g.attrs["info"])))
+    return out
