@@ -136,3 +136,21 @@ def test_too_few_points_are_flagged(gaussian_bundle, reference):
     report = fidelity.assess(dnnlik.load(gaussian_bundle), small, reference, grid=[0.0, 1.0],
                              quadratic=False, intervals=False)
     assert any("too few to be meaningful" in n for n in report.notes)
+
+
+def test_multiplicities_count_like_repeated_points(gaussian_bundle, reference):
+    rng = np.random.default_rng(9)
+    test, train = rng.multivariate_normal(MEAN, COV, 3000), rng.multivariate_normal(MEAN, COV, 3000)
+    wt = rng.integers(1, 4, size=3000)
+    weighted = fidelity.FidelityData(test, reference.logpdf(test), train, reference.logpdf(train), test_weight=wt)
+    rep = np.repeat(test, wt, axis=0)
+    repeated = fidelity.FidelityData(rep, reference.logpdf(rep), train, reference.logpdf(train))
+    kw = dict(grid=[0.0], quadratic=False, intervals=False)
+    a = fidelity.assess(dnnlik.load(gaussian_bundle), weighted, reference, **kw)
+    b = fidelity.assess(dnnlik.load(gaussian_bundle), repeated, reference, **kw)
+    assert a.metric("hpdi_max_abs_delta").detail == b.metric("hpdi_max_abs_delta").detail
+    # the same K-S distance; the p-value differs, as it should, since multiplicities are not
+    # independent points (Kish's effective size of the weights, not the repeated count)
+    da, db = (r.metric("ks_median_pvalue").detail for r in (a, b))
+    np.testing.assert_allclose(da["statistics"], db["statistics"], rtol=1e-12)
+    assert da["n_eff_test"] < db["n_eff_test"] == 6000 or db["n_eff_test"] == wt.sum()

@@ -51,24 +51,35 @@ MIN_POINTS = 1000
 
 @dataclass(frozen=True)
 class FidelityData:
-    """Two independent samples of the reference posterior with exact log-likelihoods."""
+    """Two independent samples of the reference posterior with exact log-likelihoods.
+
+    ``*_weight`` are the points' multiplicities (deduplicated MCMC samples carry
+    them; see :mod:`dnnlik.sample.dataset`); ones by default.
+    """
 
     test_x: np.ndarray
     test_logpdf: np.ndarray
     train_x: np.ndarray
     train_logpdf: np.ndarray
+    test_weight: np.ndarray | None = None
+    train_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("test", "train"):
             x = np.asarray(getattr(self, f"{name}_x"), dtype=np.float64)
             y = np.asarray(getattr(self, f"{name}_logpdf"), dtype=np.float64).reshape(-1)
-            if x.ndim != 2 or x.shape[0] != y.shape[0]:
-                raise InvalidInputError(f"points {x.shape} and log-likelihoods {y.shape} do not match",
-                                        where=f"{name} sample")
+            w_in = getattr(self, f"{name}_weight")
+            w = np.ones(y.shape) if w_in is None else np.asarray(w_in, dtype=np.float64).reshape(-1)
+            if x.ndim != 2 or x.shape[0] != y.shape[0] or w.shape != y.shape:
+                raise InvalidInputError(f"points {x.shape}, log-likelihoods {y.shape} and weights {w.shape} "
+                                        "do not match", where=f"{name} sample")
             if not (np.isfinite(x).all() and np.isfinite(y).all()):
                 raise InvalidInputError("holds NaN or infinite values", where=f"{name} sample")
+            if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+                raise InvalidInputError("weights must be finite, non-negative, not all zero", where=f"{name} sample")
             object.__setattr__(self, f"{name}_x", x)
             object.__setattr__(self, f"{name}_logpdf", y)
+            object.__setattr__(self, f"{name}_weight", w)
 
 
 @dataclass
@@ -159,26 +170,28 @@ def _posterior_metrics(source: Any, data: FidelityData, poi_index: int, poi: str
     s_train = np.asarray(source.logpdf(data.train_x), dtype=np.float64) - offset
     logw = s_train - data.train_logpdf
     logw[~np.isfinite(logw)] = -np.inf
-    weights = np.exp(logw - np.max(logw))
+    weights = data.train_weight * np.exp(logw - np.max(logw))
     n_eff = effective_size(weights)
-    if min(n_eff, data.test_x.shape[0]) < MIN_POINTS:
-        notes.append(f"K-S and HPDI use {min(n_eff, data.test_x.shape[0]):.0f} effective points, fewer than "
+    n_min = min(n_eff, effective_size(data.test_weight))
+    if n_min < MIN_POINTS:
+        notes.append(f"K-S and HPDI use {n_min:.0f} effective points, fewer than "
                      f"{MIN_POINTS}: too few to be meaningful")
-    pvalues = [weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], None, weights).pvalue
-               for i in range(data.test_x.shape[1])]
-    p = np.array(pvalues)
+    ks = [weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], data.test_weight, weights)
+          for i in range(data.test_x.shape[1])]
+    p = np.array([k.pvalue for k in ks])
     metrics.append(Metric("ks_median_pvalue", float(np.median(p)), thresholds.get("ks_median_pvalue"), ">=",
                           "median over parameters of the weighted K-S p-value, test sample vs the train sample "
                           "reweighted to the surrogate (about 0.5 for a perfect surrogate).",
-                          detail={"pvalues": [float(v) for v in p], "n_eff_reweighted": n_eff}))
+                          detail={"pvalues": [float(v) for v in p], "statistics": [k.statistic for k in ks],
+                                  "n_eff_test": ks[0].n_eff_a, "n_eff_reweighted": n_eff}))
     metrics.append(Metric("ks_fraction_below_0.05", float(np.mean(p < 0.05)), thresholds.get("ks_fraction_below_0.05"),
                           "<=", "fraction of parameters whose weighted K-S p-value is below 0.05."))
     # HPDI: the test sample, and the same sample reweighted to the surrogate, so that the
     # difference measures the surrogate and not the sampling noise between two samples
     log_wt = s_test - data.test_logpdf
     log_wt[~np.isfinite(log_wt)] = -np.inf
-    exact = hpdi_levels(data.test_x[:, poi_index])
-    reweighted = hpdi_levels(data.test_x[:, poi_index], np.exp(log_wt - np.max(log_wt)))
+    exact = hpdi_levels(data.test_x[:, poi_index], data.test_weight)
+    reweighted = hpdi_levels(data.test_x[:, poi_index], data.test_weight * np.exp(log_wt - np.max(log_wt)))
     independent = hpdi_levels(data.train_x[:, poi_index], weights)
     detail: dict[str, Any] = {
         str(lv): {"exact": list(exact[lv]), "reweighted": list(reweighted[lv]),
