@@ -160,3 +160,13 @@ def test_atomic_writes_give_normal_permissions(tmp_path):
         os.umask(mask)
     assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_update_bundle_redigests_and_stays_valid(bundle_copy):
+    from dnnlik.bundle.write import update_bundle
+
+    section = {"verdict": "pass", "metrics": [{"name": "x", "value": 1.0, "threshold": 2.0, "comparison": "<="}]}
+    doc = update_bundle(bundle_copy, {"validation": section}, {"data/extra.h5": b"\x89HDF-not-really"})
+    assert doc["validation"] == section
+    assert "data/extra.h5" in {f["path"] for f in doc["files"]}
+    assert dnnlik.validate(bundle_copy).ok

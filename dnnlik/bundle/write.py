@@ -23,7 +23,7 @@ from ..fsutil import atomic_directory, atomic_write_bytes
 from ..schema import is_relative_path
 from .source import DOCUMENT_NAME
 
-__all__ = ["finalize_document", "dump_document", "write_bundle", "zip_bundle"]
+__all__ = ["finalize_document", "dump_document", "write_bundle", "zip_bundle", "read_bundle_files", "update_bundle"]
 
 _ROLES = {".onnx": "model", ".h5": "data", ".hdf5": "data", ".md": "card", ".png": "plot", ".svg": "plot", ".pdf": "plot"}
 
@@ -107,11 +107,30 @@ def zip_bundle(bundle_dir: str | os.PathLike[str], out: str | os.PathLike[str], 
     bundle_dir, out = Path(bundle_dir), Path(out)
     if out.exists() and not overwrite:
         raise InvalidInputError("already exists (use overwrite to replace it)", where=str(out))
+    doc, files = read_bundle_files(bundle_dir)
+    atomic_write_bytes(out, _zip_bytes(doc, files))
+    return out
+
+
+def read_bundle_files(bundle_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The document and the other files' bytes of a bundle folder written by this module (trusted input)."""
+    bundle_dir = Path(bundle_dir)
     doc = json.loads((bundle_dir / DOCUMENT_NAME).read_bytes())
     files = {
         p.relative_to(bundle_dir).as_posix(): p.read_bytes()
         for p in sorted(bundle_dir.rglob("*"))
         if p.is_file() and not p.is_symlink() and p.name != DOCUMENT_NAME
     }
-    atomic_write_bytes(out, _zip_bytes(doc, files))
-    return out
+    return doc, files
+
+
+def update_bundle(
+    bundle_dir: str | os.PathLike[str],
+    changes: Mapping[str, Any],
+    extra_files: Mapping[str, bytes] | None = None,
+) -> dict[str, Any]:
+    """Replace top-level members of a bundle folder's document (and add files); re-digest; rewrite atomically."""
+    doc, files = read_bundle_files(bundle_dir)
+    doc.update(changes)
+    files.update(extra_files or {})
+    return write_bundle(bundle_dir, doc, files, overwrite=True)
