@@ -1,22 +1,33 @@
 """The top-level entry points: :func:`load` and :func:`validate`.
 
-``load`` takes a bundle folder, a ``.zip`` of one, or (in later versions)
-a ``zoo:NAME`` or ``zenodo:RECORD`` reference, and returns a validated
-:class:`~dnnlik.evaluate.Bundle`.
+``load`` takes a bundle folder, a ``.zip`` of one, or a Zenodo reference
+(``zenodo:RECORD``, ``zenodo-sandbox:RECORD``, a Zenodo DOI such as
+``10.5281/zenodo.RECORD``, or a record URL), and returns a validated
+:class:`~dnnlik.evaluate.Bundle`. A Zenodo record is fetched once into the
+per-user cache (:func:`dnnlik.zenodo.fetch`, the ``zenodo`` extra) and read
+from there afterwards. ``zoo:NAME`` references come in a later version.
 """
 
 from __future__ import annotations
 
 import os
 
-from .errors import InvalidInputError
+from .errors import InvalidBundleError, InvalidInputError
 from .evaluate import Bundle, load_local
 from .evaluate import validate as _validate_local
 from .report import Report
 
 __all__ = ["load", "validate"]
 
-_SCHEMES = ("zoo:", "zenodo:")
+_SCHEMES = ("zoo:",)
+
+
+def _is_zenodo(source: str | os.PathLike[str]) -> bool:
+    if not isinstance(source, str):
+        return False
+    from .zenodo.records import is_zenodo_source  # light: no requests, no zenodo_get
+
+    return is_zenodo_source(source)
 
 
 def _local_path(source: str | os.PathLike[str]) -> str | os.PathLike[str]:
@@ -28,9 +39,44 @@ def _local_path(source: str | os.PathLike[str]) -> str | os.PathLike[str]:
 
 def load(source: str | os.PathLike[str], *, chunk_size: int | None = None) -> Bundle:
     """Load and validate a bundle; raise :class:`~dnnlik.errors.InvalidBundleError` listing every problem."""
+    if _is_zenodo(source):
+        from .zenodo import fetch
+
+        result = fetch(str(source))
+        try:
+            return load_local(result.bundle_path, chunk_size=chunk_size)
+        except InvalidBundleError:
+            if not result.from_cache:
+                raise
+        # Published files never change: a cached copy that fails is damaged locally. Fetch it again.
+        return load_local(fetch(str(source), refresh=True).bundle_path, chunk_size=chunk_size)
     return load_local(_local_path(source), chunk_size=chunk_size)
 
 
 def validate(source: str | os.PathLike[str]) -> Report:
-    """Validate a bundle without loading it: a :class:`~dnnlik.report.Report` of every problem."""
+    """Validate a bundle without loading it: a :class:`~dnnlik.report.Report` of every problem.
+
+    For a Zenodo reference the record is fetched (or read from the cache) first; a
+    record whose files are not a valid bundle gives its report, not an exception.
+    """
+    if _is_zenodo(source):
+        return _validate_zenodo(str(source))
     return _validate_local(_local_path(source))
+
+
+def _validate_zenodo(source: str, *, refresh: bool = False) -> Report:
+    from .zenodo import fetch
+
+    try:
+        result = fetch(source, refresh=refresh)
+    except InvalidBundleError as exc:
+        if isinstance(exc.report, Report):
+            return exc.report
+        report = Report(source)
+        report.add("zenodo:not-a-bundle", exc.bare_message, exc.where or "")
+        return report
+    report = _validate_local(result.bundle_path)
+    if not report.ok and result.from_cache:  # damaged in the cache (published files never change): fetch again
+        return _validate_zenodo(source, refresh=True)
+    report.target = source
+    return report

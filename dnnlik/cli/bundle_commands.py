@@ -14,33 +14,50 @@ __all__ = ["validate", "info", "eval_", "parse_assignments"]
 
 
 @click.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("targets", nargs=-1, type=str, metavar="[BUNDLE | zenodo:NNN | DOI]...")
 @format_option
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write a JUnit XML report to this file (for CI systems).")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--zoo", is_flag=True, help="Also validate every entry of the zoo index (see --zoo-index).")
+@click.option("--zoo-index", type=click.Path(dir_okay=False, path_type=Path), default=Path("zoo") / "index.json",
+              show_default=True, help="The zoo index that --zoo reads.")
+@click.option("--archived", is_flag=True,
+              help="Also validate archived copies on Zenodo: of the zoo entries with --zoo (their DOIs and "
+                   "receipts), otherwise of every receipt in --receipts. Needs the zenodo extra.")
+@click.option("--receipts", type=click.Path(file_okay=False, path_type=Path), default=Path("archive") / "receipts",
+              show_default=True, help="The folder of archive receipts that --archived reads.")
 @clean_errors
-def validate(paths: tuple[Path, ...], fmt: str, junit: Path | None, strict: bool) -> None:
-    """Validate bundles (folders or .zip files) and report every problem with its location.
+def validate(targets: tuple[str, ...], fmt: str, junit: Path | None, strict: bool, zoo: bool, zoo_index: Path,
+             archived: bool, receipts: Path) -> None:
+    """Validate bundles (folders, .zip files, or Zenodo records: zenodo:NNN, 10.5281/zenodo.NNN)
+    and report every problem with its location.
 
     Exit status: 0 when all are valid, 1 when any is not, 2 on usage errors.
     """
-    from ..api import validate as validate_one
     from ..fsutil import atomic_write_text
     from ..report import reports_to_json, reports_to_junit
+    from .archive import receipt_reports, validate_target, zoo_reports
 
-    reports = []
-    for path in paths:
-        report = validate_one(path)
-        if strict:
-            for problem in report.warnings:
-                problem.level = "error"
-        reports.append(report)
+    if not targets and not zoo and not archived:
+        raise click.UsageError("give bundles to validate, or --zoo, or --archived")
+    reports = [validate_target(target) for target in targets]
+    if zoo:
+        reports += zoo_reports(zoo_index, archived, receipts)
+    elif archived:
+        reports += receipt_reports(receipts)
+    if strict:
+        import dataclasses
+
+        for report in reports:
+            report.problems = [dataclasses.replace(p, level="error") for p in report.problems]
     if fmt == "json":
         click.echo(reports_to_json(reports))
     else:
         for report in reports:
             click.echo(report.to_text())
+        if not reports:
+            click.echo("nothing to validate")
     if junit is not None:
         atomic_write_text(junit, reports_to_junit(reports))
     if not all(r.ok for r in reports):

@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "example": ("dnnlik.cli.example", "example"),
     "tmu": ("dnnlik.cli.tmu", "tmu"),
     "sample": ("dnnlik.cli.sample", "sample"),
+    "archive": ("dnnlik.cli.archive", "archive"),
+    "fetch": ("dnnlik.cli.fetch", "fetch"),
 }
 """Command name -> (module, attribute): the registry of subcommands."""
 
@@ -29,6 +31,8 @@ _SHORT_HELP = {
     "example": "Write the analytic example bundle (no training needed).",
     "tmu": "Profile-likelihood t_mu scan of a likelihood or bundle.",
     "sample": "Sample a reference likelihood with emcee into HDF5.",
+    "archive": "Archive bundles on Zenodo (upload with a DOI, verify, publish).",
+    "fetch": "Fetch an archived bundle from Zenodo into the cache, verified.",
 }
 
 
