@@ -19,7 +19,7 @@ from .report import Report
 
 __all__ = ["load", "validate"]
 
-_SCHEMES = ("zoo:",)
+ZOO_SCHEME = "zoo:"
 
 
 def _is_zenodo(source: str | os.PathLike[str]) -> bool:
@@ -31,9 +31,13 @@ def _is_zenodo(source: str | os.PathLike[str]) -> bool:
 
 
 def _local_path(source: str | os.PathLike[str]) -> str | os.PathLike[str]:
-    if isinstance(source, str) and source.startswith(_SCHEMES):
-        scheme = source.split(":", 1)[0]
-        raise InvalidInputError(f"'{scheme}:' references are not supported by this version of dnnlik yet", where=source)
+    if isinstance(source, str) and source.startswith(ZOO_SCHEME):
+        from .zoo import entry_path, find_entry
+
+        name = source[len(ZOO_SCHEME):]
+        if not name:
+            raise InvalidInputError("names no zoo entry (zoo:NAME)", where=source)
+        return entry_path(find_entry(name))
     return source
 
 

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("dnnlik.cli.sample", "sample"),
     "archive": ("dnnlik.cli.archive", "archive"),
     "fetch": ("dnnlik.cli.fetch", "fetch"),
+    "zoo": ("dnnlik.cli.zoo", "zoo"),
 }
 """Command name -> (module, attribute): the registry of subcommands."""
 
@@ -33,6 +34,7 @@ _SHORT_HELP = {
     "sample": "Sample a reference likelihood with emcee into HDF5.",
     "archive": "Archive bundles on Zenodo (upload with a DOI, verify, publish).",
     "fetch": "Fetch an archived bundle from Zenodo into the cache, verified.",
+    "zoo": "The zoo of published bundles: list, info, build.",
 }
 
 

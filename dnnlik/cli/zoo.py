@@ -1,0 +1,68 @@
+"""``dnnlik zoo list`` and ``dnnlik zoo info NAME``: the published entries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ._common import clean_errors, format_option
+
+__all__ = ["zoo"]
+
+
+@click.group("zoo")
+def zoo() -> None:
+    """The zoo of published bundles."""
+
+
+@zoo.command("list")
+@format_option
+@clean_errors
+def list_(fmt: str) -> None:
+    """List the zoo's entries."""
+    from ..zoo import load_index
+
+    entries = load_index()
+    if fmt == "json":
+        click.echo(json.dumps([e.to_json() for e in entries], indent=2))
+        return
+    if not entries:
+        click.echo("the zoo is empty")
+    for e in entries:
+        doi = f"  doi:{e.doi}" if e.doi else ""
+        click.echo(f"{e.name:<24} {e.version:<8} {e.kind:<12} {e.size / 1e6:6.1f} MB  {e.title}{doi}")
+
+
+@zoo.command("info")
+@click.argument("name")
+@format_option
+@clean_errors
+def info(name: str, fmt: str) -> None:
+    """Summary of the zoo entry NAME (validated on load)."""
+    from ..api import load
+
+    bundle = load(f"zoo:{name}")
+    if fmt == "json":
+        click.echo(json.dumps({k: v for k, v in bundle.document.items() if k != "test_vectors"}, indent=2))
+    else:
+        click.echo(bundle.summary())
+
+
+@zoo.command("build")
+@click.argument("name")
+@click.option("--zoo-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("zoo"), show_default=True,
+              help="The zoo folder to publish into.")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("out") / "zoo-build",
+              show_default=True, help="Work folder: samples, checkpoints, the trained bundle (reused on a rerun).")
+@click.option("--quick", is_flag=True, help="A few-minute smoke build (small samples and network); not for publication.")
+@clean_errors
+def build(name: str, zoo_dir: Path, work: Path, quick: bool) -> None:
+    """Build the zoo entry NAME from scratch (sample, train, validate) with fixed seeds."""
+    from ..zoo.build import BuildConfig, recipe
+
+    config = BuildConfig.quick() if quick else BuildConfig()
+    result = recipe(name)(zoo_dir, work, config, log=click.echo)
+    click.echo(f"wrote {result.entry_dir} (verdict {result.verdict}); stage times (s): "
+               + ", ".join(f"{k} {v:.0f}" for k, v in result.stage_seconds.items()))

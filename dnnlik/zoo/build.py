@@ -1,0 +1,154 @@
+"""Build the zoo entry ``toy-lhc-like`` from scratch: sample, train, validate, publish.
+
+One command (``dnnlik zoo build toy-lhc-like``) runs the whole pipeline with
+fixed seeds. Every stage keeps its result in the work folder and is skipped
+when that result is already there, and sampling resumes from its checkpoints,
+so a killed build continues where it stopped.
+
+Stages: training samples (mixed strategy: posterior + profile ridge); two
+independent posterior samples for fidelity (never trained on); training (3 x
+512 SELU on the residual over the Laplace baseline by default); fidelity
+against the exact likelihood; the bundle with its ``validation`` section is
+copied into the zoo with a model card and the index is updated.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import InvalidInputError
+
+__all__ = ["BuildConfig", "BuildResult", "build_toy_lhc_like", "RECIPES"]
+
+ENTRY = "toy-lhc-like"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """The recipe's knobs; the defaults are what the published entry used."""
+
+    seed: int = 20191108
+    n_train: int = 200_000
+    n_fidelity: int = 100_000
+    layers: tuple[int, ...] = (512, 512, 512)
+    ensemble: int = 1
+    train_minutes: float = 12.0
+    grid: tuple[float, ...] = tuple(round(0.1 * i, 10) for i in range(11))
+
+    @classmethod
+    def quick(cls) -> "BuildConfig":
+        """A few-minute smoke version (small samples, small network): not for publication."""
+        return cls(n_train=20_000, n_fidelity=20_000, layers=(128, 128), train_minutes=1.0)
+
+
+@dataclass
+class BuildResult:
+    entry_dir: Path
+    bundle_dir: Path
+    report_text: str
+    verdict: str
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _say(log: Callable[[str], None] | None, text: str) -> None:
+    if log is not None:
+        log(text)
+
+
+def _samples(toy: Any, path: Path, strategy: str, n: int, seed: int, log: Any) -> Path:
+    from ..sample import sample
+
+    if path.exists():
+        _say(log, f"  reusing {path}")
+        return path
+    result = sample(toy, path, strategy=strategy, n=n, seed=seed, resume=True)
+    _say(log, "  " + result.summary().replace("\n", "\n  "))
+    return path
+
+
+def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfig | None = None, *,
+                       log: Callable[[str], None] | None = print) -> BuildResult:
+    """Run the recipe; write ``zoo_dir/toy-lhc-like/`` and update ``zoo_dir/index.json``."""
+    from .. import likelihoods
+    from ..api import load
+    from ..bundle.write import update_bundle
+    from ..fidelity import FidelityData, assess
+    from ..fsutil import atomic_directory
+    from ..sample.dataset import read_dataset
+    from .card import write_card
+    from .index import load_index, make_entry, write_index
+
+    config = config or BuildConfig()
+    zoo_dir, work = Path(zoo_dir), Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    toy = likelihoods.get(ENTRY)
+    times: dict[str, float] = {}
+
+    t0 = time.monotonic()
+    _say(log, "[1/5] training samples (mixed: posterior + profile ridge)")
+    train_samples = _samples(toy, work / "train-samples.h5", "mixed", config.n_train, config.seed, log)
+    _say(log, "[2/5] two independent posterior samples for fidelity")
+    post = [_samples(toy, work / f"posterior-{k}.h5", "unbiased", config.n_fidelity, config.seed + k, log)
+            for k in (1, 2)]
+    times["sampling"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    bundle_dir = work / "bundle"
+    if (bundle_dir / "bundle.json").exists():
+        _say(log, f"[3/5] reusing the trained bundle {bundle_dir}")
+    else:
+        _say(log, f"[3/5] training {' x '.join(map(str, config.layers))} (ensemble {config.ensemble}, "
+                  f"{config.train_minutes:g} min)")
+        from ..train import TrainConfig, train_bundle
+
+        tc = TrainConfig(layers=config.layers, max_minutes=config.train_minutes, seed=config.seed,
+                         ensemble=config.ensemble)
+        train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY,
+                     command=f"dnnlik zoo build {ENTRY}")
+    times["training"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    _say(log, "[4/5] fidelity against the exact likelihood")
+    bundle = load(bundle_dir)
+    a, b = read_dataset(post[0]), read_dataset(post[1])
+    data = FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
+    offset = float(bundle.document.get("output", {}).get("offset", 0.0))
+    report = assess(bundle, data, toy, grid=config.grid, offset=offset)
+    _say(log, report.to_text())
+    times["fidelity"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    _say(log, "[5/5] publishing into the zoo")
+    reference = {"name": ENTRY, "samples": [str(p.name) for p in post], "n_test": int(a.points.shape[0]),
+                 "n_reweighted": int(b.points.shape[0])}
+    update_bundle(bundle_dir, {"validation": report.to_validation_section(reference)})
+    entry_dir = zoo_dir / ENTRY
+    with atomic_directory(entry_dir, overwrite=True) as tmp:
+        shutil.copytree(bundle_dir, tmp / "bundle")
+        write_card(tmp, load(tmp / "bundle"), report, {**times, "publishing": time.monotonic() - t0}, config)
+    entries = [e for e in _existing(zoo_dir, load_index) if e.name != ENTRY]
+    entries.append(make_entry(entry_dir / "bundle", zoo_dir, tags=("toy", "lhc", "dnnlikelihood", "likelihood")))
+    write_index(entries, zoo_dir)
+    times["publishing"] = time.monotonic() - t0
+    (work / "build-times.json").write_text(json.dumps(times, indent=2))
+    return BuildResult(entry_dir, entry_dir / "bundle", report.to_text(), report.verdict, times)
+
+
+def _existing(zoo_dir: Path, load_index: Any) -> list[Any]:
+    return load_index(zoo_dir) if (zoo_dir / "index.json").exists() else []
+
+
+RECIPES: dict[str, Callable[..., BuildResult]] = {ENTRY: build_toy_lhc_like}
+"""Entry name -> its build function."""
+
+
+def recipe(name: str) -> Callable[..., BuildResult]:
+    """The build function of the zoo entry ``name``."""
+    if name not in RECIPES:
+        raise InvalidInputError(f"no build recipe for {name!r}; recipes: {', '.join(RECIPES)}", where="zoo build")
+    return RECIPES[name]

@@ -1,0 +1,140 @@
+"""The zoo's index: ``zoo/index.json`` lists the published entries.
+
+An installed package carries the zoo as ``dnnlik/_zoo`` (see ``pyproject.toml``);
+a source checkout reads the repository's ``zoo/``. Each entry names a bundle
+folder relative to the zoo root, and pins it: ``sha256`` is the bundle's
+``document_sha256`` (which covers every file through its digest) and ``size``
+the bytes of all its files, so a tampered or swapped entry is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BundleError, InvalidInputError
+from ..fsutil import atomic_write_text
+
+__all__ = ["ZooEntry", "zoo_root", "load_index", "find_entry", "entry_path", "make_entry", "write_index",
+           "INDEX_NAME", "INDEX_VERSION"]
+
+INDEX_NAME = "index.json"
+INDEX_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One published bundle of the zoo."""
+
+    name: str
+    version: str
+    kind: str
+    path: str
+    sha256: str
+    size: int
+    title: str = ""
+    tags: tuple[str, ...] = ()
+    doi: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "extra" and v not in (None, "")}
+        out["tags"] = list(self.tags)
+        return {**out, **self.extra}
+
+
+def zoo_root() -> Path:
+    """The folder holding ``index.json``: the packaged copy, else the repository's ``zoo/``."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_zoo", here.parent / "zoo"):
+        if (candidate / INDEX_NAME).is_file():
+            return candidate
+    raise BundleError("no zoo index found in this installation (dnnlik/_zoo/index.json or zoo/index.json)")
+
+
+_KEYS = {"name", "version", "kind", "path", "sha256", "size", "title", "tags", "doi"}
+
+
+def _entry(raw: Any, where: str) -> ZooEntry:
+    if not isinstance(raw, dict):
+        raise BundleError("is not an object", where=where)
+    missing = [k for k in ("name", "version", "kind", "path", "sha256", "size") if k not in raw]
+    if missing:
+        raise BundleError(f"lacks {', '.join(missing)}", where=where)
+    path = raw["path"]
+    if not isinstance(path, str) or path.startswith("/") or ".." in path.split("/"):
+        raise BundleError(f"path {path!r} must be relative, inside the zoo", where=where)
+    if not isinstance(raw["size"], int) or not isinstance(raw["sha256"], str) or len(raw["sha256"]) != 64:
+        raise BundleError("size must be an integer and sha256 64 hex digits", where=where)
+    return ZooEntry(name=str(raw["name"]), version=str(raw["version"]), kind=str(raw["kind"]), path=path,
+                    sha256=raw["sha256"], size=raw["size"], title=str(raw.get("title", "")),
+                    tags=tuple(raw.get("tags", ())), doi=raw.get("doi"),
+                    extra={k: v for k, v in raw.items() if k not in _KEYS})
+
+
+def load_index(root: str | Path | None = None) -> list[ZooEntry]:
+    """Every entry of ``root/index.json`` (default :func:`zoo_root`)."""
+    root = zoo_root() if root is None else Path(root)
+    file = root / INDEX_NAME
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BundleError(f"cannot be read ({exc.strerror})", where=str(file)) from None
+    except ValueError as exc:
+        raise BundleError(f"is not valid JSON ({exc})", where=str(file)) from None
+    if not isinstance(data, dict) or data.get("index_version") != INDEX_VERSION or not isinstance(
+            data.get("entries"), list):
+        raise BundleError(f"must be an object with index_version {INDEX_VERSION} and a list 'entries'", where=str(file))
+    entries = [_entry(e, f"{file}#/entries/{i}") for i, e in enumerate(data["entries"])]
+    names = [e.name for e in entries]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise BundleError(f"lists {dup} more than once", where=str(file))
+    return entries
+
+
+def find_entry(name: str, root: str | Path | None = None) -> ZooEntry:
+    """The entry called ``name``; a clear error listing the others when there is none."""
+    entries = load_index(root)
+    for e in entries:
+        if e.name == name:
+            return e
+    raise InvalidInputError(f"no zoo entry {name!r}; the zoo has: {', '.join(e.name for e in entries) or 'nothing'}",
+                            where="zoo")
+
+
+def entry_path(entry: ZooEntry, root: str | Path | None = None) -> Path:
+    """The bundle folder of ``entry``, after checking it is the one the index pins."""
+    root = zoo_root() if root is None else Path(root)
+    path = root / entry.path
+    document = path / "bundle.json"
+    try:
+        digest = json.loads(document.read_text(encoding="utf-8")).get("document_sha256")
+    except (OSError, ValueError, AttributeError):
+        raise BundleError("the entry's bundle.json is missing or unreadable", where=str(document)) from None
+    if digest != entry.sha256:
+        raise BundleError(f"document_sha256 {digest} differs from the index's {entry.sha256}: the entry was "
+                          "modified or replaced", where=str(document))
+    return path
+
+
+def make_entry(bundle_dir: str | Path, root: str | Path, *, tags: tuple[str, ...] = (),
+               doi: str | None = None) -> ZooEntry:
+    """An index entry describing the bundle folder ``bundle_dir`` (inside ``root``)."""
+    bundle_dir, root = Path(bundle_dir), Path(root)
+    doc = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
+    size = sum(p.stat().st_size for p in bundle_dir.rglob("*") if p.is_file())
+    return ZooEntry(name=doc["name"], version=doc["version"], kind=doc["kind"],
+                    path=bundle_dir.resolve().relative_to(root.resolve()).as_posix(),
+                    sha256=doc["document_sha256"], size=size, title=doc.get("title", ""), tags=tuple(tags),
+                    doi=doi or doc.get("archive", {}).get("doi"))
+
+
+def write_index(entries: list[ZooEntry], root: str | Path) -> Path:
+    """Write ``root/index.json`` atomically, entries sorted by name."""
+    file = Path(root) / INDEX_NAME
+    data = {"index_version": INDEX_VERSION, "entries": [e.to_json() for e in sorted(entries, key=lambda e: e.name)]}
+    atomic_write_text(file, json.dumps(data, indent=2) + "\n")
+    return file

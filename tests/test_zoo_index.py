@@ -1,0 +1,77 @@
+"""The zoo index: entries pinned by digest, zoo:NAME loading, the zoo CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import dnnlik
+from dnnlik import zoo
+from dnnlik.cli.main import cli
+from dnnlik.errors import BundleError, InvalidInputError
+
+
+@pytest.fixture
+def tmp_zoo(gaussian_bundle, tmp_path, monkeypatch):
+    root = tmp_path / "zoo"
+    shutil.copytree(gaussian_bundle, root / "gaussian" / "bundle")
+    entry = zoo.make_entry(root / "gaussian" / "bundle", root, tags=("example",))
+    zoo.write_index([entry], root)
+    monkeypatch.setattr("dnnlik.zoo.index.zoo_root", lambda: root)
+    return root
+
+
+def test_index_round_trip(tmp_zoo):
+    (entry,) = zoo.load_index(tmp_zoo)
+    doc = json.loads((tmp_zoo / "gaussian" / "bundle" / "bundle.json").read_text())
+    assert (entry.name, entry.path, entry.sha256) == ("gaussian-4d", "gaussian/bundle", doc["document_sha256"])
+    assert entry.size == sum(p.stat().st_size for p in (tmp_zoo / "gaussian" / "bundle").rglob("*") if p.is_file())
+    assert entry.tags == ("example",)
+
+
+def test_load_by_zoo_name(tmp_zoo, gaussian_bundle):
+    b = dnnlik.load("zoo:gaussian-4d")
+    assert b.logpdf([0.1, 0.2, 0.3, 0.4]) == dnnlik.load(gaussian_bundle).logpdf([0.1, 0.2, 0.3, 0.4])
+    assert dnnlik.validate("zoo:gaussian-4d").ok
+
+
+def test_unknown_entry_lists_the_others(tmp_zoo):
+    with pytest.raises(InvalidInputError, match="no zoo entry 'nope'; the zoo has: gaussian-4d"):
+        dnnlik.load("zoo:nope")
+
+
+def test_swapped_entry_is_refused(tmp_zoo):
+    doc_path = tmp_zoo / "gaussian" / "bundle" / "bundle.json"
+    doc = json.loads(doc_path.read_text())
+    doc["document_sha256"] = "0" * 64
+    doc_path.write_text(json.dumps(doc))
+    with pytest.raises(BundleError, match="differs from the index"):
+        dnnlik.load("zoo:gaussian-4d")
+
+
+@pytest.mark.parametrize("content, words", [
+    ("not json", "not valid JSON"),
+    ('{"entries": []}', "index_version"),
+    ('{"index_version": 1, "entries": [{"name": "a"}]}', "lacks version"),
+    ('{"index_version": 1, "entries": [{"name": "a", "version": "1", "kind": "likelihood", "path": "../x", '
+     '"sha256": "' + "0" * 64 + '", "size": 1}]}', "inside the zoo"),
+])
+def test_bad_index_is_one_clear_error(tmp_path, content, words):
+    (tmp_path / "index.json").write_text(content)
+    with pytest.raises(BundleError, match=words):
+        zoo.load_index(tmp_path)
+
+
+def test_cli_list_and_info(tmp_zoo):
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["zoo", "list"])
+    assert listed.exit_code == 0 and "gaussian-4d" in listed.output
+    as_json = json.loads(runner.invoke(cli, ["zoo", "list", "--format", "json"]).output)
+    assert as_json[0]["path"] == "gaussian/bundle"
+    info = runner.invoke(cli, ["zoo", "info", "gaussian-4d"])
+    assert info.exit_code == 0 and "theta_3" in info.output
+    missing = runner.invoke(cli, ["zoo", "info", "nope"])
+    assert missing.exit_code == 1 and "no zoo entry" in missing.output
