@@ -75,3 +75,12 @@ def test_cli_list_and_info(tmp_zoo):
     assert info.exit_code == 0 and "theta_3" in info.output
     missing = runner.invoke(cli, ["zoo", "info", "nope"])
     assert missing.exit_code == 1 and "no zoo entry" in missing.output
+
+
+def test_cli_show_without_reference(tmp_zoo, tmp_path):
+    result = CliRunner().invoke(cli, ["zoo", "show", "gaussian-4d", "--values", "0,0.5", "--plot",
+                                      str(tmp_path / "t.png")])
+    assert result.exit_code == 0, result.output
+    assert "not available here: surrogate only" in result.output
+    assert "fidelity verdict recorded in the bundle: NOT-RUN" in result.output
+    assert ("plot: " in result.output)

@@ -66,3 +66,21 @@ def build(name: str, zoo_dir: Path, work: Path, quick: bool) -> None:
     result = recipe(name)(zoo_dir, work, config, log=click.echo)
     click.echo(f"wrote {result.entry_dir} (verdict {result.verdict}); stage times (s): "
                + ", ".join(f"{k} {v:.0f}" for k, v in result.stage_seconds.items()))
+
+
+@zoo.command("show")
+@click.argument("name")
+@click.option("--values", default="0:1:0.1", show_default=True, help="POI values of the t_mu scan: start:stop:step or a,b,c.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the t_mu plot here (needs the 'plot' extra).")
+@clean_errors
+def show(name: str, values: str, plot: Path | None) -> None:
+    """Validate the zoo entry NAME, print its t_mu against the exact one and its fidelity verdict."""
+    from ..zoo.show import show_entry
+    from .tmu import parse_values
+
+    try:
+        grid = parse_values(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--values") from None
+    click.echo(show_entry(name, grid, plot))
