@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..fidelity.plots import tmu_plot
+
 __all__ = ["write_card", "PAPER_FIGURES"]
 
 PAPER_FIGURES = {
@@ -34,7 +36,7 @@ def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float
     scan_rows += [f"| {v:g} | {e:.4f} | {s:.4f} |" for v, e, s in zip(tmu["values"], tmu["exact"], tmu["surrogate"])]
     training = doc.get("training", {})
     plot_line = ""
-    if _plot(entry_dir / "tmu.png", tmu):
+    if tmu_plot(entry_dir / "tmu.png", tmu["values"], tmu["surrogate"], tmu["exact"]):
         plot_line = "\n![t_mu, exact and surrogate](tmu.png)\n"
     text = f"""# {doc['title']}
 
@@ -67,23 +69,3 @@ One command, fixed seeds: `dnnlik zoo build {doc['name']}` (seed {config.seed}).
 - wall time by stage (s): {', '.join(f'{k} {v:.0f}' for k, v in times.items())}
 """
     (entry_dir / "README.md").write_text(text, encoding="utf-8")
-
-
-def _plot(path: Path, tmu: dict[str, Any]) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(tmu["values"], tmu["exact"], "k-", label="exact")
-    ax.plot(tmu["values"], tmu["surrogate"], "o--", label="DNNLikelihood")
-    ax.set_xlabel("mu")
-    ax.set_ylabel("t_mu")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
-
-from ..errors import InvalidInputError
 
 __all__ = ["show_entry"]
 
@@ -16,6 +14,7 @@ def show_entry(name: str, values: Sequence[float], plot: str | Path | None = Non
     """Load ``zoo:name`` (validated), scan t_mu on it and on its reference likelihood, and report."""
     from .. import likelihoods
     from ..api import load
+    from ..fidelity.plots import tmu_plot
     from ..infer import tmu_scan
 
     bundle = load(f"zoo:{name}")
@@ -45,32 +44,6 @@ def show_entry(name: str, values: Sequence[float], plot: str | Path | None = Non
     verdict = bundle.document.get("validation", {}).get("verdict", "not-run")
     lines.append(f"fidelity verdict recorded in the bundle: {verdict.upper()}")
     if plot is not None:
-        written = _plot(Path(plot), scan, exact, spread)
+        written = tmu_plot(plot, scan.values, scan.tmu, None if exact is None else exact.tmu, spread, scan.poi)
         lines.append(f"plot: {written}" if written else "plot: skipped (install the 'plot' extra: pip install 'dnnlik[plot]')")
     return "\n".join(lines)
-
-
-def _plot(path: Path, scan: Any, exact: Any, spread: Any) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    if path.parent and not path.parent.exists():
-        raise InvalidInputError("the plot's folder does not exist", where=str(path))
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    if exact is not None:
-        ax.plot(exact.values, exact.tmu, "k-", label="exact")
-    ax.plot(scan.values, scan.tmu, "o--", label="DNNLikelihood")
-    if spread is not None:
-        t = np.array(scan.tmu)
-        ax.fill_between(scan.values, t - 2 * spread, t + 2 * spread, alpha=0.3, label="ensemble spread (x2)")
-    ax.set_xlabel(scan.poi)
-    ax.set_ylabel("t_mu")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
