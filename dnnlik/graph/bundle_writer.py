@@ -1,0 +1,408 @@
+"""Write a complete likelihood bundle from MLP weights.
+
+:func:`mlp_bundle_document` assembles ``bundle.json`` (before digests) and the
+model bytes for one network or an ensemble; :func:`write_mlp_bundle` writes
+them as a bundle folder or ``.zip`` (digests filled in by
+:func:`dnnlik.bundle.write.write_bundle`). This is how trained networks are
+exported: the weights (from any framework) go in as :class:`MLPWeights`, the
+graph is written by :func:`build_mlp_model`, and the test vectors are the
+model's own outputs, computed with onnxruntime on points near the best fit
+and spread over the training range (spec/README.md, section 6), and checked
+against the float64 reference :func:`mlp_reference` before anything is
+written.
+
+Like the rest of :mod:`dnnlik.graph`, nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import BundleError, InvalidInputError
+from ..parameters import Parameter
+from .mlp import (
+    DEFAULT_OPSET,
+    OUTPUT_GRAD,
+    OUTPUT_LOGPDF,
+    OUTPUT_SPREAD,
+    MLPWeights,
+    QuadraticBaseline,
+    _check_dtype,
+    _validate,
+    build_mlp_model,
+)
+from .reference import mlp_reference
+
+__all__ = ["mlp_bundle_document", "write_mlp_bundle", "make_test_points", "DEFAULT_TOLERANCE", "MODEL_FILE"]
+
+MODEL_FILE = "model.onnx"
+
+#: Test-vector tolerance. The network always runs in float32, so a different CPU (other
+#: SIMD kernels, other summation order) or onnxruntime version moves each value by a few
+#: float32 ulps of the largest terms summed: ~sqrt(width) * depth * 6e-8 relative, i.e.
+#: ~1e-5 for 512-wide layers. ``rel`` covers that with a margin of ten; ``abs`` (scaled by
+#: the largest expected magnitude, see :func:`_tolerance`) covers values that cancel to ~0.
+DEFAULT_TOLERANCE = {"abs": 1e-4, "rel": 1e-4}
+
+# Oldest onnxruntime that runs each default-domain opset / IR version (onnxruntime's
+# compatibility table); the bundle declares the later of the two.
+_ORT_FOR_OPSET = {13: "1.8.0", 14: "1.10.0", 15: "1.11.0", 16: "1.12.0", 17: "1.13.0", 18: "1.14.0",
+                  19: "1.16.0", 20: "1.17.0", 21: "1.18.0"}
+_ORT_FOR_IR = {7: "1.8.0", 8: "1.10.0", 9: "1.15.0", 10: "1.17.0"}
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def _ort_min_version(opset: int, ir_version: int) -> str:
+    candidates = [_ORT_FOR_OPSET.get(opset, "1.18.0"), _ORT_FOR_IR.get(ir_version, "1.18.0")]
+    return max(candidates, key=_version_key)
+
+
+def _as_parameters(parameters: Any, n_par: int) -> list[Parameter]:
+    if isinstance(parameters, (str, bytes)) or not isinstance(parameters, Sequence):
+        raise InvalidInputError(
+            f"must be a sequence of Parameter (or parameter dicts), got {type(parameters).__name__}",
+            where="parameters",
+        )
+    out = []
+    for i, p in enumerate(parameters):
+        if isinstance(p, Parameter):
+            out.append(p)
+        elif isinstance(p, Mapping):
+            try:
+                out.append(Parameter.from_json(p))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidInputError(f"is not a valid parameter entry ({exc!r})", where=f"parameters[{i}]") from None
+        else:
+            raise InvalidInputError(f"must be a Parameter or a dict, got {type(p).__name__}", where=f"parameters[{i}]")
+    if len(out) != n_par:
+        raise InvalidInputError(
+            f"has {len(out)} entries but the network takes P={n_par} inputs", where="parameters"
+        )
+    names = [p.name for p in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InvalidInputError(f"names must be unique, repeated: {dupes}", where="parameters")
+    for i, p in enumerate(out):
+        if not p.lower < p.upper:
+            raise InvalidInputError(f"bounds {list(p.bounds)} are empty", where=f"parameters[{i}] ({p.name})")
+        if not p.lower <= p.nominal <= p.upper:
+            raise InvalidInputError(
+                f"nominal {p.nominal} lies outside the bounds {list(p.bounds)}", where=f"parameters[{i}] ({p.name})"
+            )
+    return out
+
+
+def _sampling_box(parameters: Sequence[Parameter]) -> tuple[np.ndarray, np.ndarray]:
+    """Per parameter, the interval test points are drawn from: the training range, else the
+    bounds, with an infinite side replaced by nominal -/+ max(1, |nominal|)."""
+    lo, hi = [], []
+    for p in parameters:
+        a, b = p.training_range if p.training_range is not None else p.bounds
+        width = max(1.0, abs(p.nominal))
+        a = a if np.isfinite(a) else min(p.nominal, b if np.isfinite(b) else p.nominal) - width
+        b = b if np.isfinite(b) else max(p.nominal, a) + width
+        a, b = max(a, p.lower), min(b, p.upper)
+        lo.append(a)
+        hi.append(b)
+    return np.array(lo, dtype=np.float64), np.array(hi, dtype=np.float64)
+
+
+def make_test_points(
+    parameters: Sequence[Parameter],
+    n: int,
+    *,
+    seed: int = 0,
+    anchors: Sequence[Any] = (),
+    decimals: int = 6,
+) -> np.ndarray:
+    """``anchors`` (e.g. the nominal point, the best fit) then random points, ``n`` rows in all.
+
+    Random points are uniform in each parameter's training range (or its
+    bounds, see :func:`_sampling_box`), rounded to ``decimals`` so they are
+    exact in JSON, and clipped to the bounds. Every row lies inside the bounds.
+    """
+    lo, hi = _sampling_box(parameters)
+    lower = np.array([p.lower for p in parameters])
+    upper = np.array([p.upper for p in parameters])
+    rows = [np.clip(np.asarray(a, dtype=np.float64), lower, upper) for a in anchors]
+    rows = rows[:n]
+    rng = np.random.default_rng(seed)
+    k = n - len(rows)
+    rand = rng.uniform(lo, hi, size=(k, len(parameters))) if k > 0 else np.empty((0, len(parameters)))
+    pts = np.vstack([np.reshape(r, (-1, len(parameters))) for r in rows] + [rand]) if rows else rand
+    return np.clip(np.round(pts, decimals), lower, upper)
+
+
+def _tolerance(expected: Mapping[str, np.ndarray], tolerance: Mapping[str, float] | None) -> dict[str, float]:
+    if tolerance is not None:
+        try:
+            tol = {"abs": float(tolerance["abs"]), "rel": float(tolerance["rel"])}
+        except (KeyError, TypeError, ValueError):
+            raise InvalidInputError("must be a mapping with numbers 'abs' and 'rel'", where="tolerance") from None
+        if not all(np.isfinite(v) and v >= 0 for v in tol.values()):
+            raise InvalidInputError(f"abs and rel must be finite and >= 0, got {tol}", where="tolerance")
+        return tol
+    scale = max([1.0] + [float(np.max(np.abs(v), initial=0.0)) for v in expected.values()])
+    return {"abs": float(f"{DEFAULT_TOLERANCE['abs'] * scale:.3g}"), "rel": DEFAULT_TOLERANCE["rel"]}
+
+
+def _within(got: np.ndarray, want: np.ndarray, tol: Mapping[str, float]) -> tuple[bool, float]:
+    excess = np.abs(got - want) - (tol["abs"] + tol["rel"] * np.abs(want))
+    return bool(np.all(excess <= 0)), float(np.max(excess, initial=-np.inf))
+
+
+def _check_identifier(value: Any, where: str) -> str:
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,127}", value):
+        raise InvalidInputError(
+            f"must be a lower-case identifier (letters, digits, '.', '_', '-'; at most 128), got {value!r}", where=where
+        )
+    return value
+
+
+def _check_semver(value: Any, where: str) -> str:
+    import re
+
+    pattern = r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?"
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+        raise InvalidInputError(f"must be a semantic version like '1.0.0', got {value!r}", where=where)
+    return value
+
+
+def mlp_bundle_document(
+    members: MLPWeights | Sequence[MLPWeights],
+    parameters: Sequence[Parameter] | Sequence[Mapping[str, Any]],
+    *,
+    name: str,
+    version: str = "1.0.0",
+    title: str | None = None,
+    description: str | None = None,
+    authors: Sequence[Mapping[str, Any]] | None = None,
+    license: str = "CC-BY-4.0",
+    output: Mapping[str, Any] | None = None,
+    activation: str = "selu",
+    input_shift: Any = None,
+    input_scale: Any = None,
+    output_shift: float = 0.0,
+    output_scale: float = 1.0,
+    baseline: QuadraticBaseline | None = None,
+    dtype: str = "float32",
+    with_gradient: bool = True,
+    input_name: str = "x",
+    opset: int = DEFAULT_OPSET,
+    n_test_points: int = 8,
+    extra_test_points: Any = None,
+    seed: int = 0,
+    tolerance: Mapping[str, float] | None = None,
+    sections: Mapping[str, Any] | None = None,
+    check_reference: bool = True,
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """``(document, files)`` of a likelihood bundle holding this MLP (or ensemble).
+
+    ``document`` is ``bundle.json`` without digests; ``files`` is
+    ``{"model.onnx": bytes}``; pass both to
+    :func:`dnnlik.bundle.write.write_bundle` (or use :func:`write_mlp_bundle`).
+
+    - ``members``, ``activation``, ``input_shift``, ``input_scale``,
+      ``output_shift``, ``output_scale``, ``baseline``, ``dtype``,
+      ``with_gradient``, ``input_name``, ``opset``: as for
+      :func:`build_mlp_model`; they are also recorded in ``model.transform``,
+      ``model.ensemble`` and ``model.architecture``.
+    - ``parameters``: one :class:`~dnnlik.parameters.Parameter` (or its JSON
+      dict) per network input, in input order.
+    - ``output``: the ``output`` section (what ``logpdf`` means); default
+      ``{"quantity": "log-likelihood", "includes_constraints": True, "offset": 0.0}``.
+    - Test vectors: two cases, the nominal point (and the baseline centre, if
+      any) alone, then ``n_test_points`` points (the rows of
+      ``extra_test_points``, then random ones in the training range, from
+      ``seed``). Expected outputs are computed by onnxruntime on the model as
+      written; ``tolerance`` defaults to :data:`DEFAULT_TOLERANCE` (``abs``
+      scaled by the largest expected magnitude). With ``check_reference``
+      they are compared first with the float64 numpy reference, and a
+      disagreement beyond the tolerance raises
+      :class:`~dnnlik.errors.BundleError` (nothing is written).
+    - ``sections``: further top-level members (``training``, ``sampling``,
+      ``validation``, ``provenance``, ``references``, ``keywords``, ``x-...``),
+      overriding the defaults here.
+
+    Raises :class:`~dnnlik.errors.InvalidInputError` for malformed arguments.
+    """
+    from ..parameters import parameters_to_json
+    from ..schema import LATEST_VERSION
+
+    model_kwargs = dict(
+        activation=activation,
+        input_shift=input_shift,
+        input_scale=input_scale,
+        output_shift=output_shift,
+        output_scale=output_scale,
+        baseline=baseline,
+    )
+    spec = _validate(members, **model_kwargs)
+    dtype = _check_dtype(dtype)
+    params = _as_parameters(parameters, spec.n_par)
+    name = _check_identifier(name, "name")
+    version = _check_semver(version, "version")
+    if isinstance(n_test_points, bool) or not isinstance(n_test_points, (int, np.integer)) or n_test_points < 1:
+        raise InvalidInputError(f"must be an integer >= 1, got {n_test_points!r}", where="n_test_points")
+    if sections is not None and not isinstance(sections, Mapping):
+        raise InvalidInputError(f"must be a mapping, got {type(sections).__name__}", where="sections")
+    for key in ("format_version", "kind", "model", "parameters", "test_vectors", "files", "document_sha256"):
+        if sections and key in sections:
+            raise InvalidInputError(f"{key!r} is written by mlp_bundle_document and cannot be overridden", where="sections")
+
+    model = build_mlp_model(members, dtype=dtype, with_gradient=with_gradient, input_name=input_name, opset=opset,
+                            **model_kwargs)
+    model_bytes = model.SerializeToString()
+
+    # ---- test points: anchors (nominal, baseline centre) alone, then a spread of points
+    nominal = np.array([p.nominal for p in params])
+    anchors = [nominal]
+    if spec.baseline is not None:
+        anchors.append(spec.baseline.center)
+    extra = []
+    if extra_test_points is not None:
+        try:
+            extra_arr = np.atleast_2d(np.asarray(extra_test_points, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"cannot be read as numbers ({exc})", where="extra_test_points") from None
+        if extra_arr.ndim != 2 or extra_arr.shape[1] != spec.n_par or not np.all(np.isfinite(extra_arr)):
+            raise InvalidInputError(
+                f"must be finite points of shape (n, {spec.n_par}), got {extra_arr.shape}", where="extra_test_points"
+            )
+        extra = list(extra_arr)
+    first = make_test_points(params, len(anchors), anchors=anchors, seed=seed)
+    spread = make_test_points(params, max(int(n_test_points), len(extra)), anchors=extra, seed=seed)
+
+    from ..evaluate.session import NUMPY_DTYPES, make_session
+
+    session = make_session(model_bytes)
+    out_names = [o.name for o in session.get_outputs()]
+    cases, expected_all = [], {}
+    for k, pts in enumerate((first, spread)):
+        got = dict(zip(out_names, session.run(out_names, {input_name: pts.astype(NUMPY_DTYPES[dtype])})))
+        got = {n: np.asarray(v, dtype=np.float64) for n, v in got.items()}
+        for n, v in got.items():
+            if not np.all(np.isfinite(v)):
+                raise BundleError(f"the model returns non-finite {n!r} on test points (overflowing weights?)")
+            expected_all[f"{k}/{n}"] = v
+        cases.append((pts, got))
+    tol = _tolerance(expected_all, tolerance)
+    if check_reference:
+        for pts, got in cases:
+            ref = mlp_reference(pts, members, with_gradient=with_gradient, **model_kwargs)
+            for n, v in got.items():
+                ok, worst = _within(v, ref[n], tol)
+                if not ok:
+                    raise BundleError(
+                        f"the ONNX model's {n!r} differs from the float64 reference by more than the test-vector "
+                        f"tolerance (abs {tol['abs']:g}, rel {tol['rel']:g}; worst excess {worst:.3g}): "
+                        "pass a looser tolerance if the network is ill-conditioned"
+                    )
+
+    tv_cases = []
+    labels = ["nominal point" + (" and baseline centre" if spec.baseline is not None else ""),
+              "points across the training range"]
+    for label, (pts, got) in zip(labels, cases):
+        tv_cases.append({
+            "description": label,
+            "inputs": {input_name: pts.tolist()},
+            "outputs": {n: v.tolist() for n, v in got.items()},
+        })
+
+    n_members = len(spec.members)
+    arch = "->".join(str(s) for s in spec.sizes)
+    what = f"an ensemble of {n_members} MLPs {arch}" if spec.ensemble else f"an MLP {arch}"
+    outputs = [{"name": OUTPUT_LOGPDF, "role": "logpdf", "dtype": dtype, "shape": [None]}]
+    if with_gradient:
+        outputs.append({"name": OUTPUT_GRAD, "role": "grad_logpdf", "dtype": dtype, "shape": [None, spec.n_par]})
+    if spec.ensemble:
+        outputs.append({"name": OUTPUT_SPREAD, "role": "logpdf_spread", "dtype": dtype, "shape": [None]})
+    transform: dict[str, Any] = {
+        "input_shift": spec.input_shift.tolist(),
+        "input_scale": spec.input_scale.tolist(),
+        "output_shift": spec.output_shift,
+        "output_scale": spec.output_scale,
+    }
+    if spec.baseline is None:
+        transform["baseline"] = {"type": "none"}
+    else:
+        transform["baseline"] = {
+            "type": "quadratic",
+            "center": spec.baseline.center.tolist(),
+            "value_at_center": spec.baseline.value_at_center,
+            "hessian": spec.baseline.hessian.tolist(),
+        }
+    model_section: dict[str, Any] = {
+        "format": "onnx",
+        "file": MODEL_FILE,
+        "opset": int(opset),
+        "ir_version": int(model.ir_version),
+        "onnxruntime_min_version": _ort_min_version(int(opset), int(model.ir_version)),
+        "inputs": [{"name": input_name, "role": "parameters", "dtype": dtype, "shape": [None, spec.n_par]}],
+        "outputs": outputs,
+        "transform": transform,
+        "architecture": {
+            "type": "mlp",
+            "layers": list(spec.sizes),
+            "activation": spec.activation,
+            "network_dtype": "float32",
+            "n_weights": int(sum(m.n_parameters for m in spec.members)),
+            "gradient": "explicit backward pass in the graph" if with_gradient else "none",
+            "writer": "dnnlik.graph.build_mlp_model",
+        },
+    }
+    if spec.ensemble:
+        model_section["ensemble"] = {"size": n_members, "combination": "mean", "spread": "std"}
+
+    document: dict[str, Any] = {
+        "format_version": LATEST_VERSION,
+        "name": name,
+        "version": version,
+        "title": title or f"Neural-network likelihood {name}",
+        "description": description or (
+            f"A likelihood surrogate: {what}, activation {spec.activation}, over {spec.n_par} parameters, "
+            "written as an ONNX graph with " + ("its exact gradient." if with_gradient else "no gradient output.")
+        ),
+        "authors": [dict(a) for a in authors] if authors else [{"name": "dnnlik"}],
+        "license": license,
+        "kind": "likelihood",
+        "parameters": parameters_to_json(params),
+        "model": model_section,
+        "output": dict(output) if output is not None else {
+            "quantity": "log-likelihood", "includes_constraints": True, "offset": 0.0,
+        },
+        "test_vectors": {"tolerance": tol, "cases": tv_cases},
+        "validation": {"verdict": "not-run"},
+        "provenance": {"command": "dnnlik.graph.write_mlp_bundle"},
+    }
+    if sections:
+        document.update({k: v for k, v in sections.items()})
+    return document, {MODEL_FILE: model_bytes}
+
+
+def write_mlp_bundle(
+    out: str | os.PathLike[str],
+    members: MLPWeights | Sequence[MLPWeights],
+    parameters: Sequence[Parameter] | Sequence[Mapping[str, Any]],
+    *,
+    overwrite: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Write the bundle of :func:`mlp_bundle_document` to ``out`` (a folder, or a ``.zip``).
+
+    ``options`` are those of :func:`mlp_bundle_document` (``name`` is
+    required). Returns the final document (with digests). The bundle
+    validates: ``dnnlik.load(out)`` works on it.
+    """
+    from ..bundle.write import write_bundle
+
+    document, files = mlp_bundle_document(members, parameters, **options)
+    return write_bundle(out, document, files, overwrite=overwrite)
