@@ -1,6 +1,6 @@
 # The two set-up commands of the README. Each creates .venv with Python 3.11 on first use.
-#   make demo   build the example bundle, validate it and evaluate its likelihood
-#   make test   install the test dependencies and run the whole test suite
+#   make demo   evaluate the zoo's toy LHC-like DNNLikelihood: validate it, t_mu exact vs DNN, verdict, plot
+#   make test   install every extra and the test dependencies, run the whole test suite
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -15,15 +15,13 @@ $(BIN)/python:
 venv: $(BIN)/python
 
 demo: venv
-	$(BIN)/python -m pip install --quiet .
-	$(BIN)/dnnlik example $(OUT)/gaussian-4d --overwrite
-	$(BIN)/dnnlik validate $(OUT)/gaussian-4d
-	$(BIN)/dnnlik info $(OUT)/gaussian-4d
-	$(BIN)/dnnlik eval $(OUT)/gaussian-4d --param mu=0.5 --grad
-	$(BIN)/dnnlik tmu $(OUT)/gaussian-4d --values 0:1:0.25
+	$(BIN)/python -m pip install --quiet ".[plot]"
+	mkdir -p $(OUT)
+	$(BIN)/dnnlik validate zoo/toy-lhc-like/bundle
+	$(BIN)/dnnlik zoo show toy-lhc-like --plot $(OUT)/toy-lhc-like-tmu.png
 
 test: venv
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[all]"
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -18,9 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("dnnlik.cli.bundle_commands", "eval_"),
     "example": ("dnnlik.cli.example", "example"),
     "tmu": ("dnnlik.cli.tmu", "tmu"),
-    "sample": ("dnnlik.cli.sample", "sample"),
+    "train": ("dnnlik.cli.train", "train"),
     "archive": ("dnnlik.cli.archive", "archive"),
     "fetch": ("dnnlik.cli.fetch", "fetch"),
+    "sample": ("dnnlik.cli.sample", "sample"),
     "zoo": ("dnnlik.cli.zoo", "zoo"),
 }
 """Command name -> (module, attribute): the registry of subcommands."""
@@ -32,6 +33,7 @@ _SHORT_HELP = {
     "example": "Write the analytic example bundle (no training needed).",
     "tmu": "Profile-likelihood t_mu scan of a likelihood or bundle.",
     "sample": "Sample a reference likelihood with emcee into HDF5.",
+    "train": "Train a DNNLikelihood (or ensemble) on a samples file; export a validated bundle.",
     "archive": "Archive bundles on Zenodo (upload with a DOI, verify, publish).",
     "fetch": "Fetch an archived bundle from Zenodo into the cache, verified.",
     "zoo": "The zoo of published bundles: list, info, build.",

@@ -1,0 +1,181 @@
+"""``dnnlik train SAMPLES --out BUNDLE``: train a DNNLikelihood (or an ensemble) and export a bundle.
+
+SAMPLES is an HDF5 samples file written by ``dnnlik sample``. The bundle is
+validated before it appears at ``--out``. On a terminal a progress line shows
+the epoch, the training and validation losses and the learning rate; off a
+terminal only the summary is printed. A Ctrl-C during training stops it and
+exports the best weights so far; a second one (or one during the export)
+leaves ``--out`` untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import sys
+import time
+import warnings
+from typing import Any
+
+import click
+
+from ..errors import DnnlikError
+
+__all__ = ["train", "ProgressLine"]
+
+
+class ProgressLine:
+    """One self-overwriting status line on stderr (a new line when a member finishes)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last_member = -1
+        self._width = 0
+
+    def __call__(self, report: Any) -> None:
+        if not self.enabled:
+            return
+        if report.member != self._last_member and self._last_member >= 0:
+            click.echo("", err=True)
+            self._width = 0
+        self._last_member = report.member
+        member = f"member {report.member + 1}/{report.n_members}  " if report.n_members > 1 else ""
+        text = (f"{member}epoch {report.epoch}/{report.max_epochs}  loss {report.loss:.4g}  "
+                f"val {report.val_loss:.4g}  best {report.best_val_loss:.4g}  lr {report.learning_rate:.2g}  "
+                f"{report.elapsed_s:.0f}s")
+        pad = max(0, self._width - len(text))
+        self._width = len(text)
+        click.echo("\r" + text + " " * pad, nl=False, err=True)
+
+    def close(self) -> None:
+        if self.enabled and self._last_member >= 0:
+            click.echo("", err=True)
+            self._last_member = -1
+
+
+def _layers_callback(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    from ..train.config import parse_layers
+
+    try:
+        return parse_layers(value)
+    except DnnlikError as exc:
+        raise click.BadParameter(exc.bare_message, ctx=ctx, param=param) from None
+
+
+def _command_line(samples: str, out: str, **options: Any) -> str:
+    """The command as it ran, every option spelled out (recorded in the bundle's provenance)."""
+    parts = ["dnnlik", "train", samples, "--out", out]
+    for key, value in options.items():
+        if value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + key.replace("_", "-"))
+        else:
+            parts += [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _summary_text(result: Any, exported: Any) -> str:
+    scale = result.preprocessing.output_scale
+    lines = [f"bundle: {exported.path} (valid)"]
+    for m in result.members:
+        lines.append(
+            f"  seed {m.seed}: {m.epochs} epochs (best {m.best_epoch}, stopped: {m.stopped}), "
+            f"best val MSE {m.best_val_loss * scale ** 2:.4g} (log L units), {m.wall_time_s:.1f}s, "
+            f"{m.n_train} training points, batch {m.batch_size}")
+    p = exported.parity
+    if "onnx_vs_tensorflow_max_abs" in p:
+        lines.append(
+            f"  parity on {p['n_points']} held-out points: ONNX vs TensorFlow max |diff| "
+            f"{p['onnx_vs_tensorflow_max_abs']:.2g} (target < {p['target_max_abs']:g}); gradient vs finite "
+            f"differences max rel diff {p['grad_vs_finite_differences_max_rel']:.2g}")
+        lines.append(f"  held-out MSE {p['heldout_mse_logpdf']:.4g}, max |error| "
+                     f"{p['heldout_max_abs_error_logpdf']:.4g} (log L units)")
+    info = result.preprocessing.baseline_info
+    lines.append(f"  target: {result.config.target}" + (
+        f" (baseline: {info.get('method', info.get('source'))})" if result.config.target == "residual" else ""))
+    lines.append(f"  training {result.wall_time_s:.1f}s, export {exported.export_time_s:.1f}s")
+    for note in result.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+@click.command("train")
+@click.argument("samples", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", "out", required=True, type=click.Path(), help="Bundle folder to write.")
+@click.option("--layers", default="512,512,512", show_default=True, callback=_layers_callback,
+              help="Hidden layer widths: 512,512,512 or 3x512.")
+@click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Number of members (different seeds and random subsets); >= 2 adds a spread output.")
+@click.option("--epochs", default=1000, show_default=True, type=click.IntRange(min=1), help="Cap on epochs.")
+@click.option("--max-minutes", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Cap on the wall time of the whole training (all members).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed (member k uses seed + k).")
+@click.option("--target", default="residual", show_default=True, type=click.Choice(["residual", "logpdf"]),
+              help="Learn the residual over the quadratic Laplace baseline, or log L directly.")
+@click.option("--baseline", default="auto", show_default=True, type=click.Choice(["auto", "likelihood", "fit"]),
+              help="Where the residual's baseline comes from (reference likelihood or a fit to the samples).")
+@click.option("--batch-size", default=None, type=click.IntRange(min=1),
+              help="Batch size (default: about N_train/200, a power of two).")
+@click.option("--learning-rate", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Initial learning rate of Adam (cut by 5 on plateaus).")
+@click.option("--jit/--no-jit", default=False, show_default=True, help="XLA compilation (useful on GPUs).")
+@click.option("--name", default=None, help="Bundle name (default: <source>-dnn).")
+@click.option("--author", "authors", multiple=True, help="Author name for bundle.json (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--progress/--no-progress", "show_progress", default=None,
+              help="Per-epoch progress line (default: on when stderr is a terminal).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Summary as readable text or JSON.")
+def train(samples: str, out: str, layers: tuple[int, ...], ensemble: int, epochs: int, max_minutes: float | None,
+          seed: int, target: str, baseline: str, batch_size: int | None, learning_rate: float, jit: bool,
+          name: str | None, authors: tuple[str, ...], overwrite: bool, show_progress: bool | None,
+          fmt: str) -> None:
+    """Train a DNNLikelihood on SAMPLES (from 'dnnlik sample') and write a validated bundle to --out."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from ..train import NonFiniteTargetsWarning, TrainConfig, load_samples, train_bundle
+    from ..train.pipeline import check_output
+
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    progress = ProgressLine(bool(show_progress))
+    command = _command_line(samples, out, layers=",".join(map(str, layers)), ensemble=ensemble, epochs=epochs,
+                            max_minutes=max_minutes, seed=seed, target=target, baseline=baseline,
+                            batch_size=batch_size, learning_rate=learning_rate, jit=jit, name=name)
+    start = time.monotonic()
+    try:
+        config = TrainConfig(layers=layers, ensemble=ensemble, epochs=epochs, max_minutes=max_minutes, seed=seed,
+                             target=target, baseline=baseline, batch_size=batch_size,
+                             learning_rate=learning_rate, jit_compile=jit)
+        check_output(out, overwrite)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NonFiniteTargetsWarning)
+            data = load_samples(samples)
+        for w in caught:
+            if issubclass(w.category, NonFiniteTargetsWarning):
+                click.echo(f"Warning: {w.message}", err=True)
+        if show_progress:
+            click.echo(f"training on {data.n_train} points ({data.n_validation} for validation), "
+                       f"{data.n_parameters} parameters", err=True)
+        result, exported = train_bundle(data, out, config, overwrite=overwrite, progress=progress, name=name,
+                                        authors=[{"name": a} for a in authors] or None, command=command)
+    except DnnlikError as exc:
+        progress.close()
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(f"Interrupted after {time.monotonic() - start:.0f}s: nothing written to {out}", err=True)
+        sys.exit(130)
+    progress.close()
+    if result.interrupted:
+        click.echo("Interrupted: the best weights so far were exported.", err=True)
+    if fmt == "json":
+        click.echo(json.dumps({"bundle": str(exported.path), "training": result.summary(),
+                               "parity": exported.parity, "export_time_s": exported.export_time_s,
+                               "training_time_s": result.wall_time_s}, indent=1,
+                              default=lambda v: None if isinstance(v, float) and not math.isfinite(v) else v))
+    else:
+        click.echo(_summary_text(result, exported))

@@ -1,0 +1,79 @@
+"""From a samples file to a validated bundle in one call: :func:`train_bundle`."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..errors import DnnlikError, InvalidInputError
+from .baseline import prepare
+from .config import TrainConfig
+from .data import TrainingData, check_sizes, load_samples
+from .ensemble import TrainingResult, train_ensemble
+from .export import ExportResult, bundle_name, export_bundle
+from .fit import ProgressFn, member_subset
+
+__all__ = ["train_bundle", "check_output", "check_parameters"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
+
+
+def check_output(out: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Refuse an existing ``out`` unless ``overwrite`` (before any time is spent training)."""
+    path = Path(out)
+    if path.exists() and not overwrite:
+        raise DnnlikError("already exists (use --overwrite to replace it)", where=str(path))
+    if path.exists() and not path.is_dir():
+        raise DnnlikError("exists and is not a folder", where=str(path))
+    return path
+
+
+def check_parameters(data: TrainingData) -> None:
+    """Refuse, before training, parameters a bundle cannot hold (names, bounds, nominal values)."""
+    names = [p.name for p in data.parameters]
+    for i, p in enumerate(data.parameters):
+        where = f"{data.where}: parameter {i} ({p.name!r})"
+        if not isinstance(p.name, str) or not _NAME.match(p.name):
+            raise InvalidInputError("is not a valid bundle parameter name (letters, digits, '_', '.', ':', '-'; "
+                                    "starting with a letter or '_')", where=where)
+        if names.count(p.name) > 1:
+            raise InvalidInputError("appears more than once", where=where)
+        if not p.lower < p.upper:
+            raise InvalidInputError(f"has empty bounds {list(p.bounds)}", where=where)
+        if not p.lower <= p.nominal <= p.upper:
+            raise InvalidInputError(f"has its nominal value {p.nominal} outside its bounds {list(p.bounds)}",
+                                    where=where)
+
+
+def train_bundle(
+    samples: str | os.PathLike[str] | TrainingData,
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    likelihood: Any | None = None,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+    name: str | None = None,
+    authors: Sequence[Mapping[str, Any]] | None = None,
+    command: str | None = None,
+) -> tuple[TrainingResult, ExportResult]:
+    """Load ``samples``, train ``config`` (an ensemble when ``config.ensemble > 1``), export to ``out``.
+
+    ``likelihood`` is the reference likelihood for the residual baseline; by
+    default the registered one named in the samples file's ``source``, when any.
+    A Ctrl-C during training keeps the best weights so far and still exports;
+    one during export leaves ``out`` untouched.
+    """
+    config = config or TrainConfig()
+    out_path = check_output(out, overwrite)
+    data = samples if isinstance(samples, TrainingData) else load_samples(samples)
+    bundle_name(data, name)
+    check_parameters(data)
+    check_sizes(data, config.batch_size_for(len(member_subset(data.n_train, config, config.seed))))
+    prep = prepare(data, config, likelihood)
+    result = train_ensemble(data, config, preprocessing=prep, progress=progress)
+    exported = export_bundle(result, data, out_path, overwrite=overwrite, name=name, authors=authors,
+                             command=command)
+    return result, exported
