@@ -34,7 +34,7 @@ from ..errors import DnnlikError, InvalidInputError
 from .storage import atomic_h5
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SampleDataset", "deduplicate", "split_indices",
-           "write_dataset", "read_dataset", "DEFAULT_SPLIT"]
+           "write_dataset", "read_dataset", "augment_dataset", "DEFAULT_SPLIT"]
 
 FORMAT = "dnnlik-samples"
 FORMAT_VERSION = 1
@@ -171,3 +171,32 @@ def read_dataset(path: str | Path) -> SampleDataset:
                 source=json.loads(f.attrs["source"]))
     except (OSError, KeyError, ValueError) as exc:
         raise DnnlikError(f"cannot read the samples file ({exc})", where=str(path)) from None
+
+
+def augment_dataset(path: str | Path, out: str | Path, points: np.ndarray, logpdf: np.ndarray,
+                    record: dict[str, Any], *, seed: int) -> None:
+    """Write ``out``: the samples file ``path`` plus extra (non-MCMC) training points, split afresh.
+
+    The extra points form a new segment with weight 1; ``record`` is appended to
+    ``sampling.strategy_options.augmentation`` so that the bundle says how its
+    training data were made.
+    """
+    base = read_dataset(path)
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != base.points.shape[1] or points.shape[0] != np.shape(logpdf)[0]:
+        raise InvalidInputError(f"extra points {points.shape} do not fit samples of {base.points.shape[1]} parameters",
+                                where="augment_dataset")
+    all_points = np.concatenate([base.points, points])
+    n = all_points.shape[0]
+    sampling = json.loads(json.dumps(base.sampling))
+    options = sampling.setdefault("strategy_options", {})
+    options.setdefault("augmentation", []).append(record)
+    sampling["n_samples"] = int(n)
+    fractions = tuple(sampling.get("split", {}).get("fractions", DEFAULT_SPLIT))
+    split = split_indices(n, fractions, seed)
+    sampling["split"] = {**sampling.get("split", {}), "seed": int(seed),
+                         **{k: int(v.size) for k, v in split.items()}}
+    write_dataset(out, points=all_points, logpdf=np.concatenate([base.logpdf, logpdf]),
+                  segment=np.concatenate([base.segment, np.full(points.shape[0], base.segment.max() + 1)]),
+                  weight=np.concatenate([base.weight, np.ones(points.shape[0], dtype=np.int64)]),
+                  split=split, parameters=base.parameters, sampling=sampling, source=base.source)

@@ -5,7 +5,9 @@ fixed seeds. Every stage keeps its result in the work folder and is skipped
 when that result is already there, and sampling resumes from its checkpoints,
 so a killed build continues where it stopped.
 
-Stages: training samples (mixed strategy: posterior + profile ridge); two
+Stages: training samples (mixed strategy: posterior + profile chains, plus
+points between the profile ridge and the typical set, see
+:mod:`dnnlik.sample.ridge`); two
 independent posterior samples for fidelity (never trained on); training (3 x
 512 SELU on the residual over the Laplace baseline by default); fidelity
 against the exact likelihood; the bundle with its ``validation`` section is
@@ -34,6 +36,8 @@ class BuildConfig:
 
     seed: int = 20191108
     n_train: int = 200_000
+    n_ridge: int = 100_000
+    ridge_range: tuple[float, float] = (-0.95, 1.6)
     n_fidelity: int = 100_000
     layers: tuple[int, ...] = (512, 512, 512)
     ensemble: int = 1
@@ -43,7 +47,7 @@ class BuildConfig:
     @classmethod
     def quick(cls) -> "BuildConfig":
         """A few-minute smoke version (small samples, small network): not for publication."""
-        return cls(n_train=20_000, n_fidelity=20_000, layers=(128, 128), train_minutes=1.0)
+        return cls(n_train=20_000, n_ridge=10_000, n_fidelity=20_000, layers=(128, 128), train_minutes=1.0)
 
 
 @dataclass
@@ -91,7 +95,17 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
 
     t0 = time.monotonic()
     _say(log, "[1/5] training samples (mixed: posterior + profile ridge)")
-    train_samples = _samples(toy, work / "train-samples.h5", "mixed", config.n_train, config.seed, log)
+    mcmc_samples = _samples(toy, work / "train-samples.h5", "mixed", config.n_train, config.seed, log)
+    train_samples = work / "train-samples-ridge.h5"
+    if config.n_ridge and not train_samples.exists():
+        from ..sample.dataset import augment_dataset
+        from ..sample.ridge import ridge_samples
+
+        points, values, record = ridge_samples(toy, config.n_ridge, config.ridge_range, seed=config.seed + 3)
+        augment_dataset(mcmc_samples, train_samples, points, values, record, seed=config.seed)
+        _say(log, f"  added {record['n_kept']} points between the profile ridge and the typical set")
+    elif not config.n_ridge:
+        train_samples = mcmc_samples
     _say(log, "[2/5] two independent posterior samples for fidelity")
     post = [_samples(toy, work / f"posterior-{k}.h5", "unbiased", config.n_fidelity, config.seed + k, log)
             for k in (1, 2)]

@@ -62,7 +62,8 @@ Against the exact likelihood, on two independent posterior samples never used in
 
 One command, fixed seeds: `dnnlik zoo build {doc['name']}` (seed {config.seed}).
 
-- training samples: {config.n_train} points, mixed strategy (posterior + profile ridge)
+- training samples: {config.n_train} MCMC points, mixed strategy (posterior + profile chains), plus
+  {config.n_ridge} points between the profile ridge and the typical set (`dnnlik.sample.ridge`)
 - fidelity samples: 2 x {config.n_fidelity} posterior points
 - network: {' x '.join(map(str, config.layers))} SELU, ensemble of {config.ensemble}, {config.train_minutes:g} minutes cap
 - framework: {training.get('framework', {})}
