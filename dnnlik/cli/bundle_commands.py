@@ -27,9 +27,12 @@ __all__ = ["validate", "info", "eval_", "parse_assignments"]
                    "receipts), otherwise of every receipt in --receipts. Needs the zenodo extra.")
 @click.option("--receipts", type=click.Path(file_okay=False, path_type=Path), default=Path("archive") / "receipts",
               show_default=True, help="The folder of archive receipts that --archived reads.")
+@click.option("--reproduce", is_flag=True,
+              help="Also recompute the bundle's stored fidelity evidence (no reference likelihood needed) "
+                   "and fail where it disagrees with the stored metrics. Local bundles only.")
 @clean_errors
 def validate(targets: tuple[str, ...], fmt: str, junit: Path | None, strict: bool, zoo: bool, zoo_index: Path,
-             archived: bool, receipts: Path) -> None:
+             archived: bool, receipts: Path, reproduce: bool) -> None:
     """Validate bundles (folders, .zip files, or Zenodo records: zenodo:NNN, 10.5281/zenodo.NNN)
     and report every problem with its location.
 
@@ -41,7 +44,12 @@ def validate(targets: tuple[str, ...], fmt: str, junit: Path | None, strict: boo
 
     if not targets and not zoo and not archived:
         raise click.UsageError("give bundles to validate, or --zoo, or --archived")
-    reports = [validate_target(target) for target in targets]
+    if reproduce:
+        from ..fidelity.reproduce import reproduce_report
+
+        reports = [reproduce_report(target) for target in targets]
+    else:
+        reports = [validate_target(target) for target in targets]
     if zoo:
         reports += zoo_reports(zoo_index, archived, receipts)
     elif archived:

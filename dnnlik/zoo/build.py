@@ -82,6 +82,7 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     from ..api import load
     from ..bundle.write import update_bundle
     from ..fidelity import FidelityData, assess
+    from ..fidelity.reproduce import DATA_FILE, reproducible_evidence
     from ..fsutil import atomic_directory
     from ..sample.dataset import read_dataset
     from .card import write_card
@@ -140,7 +141,10 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     _say(log, "[5/5] publishing into the zoo")
     reference = {"name": ENTRY, "samples": [str(p.name) for p in post], "n_test": int(a.points.shape[0]),
                  "n_reweighted": int(b.points.shape[0])}
-    update_bundle(bundle_dir, {"validation": report.to_validation_section(reference)})
+    section = report.to_validation_section(reference)
+    evidence, evidence_bytes = reproducible_evidence(bundle, data, "mu", list(config.grid), offset)
+    section["reproducible"] = evidence
+    update_bundle(bundle_dir, {"validation": section}, {DATA_FILE: evidence_bytes})
     entry_dir = zoo_dir / ENTRY
     with atomic_directory(entry_dir, overwrite=True) as tmp:
         shutil.copytree(bundle_dir, tmp / "bundle")
