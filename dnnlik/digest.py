@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Mapping
 
 __all__ = [
+    "md5_file",
     "sha256_bytes",
     "sha256_file",
     "sha256_stream",
@@ -50,6 +51,15 @@ def sha256_file(path: str | Path) -> tuple[str, int]:
     """Hex SHA-256 and size in bytes of a file, read in chunks."""
     with open(path, "rb") as f:
         return sha256_stream(f)
+
+
+def md5_file(path: str | Path) -> str:
+    """Hex MD5 of a file (what Zenodo reports for its files; not a security digest)."""
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _format_number(x: float) -> str:

@@ -24,7 +24,6 @@ or one bundle ``.zip``) and ``record.json`` (the record's metadata).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..bundle import DOCUMENT_NAME
+from ..digest import md5_file
 from ..errors import BundleError, InvalidBundleError, MissingExtraError
 from ..evaluate import validate as validate_bundle
 from ..fsutil import atomic_write_text
@@ -77,14 +77,6 @@ def cache_root(sandbox: bool = False) -> Path:
     """``$XDG_CACHE_HOME/dnnlik/zenodo`` (``~/.cache`` when unset; ``zenodo-sandbox`` for the sandbox)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "dnnlik" / ("zenodo-sandbox" if sandbox else "zenodo")
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _bundle_path(files_dir: Path, names: list[str], where: str) -> Path:
@@ -263,7 +255,7 @@ def _fetch_locked(ref: ZenodoReference, record: dict[str, Any], files: list[Reco
             where=where)
     for f in files:
         path = files_dir / f.name
-        size, md5 = path.stat().st_size, _md5(path)
+        size, md5 = path.stat().st_size, md5_file(path)
         if size != f.size or md5 != f.md5:
             path.unlink()
             raise ZenodoIntegrityError(

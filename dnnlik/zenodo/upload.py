@@ -25,7 +25,6 @@ Nothing here prints or logs the token.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import shutil
@@ -36,7 +35,7 @@ from typing import Any, Callable, Mapping
 
 from ..bundle import DOCUMENT_NAME, open_source
 from ..bundle.write import dump_document, zip_bundle
-from ..digest import DIGEST_FIELD, document_digest, sha256_file
+from ..digest import DIGEST_FIELD, document_digest, md5_file, sha256_file
 from ..errors import InvalidBundleError, InvalidInputError
 from ..evaluate import validate as validate_bundle
 from ..fsutil import atomic_write_bytes, atomic_write_text
@@ -108,14 +107,6 @@ def read_receipts(receipts_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _write_json(path: Path, value: Mapping[str, Any]) -> None:
@@ -230,7 +221,7 @@ def upload_bundle(
     staging = Path(tempfile.mkdtemp(prefix="dnnlik-upload-"))
     try:
         uploads, layout = _stage(source, archived, staging)
-        local = {n: RecordFile(n, p.stat().st_size, _md5(p)) for n, p in uploads.items()}
+        local = {n: RecordFile(n, p.stat().st_size, md5_file(p)) for n, p in uploads.items()}
         submitted = bool(deposition.get("submitted"))
         if not submitted:
             _sync_files(client, bucket, uploads, local, say)
