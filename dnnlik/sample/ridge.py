@@ -27,13 +27,16 @@ __all__ = ["ridge_samples"]
 
 
 def ridge_samples(source: Any, n: int, poi_range: tuple[float, float], *, poi: str | None = None,
-                  n_grid: int = 41, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """``(points, logpdf, metadata)``: ``n`` points around the profile ridge of ``poi`` over ``poi_range``."""
+                  n_grid: int = 41, seed: int = 0, scale_power: float = 1.0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """``(points, logpdf, metadata)``: ``n`` points around the profile ridge of ``poi`` over ``poi_range``.
+
+    The scale is ``s = u ** scale_power`` with ``u ~ U(0, 1)``: powers above 1 put more points near the ridge.
+    """
     from ..infer import default_poi, maximize, profile
     from .laplace import laplace_at
 
     lo, hi = (float(v) for v in poi_range)
-    if not lo < hi or n < 1 or n_grid < 2:
+    if not lo < hi or n < 1 or n_grid < 2 or not scale_power > 0:
         raise InvalidInputError(f"needs lo < hi, n >= 1 and n_grid >= 2 (got {poi_range}, {n}, {n_grid})",
                                 where="ridge_samples")
     params = list(source.parameters)
@@ -51,11 +54,11 @@ def ridge_samples(source: Any, n: int, poi_range: tuple[float, float], *, poi: s
     rng = np.random.default_rng(seed)
     mu = rng.uniform(lo, hi, n)
     base = np.column_stack([np.interp(mu, grid, ridge[:, k]) for k in range(len(params))])
-    scale = rng.uniform(0.0, 1.0, n)
+    scale = rng.uniform(0.0, 1.0, n) ** scale_power
     base[:, free] += scale[:, None] * (rng.standard_normal((n, free.size)) @ chol.T)
     values = np.asarray(source.logpdf(base), dtype=np.float64)
     keep = np.isfinite(values)
     meta = {"kind": "ridge", "n_requested": int(n), "n_kept": int(keep.sum()), "poi": poi, "poi_range": [lo, hi],
-            "n_grid": int(n_grid), "seed": int(seed),
-            "rule": "profiled maximum (interpolated) + U(0,1) x Laplace-covariance draw of the other parameters"}
+            "n_grid": int(n_grid), "seed": int(seed), "scale_power": float(scale_power),
+            "rule": "profiled maximum (interpolated) + U(0,1)**scale_power x Laplace-covariance draw of the others"}
     return base[keep], values[keep], meta

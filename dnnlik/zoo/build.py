@@ -38,6 +38,7 @@ class BuildConfig:
     n_train: int = 200_000
     n_ridge: int = 200_000
     ridge_range: tuple[float, float] = (-0.95, 1.6)
+    ridge_scale_power: float = 1.0
     n_fidelity: int = 100_000
     layers: tuple[int, ...] = (512, 512, 512)
     ensemble: int = 1
@@ -104,7 +105,8 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
         from ..sample.dataset import augment_dataset
         from ..sample.ridge import ridge_samples
 
-        points, values, record = ridge_samples(toy, config.n_ridge, config.ridge_range, seed=config.seed + 3)
+        points, values, record = ridge_samples(toy, config.n_ridge, config.ridge_range, seed=config.seed + 3,
+                                                 scale_power=config.ridge_scale_power)
         augment_dataset(mcmc_samples, train_samples, points, values, record, seed=config.seed)
         _say(log, f"  added {record['n_kept']} points between the profile ridge and the typical set")
     elif not config.n_ridge:
