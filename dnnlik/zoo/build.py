@@ -36,9 +36,9 @@ class BuildConfig:
 
     seed: int = 20191108
     n_train: int = 200_000
-    n_ridge: int = 200_000
+    n_ridge: int = 250_000
     ridge_range: tuple[float, float] = (-0.95, 1.6)
-    ridge_scale_power: float = 1.0
+    ridge_scale_power: float = 1.5
     n_fidelity: int = 100_000
     layers: tuple[int, ...] = (512, 512, 512)
     ensemble: int = 1
