@@ -124,26 +124,19 @@ def _needed_nodes(graph: Any, outputs: Sequence[str]) -> list[int]:
         if i in needed:
             continue
         needed.add(i)
-        node = graph.node[i]
-        inputs = list(node.input)
-        for attr in node.attribute:  # names captured by subgraphs (If, Loop, Scan)
-            subgraphs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
-            for sub in subgraphs:
-                inputs.extend(_captured_names(sub))
+        inputs = _reads(graph.node[i])
         stack.extend(producer[n] for n in inputs if n in producer and producer[n] not in needed)
     return sorted(needed)
 
 
-def _captured_names(graph: Any) -> set[str]:
-    """Names a subgraph reads: node inputs, recursively (a superset of what it captures)."""
-    names: set[str] = set()
-    for node in graph.node:
-        names.update(node.input)
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                names.update(_captured_names(attr.g))
-            for sub in attr.graphs:
-                names.update(_captured_names(sub))
+def _reads(node: Any) -> set[str]:
+    """Names a node reads: its inputs and, recursively, those of its subgraphs (If, Loop, Scan),
+    a superset of what the subgraphs capture from the outer graph."""
+    names = set(node.input)
+    for attr in node.attribute:
+        for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+            for inner in sub.node:
+                names |= _reads(inner)
     return names
 
 
@@ -175,15 +168,9 @@ def prune_model(model_bytes: bytes, outputs: Sequence[str], *, min_fraction: flo
     if sum(cost) - kept_cost < min_fraction * sum(cost):
         return None
     nodes = [graph.node[i] for i in keep]
-    used: set[str] = set()
+    used: set[str] = set(outputs)
     for node in nodes:
-        used.update(node.input)
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                used.update(_captured_names(attr.g))
-            for sub in attr.graphs:
-                used.update(_captured_names(sub))
-    used.update(outputs)
+        used |= _reads(node)
     wanted = set(outputs)
     del graph.node[:]
     graph.node.extend(nodes)
