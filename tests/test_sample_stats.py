@@ -262,3 +262,31 @@ def test_moves_sample_a_skewed_target_exactly(tmp_path: Path, moves: str) -> Non
     sd_hat = np.sqrt(w @ (data.points - mean_hat) ** 2)
     # excess kurtosis of a log-gamma variable is below 3, so Var(s^2) < (2 + 3) sigma^4 / N_eff
     assert np.all(np.abs(sd_hat / sd - 1) < K * 0.5 * math.sqrt(5.0 / n_eff)), (sd_hat, sd)
+
+
+# ------------------------------------------------------------------------------------------ preconditioning
+def test_preconditioned_source_samples_the_target_with_the_guides_hessian(tmp_path: Path) -> None:
+    from dnnlik.sample import PreconditionedSource
+
+    shift = np.array([0.4, -0.3, 0.2, 0.0])
+    base = gaussian()
+    target = CallableLikelihood(lambda x: base.logpdf(x - shift), base.parameters,
+                                grad=lambda x: base.grad_logpdf(x - shift), name="shifted")
+    source = PreconditionedSource(target, base)
+    lap = laplace_at(source, MEAN + shift)
+    np.testing.assert_allclose(lap.precision, PREC, rtol=1e-5)      # from the guide
+    result = sample(source, tmp_path / "s.h5", n=20_000, seed=3, progress=False)
+    data = read_dataset(tmp_path / "s.h5")
+    n_eff = result.sampling["diagnostics"]["effective_samples"]
+    tol = K * np.sqrt(np.diag(COV) / n_eff)
+    assert np.all(np.abs(data.points.mean(axis=0) - (MEAN + shift)) < tol)     # the target's mean
+    assert result.sampling["strategy_options"]["source"]["proposals_preconditioned_by"]["name"] == "gauss4"
+
+
+def test_preconditioned_source_refuses_other_parameters() -> None:
+    from dnnlik.errors import InvalidInputError
+    from dnnlik.sample import PreconditionedSource
+
+    other = CallableLikelihood(lambda x: -0.5 * (x**2).sum(axis=1), ["a", "b", "c", "d"])
+    with pytest.raises(InvalidInputError, match="differ"):
+        PreconditionedSource(gaussian(), other)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .dataset import SampleDataset, deduplicate, read_dataset, split_indices
 from .diagnostics import ChainTooShortError, ShortChainWarning, integrated_time, split_rhat
-from .laplace import Laplace, hessian, laplace_at
+from .laplace import Laplace, PreconditionedSource, hessian, laplace_at
 from .moves import MOVE_SETS, CountingMove, LaplaceIndependenceMove, LaplaceRandomWalkMove, parse_moves
 from .run import SampleOptions, SampleResult, default_walkers, sample
 from .strategies import STRATEGIES
@@ -35,6 +35,7 @@ __all__ = [
     "ChainTooShortError",
     "Laplace",
     "laplace_at",
+    "PreconditionedSource",
     "hessian",
     "LaplaceIndependenceMove",
     "LaplaceRandomWalkMove",
