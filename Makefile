@@ -19,6 +19,7 @@ demo: venv
 	mkdir -p $(OUT)
 	$(BIN)/dnnlik validate zoo/toy-lhc-like/bundle
 	$(BIN)/dnnlik zoo show toy-lhc-like --plot $(OUT)/toy-lhc-like-tmu.png
+	$(BIN)/dnnlik plot zoo:toy-lhc-like --out $(OUT)/toy-lhc-like
 
 test: venv
 	$(BIN)/python -m pip install --quiet -e ".[all]"

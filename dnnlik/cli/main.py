@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch": ("dnnlik.cli.fetch", "fetch"),
     "sample": ("dnnlik.cli.sample", "sample"),
     "zoo": ("dnnlik.cli.zoo", "zoo"),
+    "plot": ("dnnlik.cli.plot", "plot"),
 }
 """Command name -> (module, attribute): the registry of subcommands."""
 
@@ -37,6 +38,7 @@ _SHORT_HELP = {
     "archive": "Archive bundles on Zenodo (upload with a DOI, verify, publish).",
     "fetch": "Fetch an archived bundle from Zenodo into the cache, verified.",
     "zoo": "The zoo of published bundles: list, info, build.",
+    "plot": "Draw a bundle's figures: t_mu, HPDI, training curves, marginals.",
 }
 
 

@@ -1,24 +1,30 @@
-"""Plots a physicist would rather look at than read (the ``plot`` extra: matplotlib)."""
+"""Plots a physicist would rather look at than read (the ``plot`` extra: matplotlib).
+
+Each function writes one PNG and returns its path, or None when matplotlib is
+not installed (the caller says so; nothing fails).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import InvalidInputError
 
-__all__ = ["tmu_plot"]
+__all__ = ["tmu_plot", "marginals_plot", "hpdi_plot", "training_plot", "pick_marginals"]
+
+_HPDI_SOURCES = (
+    ("exact", "exact (test sample)", "k"),
+    ("reweighted", "test sample reweighted to the DNN", "C0"),
+    ("independent_reweighted", "independent sample reweighted to the DNN", "C1"),
+    ("sampled", "sampled on the DNN itself", "C2"),
+    ("independent_exact", "independent exact sample (noise)", "0.6"),
+)
 
 
-def tmu_plot(path: str | Path, values: Sequence[float], surrogate: Sequence[float],
-             exact: Sequence[float] | None = None, spread: Sequence[float] | None = None,
-             poi: str = "mu") -> Path | None:
-    """t_mu of the surrogate (with a +-2 spread band for an ensemble) beside the exact one, as an image.
-
-    Returns the path written, or None when matplotlib is not installed.
-    """
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -26,9 +32,31 @@ def tmu_plot(path: str | Path, values: Sequence[float], surrogate: Sequence[floa
         import matplotlib.pyplot as plt
     except ImportError:
         return None
+    return plt
+
+
+def _target(path: str | Path) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise InvalidInputError("the plot's folder does not exist", where=str(path))
+    return path
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def tmu_plot(path: str | Path, values: Sequence[float], surrogate: Sequence[float],
+             exact: Sequence[float] | None = None, spread: Sequence[float] | None = None,
+             poi: str = "mu") -> Path | None:
+    """t_mu of the surrogate (with a +-2 spread band for an ensemble) beside the exact one."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    path = _target(path)
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     if exact is not None:
         ax.plot(values, exact, "k-", label="exact")
@@ -39,7 +67,88 @@ def tmu_plot(path: str | Path, values: Sequence[float], surrogate: Sequence[floa
     ax.set_xlabel(poi)
     ax.set_ylabel("t_mu")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
+
+
+def pick_marginals(names: Sequence[str], pvalues: Sequence[float], poi: str | None = None, n: int = 9) -> list[int]:
+    """Columns worth looking at: the POI, then the parameters with the lowest K-S p-values."""
+    order = [int(i) for i in np.argsort(np.asarray(pvalues, dtype=np.float64), kind="stable")]
+    first = [list(names).index(poi)] if poi in names else []
+    return (first + [i for i in order if i not in first])[:n]
+
+
+def marginals_plot(path: str | Path, exact_x: np.ndarray, surrogate_x: np.ndarray, names: Sequence[str],
+                   columns: Sequence[int], *, exact_weight: np.ndarray | None = None,
+                   surrogate_weight: np.ndarray | None = None, pvalues: Sequence[float] | None = None,
+                   bins: int = 40) -> Path | None:
+    """1-D marginals of ``columns``: the exact posterior against the surrogate's (reweighted) one."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    path = _target(path)
+    exact_x, surrogate_x = np.asarray(exact_x, dtype=np.float64), np.asarray(surrogate_x, dtype=np.float64)
+    cols = list(columns)
+    if not cols:
+        raise InvalidInputError("no parameter to plot", where="columns")
+    ncol = min(3, len(cols))
+    nrow = -(-len(cols) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 2.6 * nrow), squeeze=False)
+    for ax, j in zip(axes.flat, cols):
+        lo, hi = np.percentile(np.concatenate([exact_x[:, j], surrogate_x[:, j]]), [0.1, 99.9])
+        edges = np.linspace(lo, hi, bins + 1)
+        ax.hist(exact_x[:, j], edges, weights=exact_weight, density=True, histtype="step", color="k", label="exact")
+        ax.hist(surrogate_x[:, j], edges, weights=surrogate_weight, density=True, histtype="step", color="C0",
+                label="DNN")
+        title = names[j] if pvalues is None else f"{names[j]}  (K-S p = {pvalues[j]:.2f})"
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(cols):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    return _save(plt, fig, path)
+
+
+def hpdi_plot(path: str | Path, detail: Mapping[str, Mapping[str, Sequence[float]]], poi: str = "mu") -> Path | None:
+    """The POI's HPDI at each credibility, one bar per posterior (exact, reweighted, sampled...)."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    path = _target(path)
+    levels = sorted(detail, key=float)
+    fig, ax = plt.subplots(figsize=(8.0, 1.0 + 0.8 * len(levels)))
+    ticks = []
+    for k, level in enumerate(levels):
+        present = [s for s in _HPDI_SOURCES if s[0] in detail[level]]
+        for m, (key, label, color) in enumerate(present):
+            lo, hi = detail[level][key]
+            y = k + (m - (len(present) - 1) / 2) * 0.15
+            ax.plot([lo, hi], [y, y], color=color, lw=3, solid_capstyle="butt", label=label if k == 0 else None)
+        ticks.append(f"{100 * float(level):.2f}%")
+    ax.set_yticks(range(len(levels)), ticks)
+    ax.set_xlabel(f"{poi} HPDI")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(plt, fig, path)
+
+
+def training_plot(path: str | Path, members: Sequence[Mapping[str, Any]], output_scale: float = 1.0) -> Path | None:
+    """Training and validation loss per epoch (log-likelihood units squared) and the learning rate."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    path = _target(path)
+    curves = [m["curves"] for m in members if isinstance(m.get("curves"), Mapping)]
+    if not curves:
+        raise InvalidInputError("the training history has no per-epoch curves", where="training.history")
+    s2 = float(output_scale) ** 2
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 4.6), sharex=True, height_ratios=(3, 1))
+    for i, c in enumerate(curves):
+        epochs = np.arange(1, len(c["loss"]) + 1)
+        tag = f" (member {i})" if len(curves) > 1 else ""
+        top.semilogy(epochs, np.asarray(c["loss"]) * s2, color=f"C{i}", ls="--", label="training" + tag)
+        top.semilogy(epochs, np.asarray(c["val_loss"]) * s2, color=f"C{i}", label="validation" + tag)
+        bottom.semilogy(epochs, c["learning_rate"], color=f"C{i}")
+    top.set_ylabel("MSE of log L")
+    top.legend(fontsize=7)
+    bottom.set_ylabel("learning rate")
+    bottom.set_xlabel("epoch")
+    return _save(plt, fig, path)

@@ -86,6 +86,8 @@ class MemberResult:
             "final_learning_rate": lr[-1] if lr else None,
             "wall_time_s": round(self.wall_time_s, 3),
             "n_train": self.n_train,
+            "curves": {"loss": [float(v) for v in loss], "val_loss": [float(v) for v in val],
+                       "learning_rate": [float(v) for v in lr]},
         }
 
 
