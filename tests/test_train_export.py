@@ -68,6 +68,8 @@ def test_document_records_training_sampling_transform_and_ensemble(trained, samp
     assert tr["optimizer"]["name"] == "adam" and tr["optimizer"]["reduce_lr_on_plateau"]["factor"] == 0.2
     assert tr["epochs"] == 5 and tr["seed"] == 7 and tr["batch_size"] == 64
     assert [m["seed"] for m in tr["history"]["members"]] == [7, 8]
+    curves = tr["history"]["members"][0]["curves"]   # per epoch, for the training-curve plot
+    assert len(curves["loss"]) == len(curves["val_loss"]) == len(curves["learning_rate"]) == 5
     assert tr["samples_file"]["name"] == "samples.h5" and len(tr["samples_file"]["sha256"]) == 64
     assert doc["sampling"]["tool"] == "numpy" and doc["sampling"]["split"]["seed"] == 3
     model = doc["model"]
@@ -133,3 +135,15 @@ def test_single_network_logpdf_target_float32(samples: Path, tmp_path: Path) -> 
     assert doc["training"]["target"] == "logpdf"
     assert exported.parity["onnx_vs_tensorflow_max_abs"] < 1e-4
     assert dnnlik.validate(tmp_path / "b").ok
+
+
+def test_swish_network_exports_with_parity(samples: Path, tmp_path: Path) -> None:
+    """The smooth activation: ONNX forward and explicit backward pass agree with TensorFlow."""
+    from dataclasses import replace
+
+    result, exported = train_bundle(samples, tmp_path / "swish", replace(CONFIG, activation="swish", ensemble=1))
+    parity = exported.parity
+    assert parity["onnx_vs_tensorflow_max_abs"] < 1e-4 and parity["onnx_grad_vs_reference_max_rel"] < 1e-3
+    assert parity["grad_vs_finite_differences_max_rel"] < 1e-2
+    doc = json.loads((tmp_path / "swish" / "bundle.json").read_text())
+    assert doc["training"]["architecture"]["activation"] == "swish"

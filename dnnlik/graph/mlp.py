@@ -57,7 +57,7 @@ __all__ = [
 SELU_LAMBDA = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
 
-ACTIVATIONS = ("selu", "relu", "tanh", "linear")
+ACTIVATIONS = ("selu", "relu", "tanh", "swish", "linear")
 DTYPES = ("float32", "float64")
 DEFAULT_OPSET = 17
 #: Opsets of the default domain the builder can write (13: ``axes`` as inputs; 21: ORT 1.16+ limit is 19).
@@ -504,7 +504,7 @@ def _build(
         h = z
         pre: list[str] = []
         post: list[str] = []
-        exps: list[str] = []  # SELU only: exp(min(a, 0)) of each hidden layer, reused by the backward pass
+        exps: list[str] = []  # SELU: exp(min(a, 0)); swish: sigmoid(a); of each hidden layer, for the backward pass
         for i in range(n_hidden):
             lp = f"{prefix}layer{i}"
             a = gw.op("MatMul", [h, gw.const(f"{lp}_W", stacked(ms, i, "W"), f32)], f"{lp}/matmul")
@@ -527,6 +527,11 @@ def _build(
                 h = gw.op("Relu", [a], f"{lp}/relu")
             elif act == "tanh":
                 h = gw.op("Tanh", [a], f"{lp}/tanh")
+            elif act == "swish":
+                # swish(a) = a * sigmoid(a) (SiLU): smooth, so the surrogate's gradient is continuous
+                sig = gw.op("Sigmoid", [a], f"{lp}/swish_sigmoid")
+                h = gw.op("Mul", [a, sig], f"{lp}/swish")
+                exps.append(sig)
             else:  # linear
                 h = a
             pre.append(a)
@@ -571,6 +576,11 @@ def _build(
             elif act == "tanh":
                 sq = gw.op("Mul", [h, h], f"{lp}/tanh_squared")
                 d = gw.op("Sub", [gw.const(f"{lp}_one", 1.0, f32), sq], f"{lp}/tanh_deriv")
+                g = gw.op("Mul", [g, d], f"{lp}/mul_deriv")
+            elif act == "swish":
+                # swish'(a) = s + a s (1 - s) = s + h (1 - s), s = sigmoid(a)
+                rest = gw.op("Sub", [gw.const(f"{lp}_one", 1.0, f32), exps[i]], f"{lp}/swish_one_minus_s")
+                d = gw.op("Add", [exps[i], gw.op("Mul", [h, rest], f"{lp}/swish_h_rest")], f"{lp}/swish_deriv")
                 g = gw.op("Mul", [g, d], f"{lp}/mul_deriv")
             # linear: act' = 1
             wt = gw.const(f"{prefix}layer{i}_WT", stacked(ms, i, "WT"), f32)

@@ -41,6 +41,10 @@ def activation_and_derivative(name: str, a: np.ndarray) -> tuple[np.ndarray, np.
     if name == "tanh":
         h = np.tanh(a)
         return h, 1.0 - h * h
+    if name == "swish":
+        sig = 1.0 / (1.0 + np.exp(-a))
+        h = a * sig
+        return h, sig + h * (1.0 - sig)
     if name == "linear":
         return a, np.ones_like(a)
     raise InvalidInputError(f"unknown activation {name!r}", where="activation")

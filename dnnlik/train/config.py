@@ -30,7 +30,7 @@ BASELINES = ("auto", "likelihood", "fit")
 reference likelihood's exact gradient), ``fit`` (least squares on the samples), ``auto``
 (the likelihood when it has an exact gradient, else the fit)."""
 
-_ACTIVATIONS = ("selu", "relu", "tanh")
+_ACTIVATIONS = ("selu", "relu", "tanh", "swish")
 
 
 def auto_batch_size(n_train: int) -> int:
