@@ -290,3 +290,15 @@ def test_preconditioned_source_refuses_other_parameters() -> None:
     other = CallableLikelihood(lambda x: -0.5 * (x**2).sum(axis=1), ["a", "b", "c", "d"])
     with pytest.raises(InvalidInputError, match="differ"):
         PreconditionedSource(gaussian(), other)
+
+
+def test_many_short_profile_segments_give_strict_json_metadata(tmp_path: Path) -> None:
+    """Segments too short to estimate tau record None (JSON null), never NaN: bundles digest their metadata."""
+    with pytest.warns(ShortChainWarning):
+        result = sample(gaussian(), tmp_path / "short.h5", strategy="mixed", n=2000, seed=3, poi_grid=20,
+                        tune_steps=60)
+    taus = [s["autocorrelation_time_kept"] for s in result.sampling["strategy_options"]["segments"]]
+    assert None in taus
+    assert all(t is None or (math.isfinite(t) and t >= 1.0) for t in taus)
+    json.dumps(result.sampling, allow_nan=False)
+    json.dumps(read_dataset(tmp_path / "short.h5").sampling, allow_nan=False)

@@ -349,7 +349,7 @@ class Runner:
             info = {**seg.describe(), "n_steps": int(n_steps), "n_kept_steps": k_seg,
                     "n_samples": int(z.shape[0]),
                     "acceptance_fraction": float(moved.mean() / n_steps) if moved is not None and n_steps else None,
-                    "autocorrelation_time_kept": tau_kept_max,
+                    "autocorrelation_time_kept": tau_kept_max if math.isfinite(tau_kept_max) else None,
                     "rhat_max": float(np.nanmax(rhat)) if np.isfinite(rhat).any() else None,
                     "effective_samples": n_eff,
                     "trusted": bool(k_seg >= TRUST_FACTOR * tau_kept_max)}
