@@ -57,12 +57,22 @@ def info(name: str, fmt: str) -> None:
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("out") / "zoo-build",
               show_default=True, help="Work folder: samples, checkpoints, the trained bundle (reused on a rerun).")
 @click.option("--quick", is_flag=True, help="A few-minute smoke build (small samples and network); not for publication.")
+@click.option("--train-minutes", type=click.FloatRange(min=0), default=None,
+              help="Cap on training wall time (0: none, train every epoch of the recipe). Default: the recipe's.")
 @clean_errors
-def build(name: str, zoo_dir: Path, work: Path, quick: bool) -> None:
-    """Build the zoo entry NAME from scratch (sample, train, validate) with fixed seeds."""
+def build(name: str, zoo_dir: Path, work: Path, quick: bool, train_minutes: float | None) -> None:
+    """Build the zoo entry NAME from scratch (sample, train, validate) with fixed seeds.
+
+    Training stops after the recipe's number of epochs, or earlier at its minutes cap on a slow host
+    (the build then warns that the network is not the published one).
+    """
+    from dataclasses import replace
+
     from ..zoo.build import BuildConfig, recipe
 
     config = BuildConfig.quick() if quick else BuildConfig()
+    if train_minutes is not None:
+        config = replace(config, train_minutes=train_minutes or None)
     result = recipe(name)(zoo_dir, work, config, log=click.echo)
     click.echo(f"wrote {result.entry_dir} (verdict {result.verdict}); stage times (s): "
                + ", ".join(f"{k} {v:.0f}" for k, v in result.stage_seconds.items()))

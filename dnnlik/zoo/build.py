@@ -41,14 +41,18 @@ class BuildConfig:
     ridge_scale_power: float = 1.5
     n_fidelity: int = 100_000
     layers: tuple[int, ...] = (512, 512, 512)
+    activation: str = "selu"
     ensemble: int = 1
-    train_minutes: float = 14.0
+    epochs: int = 179
+    train_minutes: float | None = 14.0
+    batch_size: int | None = None
     grid: tuple[float, ...] = tuple(round(0.1 * i, 10) for i in range(11))
 
     @classmethod
     def quick(cls) -> "BuildConfig":
         """A few-minute smoke version (small samples, small network): not for publication."""
-        return cls(n_train=20_000, n_ridge=10_000, n_fidelity=20_000, layers=(128, 128), train_minutes=1.0)
+        return cls(n_train=20_000, n_ridge=10_000, n_fidelity=20_000, layers=(128, 128), epochs=1000,
+                   train_minutes=1.0)
 
 
 @dataclass
@@ -122,14 +126,17 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     if reused:
         _say(log, f"[3/5] reusing the trained bundle {bundle_dir}")
     else:
+        cap = f", at most {config.train_minutes:g} min" if config.train_minutes else ""
         _say(log, f"[3/5] training {' x '.join(map(str, config.layers))} (ensemble {config.ensemble}, "
-                  f"{config.train_minutes:g} min)")
+                  f"{config.epochs} epochs{cap})")
         from ..train import TrainConfig, train_bundle
 
         tc = TrainConfig(layers=config.layers, max_minutes=config.train_minutes, seed=config.seed,
-                         ensemble=config.ensemble)
+                         ensemble=config.ensemble, batch_size=config.batch_size,
+                         activation=config.activation, epochs=config.epochs)
         train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY,
                      command=f"dnnlik zoo build {ENTRY}")
+        _warn_if_cut_short(bundle_dir, config, log)
     times["training"] = earlier.get("training", 0.0) if reused else time.monotonic() - t0
 
     t0 = time.monotonic()
@@ -138,7 +145,8 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     a, b = read_dataset(post[0]), read_dataset(post[1])
     data = FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
     offset = float(bundle.document.get("output", {}).get("offset", 0.0))
-    report = assess(bundle, data, toy, grid=config.grid, offset=offset)
+    own = _surrogate_samples(bundle, toy, work, config, log)
+    report = assess(bundle, data, toy, grid=config.grid, offset=offset, surrogate_samples=own)
     _say(log, report.to_text())
     times["fidelity"] = time.monotonic() - t0
 
@@ -153,13 +161,37 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     entry_dir = zoo_dir / ENTRY
     with atomic_directory(entry_dir, overwrite=True) as tmp:
         shutil.copytree(bundle_dir, tmp / "bundle")
-        write_card(tmp, load(tmp / "bundle"), report, {**times, "publishing": time.monotonic() - t0}, config)
+        write_card(tmp, load(tmp / "bundle"), report, {**times, "publishing": time.monotonic() - t0}, config,
+                   data=data, offset=offset)
     entries = [e for e in _existing(zoo_dir, load_index) if e.name != ENTRY]
     entries.append(make_entry(entry_dir / "bundle", zoo_dir, tags=("toy", "lhc", "dnnlikelihood", "likelihood")))
     write_index(entries, zoo_dir)
     times["publishing"] = time.monotonic() - t0
     times_file.write_text(json.dumps(times, indent=2))
     return BuildResult(entry_dir, entry_dir / "bundle", report.to_text(), report.verdict, times)
+
+
+def _warn_if_cut_short(bundle_dir: Path, config: BuildConfig, log: Any) -> None:
+    """Say so when the minutes cap stopped training before the recipe's epochs (a slower host)."""
+    members = json.loads((bundle_dir / "bundle.json").read_text()).get("training", {}).get("history", {})
+    for member in members.get("members", []):
+        if member.get("stopped") == "time-cap" and int(member.get("epochs", 0)) < config.epochs:
+            _say(log, f"  warning: the {config.train_minutes:g}-minute cap stopped training after "
+                      f"{member['epochs']} of the recipe's {config.epochs} epochs (this host trains slower "
+                      "than the one that built the published entry), so this network is not the published "
+                      "one; rerun with --train-minutes 0 to train every epoch")
+            return
+
+
+def _surrogate_samples(bundle: Any, toy: Any, work: Path, config: BuildConfig, log: Any) -> Any:
+    """A posterior sampled on the surrogate itself (proposals preconditioned by the exact Hessian)."""
+    from ..sample import PreconditionedSource
+    from ..sample.dataset import read_dataset
+
+    model = next(f["sha256"] for f in bundle.document["files"] if f["path"].endswith(".onnx"))
+    path = _samples(PreconditionedSource(bundle, toy), work / f"surrogate-posterior-{model[:12]}.h5", "unbiased",
+                    config.n_fidelity, config.seed + 4, log)
+    return read_dataset(path).points
 
 
 def _existing(zoo_dir: Path, load_index: Any) -> list[Any]:

@@ -1,11 +1,11 @@
-"""The model card of a zoo entry: ``README.md`` with the figures, and a t_mu plot when matplotlib is there."""
+"""The model card of a zoo entry: ``README.md`` with the figures, and the plots when matplotlib is there."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from ..fidelity.plots import tmu_plot
+from ..fidelity.figures import bundle_figures
 
 __all__ = ["write_card", "PAPER_FIGURES"]
 
@@ -21,8 +21,25 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float], config: Any) -> None:
-    """Write ``entry_dir/README.md`` (and ``tmu.png`` with the ``plot`` extra)."""
+_CAPTIONS = {
+    "tmu": "t_mu, exact and surrogate",
+    "marginals": "marginals: exact posterior vs the surrogate's (the POI and the lowest K-S p-values)",
+    "hpdi": "HPDI of mu: exact, reweighted to the surrogate, sampled on the surrogate",
+    "training": "training curves",
+}
+
+
+def _epochs(config: Any, training: dict[str, Any]) -> str:
+    """The recipe's epochs and caps, and what each member actually did."""
+    cap = f", {config.train_minutes:g} minutes cap" if config.train_minutes else ""
+    done = "; ".join(f"{m.get('epochs')} epochs ({m.get('stopped')}, best {m.get('best_epoch')})"
+                     for m in training.get("history", {}).get("members", []))
+    return f"at most {config.epochs} epochs{cap}" + (f": trained {done}" if done else "")
+
+
+def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float], config: Any, *,
+               data: Any = None, offset: float = 0.0) -> None:
+    """Write ``entry_dir/README.md`` (and its plots, with the ``plot`` extra)."""
     doc = bundle.document
     q = {m.name: m for m in report.quadratic}
     rows = ["| metric | this entry | quadratic approximation | threshold | paper (arXiv:1911.03305) |",
@@ -35,9 +52,9 @@ def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float
     scan_rows = ["| mu | t_mu exact | t_mu surrogate |", "|---|---|---|"]
     scan_rows += [f"| {v:g} | {e:.4f} | {s:.4f} |" for v, e, s in zip(tmu["values"], tmu["exact"], tmu["surrogate"])]
     training = doc.get("training", {})
-    plot_line = ""
-    if tmu_plot(entry_dir / "tmu.png", tmu["values"], tmu["surrogate"], tmu["exact"]):
-        plot_line = "\n![t_mu, exact and surrogate](tmu.png)\n"
+    ks = report.metric("ks_median_pvalue").detail.get("pvalues")
+    figures = bundle_figures(bundle, entry_dir, data=data, offset=offset, pvalues=ks)
+    plot_line = "".join(f"\n![{_CAPTIONS[k]}]({p.name})\n" for k, p in figures.items() if p is not None)
     text = f"""# {doc['title']}
 
 `{doc['name']}` {doc['version']}: the DNNLikelihood of the 95-parameter toy LHC-like new-physics
@@ -65,7 +82,7 @@ One command, fixed seeds: `dnnlik zoo build {doc['name']}` (seed {config.seed}).
 - training samples: {config.n_train} MCMC points, mixed strategy (posterior + profile chains), plus
   {config.n_ridge} points between the profile ridge and the typical set (`dnnlik.sample.ridge`)
 - fidelity samples: 2 x {config.n_fidelity} posterior points
-- network: {' x '.join(map(str, config.layers))} SELU, ensemble of {config.ensemble}, {config.train_minutes:g} minutes cap
+- network: {' x '.join(map(str, config.layers))} {config.activation.upper()}, ensemble of {config.ensemble}, {_epochs(config, training)}
 - framework: {training.get('framework', {})}
 - wall time by stage (s): {', '.join(f'{k} {v:.0f}' for k, v in times.items())}
 """

@@ -1,0 +1,71 @@
+"""The zoo build recipe end to end on a tiny configuration: sample, train, validate, publish, card."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from dnnlik.api import load  # noqa: E402
+from dnnlik.zoo.build import BuildConfig, build_toy_lhc_like  # noqa: E402
+from dnnlik.zoo.index import load_index  # noqa: E402
+
+TINY = BuildConfig(n_train=3000, n_ridge=600, n_fidelity=3000, layers=(32, 32), epochs=4, train_minutes=None,
+                   grid=(0.0, 0.5, 1.0))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo-build")
+    lines: list[str] = []
+    result = build_toy_lhc_like(root / "zoo", root / "work", TINY, log=lines.append)
+    return root, result, lines
+
+
+def test_build_publishes_a_valid_entry_listed_in_the_index(built):
+    root, result, _ = built
+    bundle = load(result.bundle_dir)
+    doc = bundle.document
+    assert doc["validation"]["verdict"] in ("pass", "fail")
+    names = {m["name"] for m in doc["validation"]["metrics"]}
+    assert {"tmu_mean_abs_delta", "best_fit_poi_abs_delta", "hpdi_sampled_max_abs_delta"} <= names
+    [entry] = [e for e in load_index(root / "zoo") if e.name == "toy-lhc-like"]
+    assert (root / "zoo" / entry.path).resolve() == result.bundle_dir.resolve()
+    assert set(result.stage_seconds) == {"sampling", "training", "fidelity", "publishing"}
+
+
+def test_recipe_epochs_stop_training_deterministically(built):
+    _, result, lines = built
+    member = load(result.bundle_dir).document["training"]["history"]["members"][0]
+    assert member["epochs"] == TINY.epochs
+    assert member["stopped"] == "epoch-cap"
+    assert not any("cap stopped training" in line for line in lines)
+
+
+def test_card_names_the_recipe_and_links_the_plots(built):
+    _, result, _ = built
+    card = (result.entry_dir / "README.md").read_text()
+    assert "32 x 32 SELU" in card
+    assert f"at most {TINY.epochs} epochs: trained {TINY.epochs} epochs (epoch-cap" in card
+    pytest.importorskip("matplotlib")
+    for name in ("tmu.png", "hpdi.png", "training.png", "marginals.png"):
+        assert (result.entry_dir / name).stat().st_size > 1000
+        assert f"]({name})" in card
+
+
+def test_minutes_cap_before_the_recipe_epochs_warns(built, tmp_path):
+    root, _, _ = built
+    work = tmp_path / "work"
+    shutil.copytree(root / "work", work, ignore=shutil.ignore_patterns("bundle", "surrogate-posterior-*"))
+    lines: list[str] = []
+    config = replace(TINY, epochs=100_000, train_minutes=0.05)
+    result = build_toy_lhc_like(tmp_path / "zoo", work, config, log=lines.append)
+    member = json.loads((result.bundle_dir / "bundle.json").read_text())["training"]["history"]["members"][0]
+    assert member["stopped"] == "time-cap" and member["epochs"] < 100_000
+    [warning] = [line for line in lines if "cap stopped training" in line]
+    assert f"after {member['epochs']} of the recipe's 100000 epochs" in warning
+    assert any(line.startswith("  reusing") for line in lines)  # the samples were not drawn again
