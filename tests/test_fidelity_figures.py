@@ -52,6 +52,23 @@ def test_sampled_hpdi_is_within_the_sampling_noise(gaussian_bundle):
     assert bad.metric("hpdi_sampled_max_abs_delta").value > 0.8 * sigma
 
 
+def test_sampled_hpdi_uses_the_multiplicities_of_a_thinned_chain(gaussian_bundle):
+    """A dnnlik dataset stores each point once with its multiplicity: weights == repeated rows."""
+    data, surrogate = _data(23), dnnlik.load(gaussian_bundle)
+    own = np.random.default_rng(24).multivariate_normal(MEAN, COV, 3000)
+    counts = np.where(own[:, 0] > MEAN[0], 3, 1)     # an MCMC that stayed 3 steps on each upper point
+
+    def sampled(points, weights=None):
+        report = fidelity.assess(surrogate, data, _reference(), grid=[0.0, 1.0], surrogate_samples=points,
+                                 surrogate_weights=weights, quadratic=False, intervals=False)
+        return report.metric("hpdi_max_abs_delta").detail["0.6827"]["sampled"]
+
+    assert sampled(own, counts) == pytest.approx(sampled(np.repeat(own, counts, axis=0)), abs=1e-12)
+    assert sampled(own, counts)[0] > sampled(own)[0] + 0.1 * np.sqrt(COV[0, 0])   # ignoring them is biased
+    with pytest.raises(dnnlik.errors.InvalidInputError, match="one weight per row"):
+        sampled(own, counts[:-1])
+
+
 def test_pick_marginals_puts_the_poi_first_then_the_worst():
     names = ["mu", "a", "b", "c"]
     assert pick_marginals(names, [0.9, 0.5, 0.01, 0.2], "mu", n=3) == [0, 2, 3]

@@ -154,7 +154,8 @@ def _check_parameters(surrogate: Any, reference: Any) -> None:
 
 
 def _posterior_metrics(source: Any, data: FidelityData, poi_index: int, poi: str, thresholds: Mapping[str, float],
-                       offset: float, source_samples: np.ndarray | None) -> tuple[list[Metric], list[str]]:
+                       offset: float, source_samples: np.ndarray | None,
+                       source_weights: np.ndarray | None = None) -> tuple[list[Metric], list[str]]:
     notes: list[str] = []
     s_test = np.asarray(source.logpdf(data.test_x), dtype=np.float64) - offset
     err = s_test - data.test_logpdf
@@ -203,15 +204,15 @@ def _posterior_metrics(source: Any, data: FidelityData, poi_index: int, poi: str
                           f"largest |difference| of the {poi} HPDI endpoints (68.27/95.45/99.73%) between the "
                           "test sample and the same sample reweighted to the surrogate.", detail=detail))
     if source_samples is not None:
-        metrics += _sampled_hpdi(np.asarray(source_samples, dtype=np.float64)[:, poi_index], data, poi_index,
-                                 exact, detail, poi)
+        metrics += _sampled_hpdi(np.asarray(source_samples, dtype=np.float64)[:, poi_index], source_weights,
+                                 data, poi_index, exact, detail, poi)
     return metrics, notes
 
 
-def _sampled_hpdi(own_poi: np.ndarray, data: FidelityData, poi_index: int, exact: dict[float, tuple[float, float]],
-                  detail: dict[str, Any], poi: str) -> list[Metric]:
+def _sampled_hpdi(own_poi: np.ndarray, own_weights: np.ndarray | None, data: FidelityData, poi_index: int,
+                  exact: dict[float, tuple[float, float]], detail: dict[str, Any], poi: str) -> list[Metric]:
     """HPDI from samples drawn on the surrogate itself, and the noise two exact samples show."""
-    own = hpdi_levels(own_poi)
+    own = hpdi_levels(own_poi, own_weights)
     other = hpdi_levels(data.train_x[:, poi_index], data.train_weight)
     for lv in HPDI_LEVELS:
         detail[str(lv)]["sampled"] = list(own[lv])
@@ -267,13 +268,17 @@ def assess(
     thresholds: Mapping[str, float] | None = None,
     offset: float = 0.0,
     surrogate_samples: np.ndarray | None = None,
+    surrogate_weights: np.ndarray | None = None,
     quadratic: bool = True,
     intervals: bool = True,
 ) -> FidelityReport:
     """Every fidelity metric of ``surrogate`` against ``reference`` (see the module docstring).
 
     ``offset`` is the additive constant in the surrogate's output (the bundle's
-    ``output.offset``): ``surrogate.logpdf = log L + offset``.
+    ``output.offset``): ``surrogate.logpdf = log L + offset``. ``surrogate_samples``
+    (rows of parameters) is a posterior sampled on the surrogate itself, with
+    ``surrogate_weights`` its multiplicities when the sample stores them (a dnnlik
+    dataset does: its ``weight``; ignoring them biases every quantile).
     """
     from ..infer import default_poi
 
@@ -286,7 +291,11 @@ def assess(
     j = [p.name for p in reference.parameters].index(poi)
     exact = tmu_scan(reference, list(grid), poi=poi)
 
-    metrics, notes = _posterior_metrics(surrogate, data, j, poi, thresholds, offset, surrogate_samples)
+    if surrogate_weights is not None and (surrogate_samples is None or np.shape(surrogate_weights)
+                                          != (np.shape(surrogate_samples)[0],)):
+        raise InvalidInputError("needs one weight per row of surrogate_samples", where="surrogate_weights")
+    metrics, notes = _posterior_metrics(surrogate, data, j, poi, thresholds, offset, surrogate_samples,
+                                        surrogate_weights)
     scan_metrics, scan = _scan_metrics(surrogate, exact, thresholds)
     metrics += scan_metrics
     if intervals:

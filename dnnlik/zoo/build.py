@@ -146,7 +146,8 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     data = FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
     offset = float(bundle.document.get("output", {}).get("offset", 0.0))
     own = _surrogate_samples(bundle, toy, work, config, log)
-    report = assess(bundle, data, toy, grid=config.grid, offset=offset, surrogate_samples=own)
+    report = assess(bundle, data, toy, grid=config.grid, offset=offset, surrogate_samples=own.points,
+                    surrogate_weights=own.weight)
     _say(log, report.to_text())
     times["fidelity"] = time.monotonic() - t0
 
@@ -191,7 +192,7 @@ def _surrogate_samples(bundle: Any, toy: Any, work: Path, config: BuildConfig, l
     model = next(f["sha256"] for f in bundle.document["files"] if f["path"].endswith(".onnx"))
     path = _samples(PreconditionedSource(bundle, toy), work / f"surrogate-posterior-{model[:12]}.h5", "unbiased",
                     config.n_fidelity, config.seed + 4, log)
-    return read_dataset(path).points
+    return read_dataset(path)
 
 
 def _existing(zoo_dir: Path, load_index: Any) -> list[Any]:
