@@ -54,12 +54,15 @@ def test_train_writes_a_valid_bundle_and_a_summary(samples: Path, tmp_path: Path
 def test_the_command_is_recorded(samples: Path, tmp_path: Path) -> None:
     out = tmp_path / "b"
     result = CliRunner().invoke(train, [str(samples), "-o", str(out), "--layers", "4", "--epochs", "1",
-                                        "--batch-size", "64", "--target", "logpdf", "--name", "tiny"])
+                                        "--batch-size", "64", "--target", "logpdf", "--name", "tiny",
+                                        "--activation", "swish"])
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "bundle.json").read_text())
     assert doc["name"] == "tiny"
+    assert doc["training"]["config"]["activation"] == "swish"
     assert doc["provenance"]["command"] == (
-        f"dnnlik train {samples} --out {out} --layers 4 --ensemble 1 --epochs 1 --seed 0 --target logpdf "
+        f"dnnlik train {samples} --out {out} --layers 4 --activation swish --ensemble 1 --epochs 1 --seed 0 "
+        "--target logpdf "
         "--baseline auto --batch-size 64 --learning-rate 0.001 --no-jit --name tiny")
 
 

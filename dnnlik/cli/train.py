@@ -108,6 +108,8 @@ def _summary_text(result: Any, exported: Any) -> str:
 @click.option("--out", "-o", "out", required=True, type=click.Path(), help="Bundle folder to write.")
 @click.option("--layers", default="512,512,512", show_default=True, callback=_layers_callback,
               help="Hidden layer widths: 512,512,512 or 3x512.")
+@click.option("--activation", default="selu", show_default=True, type=click.Choice(["selu", "relu", "tanh", "swish"]),
+              help="Hidden-layer activation (exported as plain ONNX ops with an explicit gradient).")
 @click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
               help="Number of members (different seeds and random subsets); >= 2 adds a spread output.")
 @click.option("--epochs", default=1000, show_default=True, type=click.IntRange(min=1), help="Cap on epochs.")
@@ -130,7 +132,7 @@ def _summary_text(result: Any, exported: Any) -> str:
               help="Per-epoch progress line (default: on when stderr is a terminal).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Summary as readable text or JSON.")
-def train(samples: str, out: str, layers: tuple[int, ...], ensemble: int, epochs: int, max_minutes: float | None,
+def train(samples: str, out: str, layers: tuple[int, ...], activation: str, ensemble: int, epochs: int, max_minutes: float | None,
           seed: int, target: str, baseline: str, batch_size: int | None, learning_rate: float, jit: bool,
           name: str | None, authors: tuple[str, ...], overwrite: bool, show_progress: bool | None,
           fmt: str) -> None:
@@ -142,12 +144,13 @@ def train(samples: str, out: str, layers: tuple[int, ...], ensemble: int, epochs
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     progress = ProgressLine(bool(show_progress))
-    command = _command_line(samples, out, layers=",".join(map(str, layers)), ensemble=ensemble, epochs=epochs,
+    command = _command_line(samples, out, layers=",".join(map(str, layers)), activation=activation,
+                            ensemble=ensemble, epochs=epochs,
                             max_minutes=max_minutes, seed=seed, target=target, baseline=baseline,
                             batch_size=batch_size, learning_rate=learning_rate, jit=jit, name=name)
     start = time.monotonic()
     try:
-        config = TrainConfig(layers=layers, ensemble=ensemble, epochs=epochs, max_minutes=max_minutes, seed=seed,
+        config = TrainConfig(layers=layers, activation=activation, ensemble=ensemble, epochs=epochs, max_minutes=max_minutes, seed=seed,
                              target=target, baseline=baseline, batch_size=batch_size,
                              learning_rate=learning_rate, jit_compile=jit)
         check_output(out, overwrite)

@@ -8,7 +8,7 @@ extra, training raises :class:`~dnnlik.errors.MissingExtraError` saying
 
 From the command line::
 
-    dnnlik train samples.h5 --out bundle_dir [--layers 512,512,512] [--ensemble 5]
+    dnnlik train samples.h5 --out bundle_dir [--layers 512,512,512] [--activation selu|swish] [--ensemble 5]
                  [--epochs N] [--max-minutes M] [--seed S] [--target residual|logpdf] [--overwrite]
 
 From Python::
