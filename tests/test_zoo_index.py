@@ -84,3 +84,23 @@ def test_cli_show_without_reference(tmp_zoo, tmp_path):
     assert "not available here: surrogate only" in result.output
     assert "fidelity verdict recorded in the bundle: NOT-RUN" in result.output
     assert ("plot: " in result.output)
+
+
+@pytest.mark.parametrize("option, expected", [([], 14.0), (["--train-minutes", "0"], None),
+                                               (["--train-minutes", "30"], 30.0)])
+def test_cli_build_train_minutes(monkeypatch, tmp_path, option, expected):
+    from dnnlik.zoo import build as build_module
+
+    seen = {}
+
+    def fake_recipe(zoo_dir, work, config, log):
+        seen["config"] = config
+        return build_module.BuildResult(tmp_path, tmp_path / "bundle", "", "pass", {"training": 1.0})
+
+    monkeypatch.setitem(build_module.RECIPES, "toy-lhc-like", fake_recipe)
+    result = CliRunner().invoke(cli, ["zoo", "build", "toy-lhc-like", "--zoo-dir", str(tmp_path / "z"),
+                                      "--work", str(tmp_path / "w"), *option])
+    assert result.exit_code == 0, result.output
+    assert seen["config"].train_minutes == expected and seen["config"].epochs == 179
+    bad = CliRunner().invoke(cli, ["zoo", "build", "toy-lhc-like", "--train-minutes", "-1"])
+    assert bad.exit_code == 2 and "--train-minutes" in bad.output
