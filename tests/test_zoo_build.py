@@ -36,6 +36,8 @@ def test_build_publishes_a_valid_entry_listed_in_the_index(built):
     [entry] = [e for e in load_index(root / "zoo") if e.name == "toy-lhc-like"]
     assert (root / "zoo" / entry.path).resolve() == result.bundle_dir.resolve()
     assert set(result.stage_seconds) == {"sampling", "training", "fidelity", "publishing"}
+    assert set(json.loads((root / "work" / "build-times.json").read_text())) == set(result.stage_seconds)
+    assert doc["provenance"]["command"] == TINY.command()
 
 
 def test_recipe_epochs_stop_training_deterministically(built):
@@ -69,3 +71,16 @@ def test_minutes_cap_before_the_recipe_epochs_warns(built, tmp_path):
     [warning] = [line for line in lines if "cap stopped training" in line]
     assert f"after {member['epochs']} of the recipe's 100000 epochs" in warning
     assert any(line.startswith("  reusing") for line in lines)  # the samples were not drawn again
+
+
+def test_rerun_after_a_crash_reuses_the_trained_bundle_and_its_time(built, tmp_path):
+    root, first, _ = built
+    work = tmp_path / "work"
+    shutil.copytree(root / "work", work)
+    (work / "build-times.json").unlink()            # as if the first build died before writing it
+    lines: list[str] = []
+    result = build_toy_lhc_like(tmp_path / "zoo", work, TINY, log=lines.append)
+    assert any(line.startswith("[3/5] reusing the trained bundle") for line in lines)
+    recorded = json.loads((work / "bundle" / "bundle.json").read_text())["training"]["wall_time_s"]
+    assert result.stage_seconds["training"] == pytest.approx(recorded)
+    assert load(result.bundle_dir).document["model"] == load(first.bundle_dir).document["model"]

@@ -104,3 +104,15 @@ def test_cli_build_train_minutes(monkeypatch, tmp_path, option, expected):
     assert seen["config"].train_minutes == expected and seen["config"].epochs == 179
     bad = CliRunner().invoke(cli, ["zoo", "build", "toy-lhc-like", "--train-minutes", "-1"])
     assert bad.exit_code == 2 and "--train-minutes" in bad.output
+
+
+def test_build_config_spells_its_command():
+    from dataclasses import replace
+
+    from dnnlik.zoo.build import BuildConfig
+
+    assert BuildConfig().command() == "dnnlik zoo build toy-lhc-like"
+    assert replace(BuildConfig(), train_minutes=None).command() == "dnnlik zoo build toy-lhc-like --train-minutes 0"
+    assert replace(BuildConfig.quick(), train_minutes=2.5).command() == \
+        "dnnlik zoo build toy-lhc-like --quick --train-minutes 2.5"
+    assert "n_train=7" in replace(BuildConfig(), n_train=7).command()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,6 +47,15 @@ class BuildConfig:
     train_minutes: float | None = 14.0
     batch_size: int | None = None
     grid: tuple[float, ...] = tuple(round(0.1 * i, 10) for i in range(11))
+
+    def command(self) -> str:
+        """The ``dnnlik zoo build`` command line that runs this recipe."""
+        for flag, recipe in (("", BuildConfig()), (" --quick", BuildConfig.quick())):
+            if replace(self, train_minutes=recipe.train_minutes) == recipe:
+                minutes = "" if self.train_minutes == recipe.train_minutes else \
+                    f" --train-minutes {self.train_minutes or 0:g}"
+                return f"dnnlik zoo build {ENTRY}{flag}{minutes}"
+        return f"dnnlik.zoo.build.build_toy_lhc_like with {self!r}"   # no CLI spelling: say what ran
 
     @classmethod
     def quick(cls) -> "BuildConfig":
@@ -119,6 +128,7 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     post = [_samples(toy, work / f"posterior-{k}.h5", "unbiased", config.n_fidelity, config.seed + k, log)
             for k in (1, 2)]
     times["sampling"] = max(time.monotonic() - t0, earlier.get("sampling", 0.0))  # a reused stage keeps its time
+    _save_times(times_file, times)
 
     t0 = time.monotonic()
     bundle_dir = work / "bundle"
@@ -134,10 +144,10 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
         tc = TrainConfig(layers=config.layers, max_minutes=config.train_minutes, seed=config.seed,
                          ensemble=config.ensemble, batch_size=config.batch_size,
                          activation=config.activation, epochs=config.epochs)
-        train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY,
-                     command=f"dnnlik zoo build {ENTRY}")
+        train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY, command=config.command())
         _warn_if_cut_short(bundle_dir, config, log)
-    times["training"] = earlier.get("training", 0.0) if reused else time.monotonic() - t0
+    times["training"] = _reused_training_time(bundle_dir, earlier) if reused else time.monotonic() - t0
+    _save_times(times_file, times)
 
     t0 = time.monotonic()
     _say(log, "[4/5] fidelity against the exact likelihood")
@@ -168,8 +178,23 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     entries.append(make_entry(entry_dir / "bundle", zoo_dir, tags=("toy", "lhc", "dnnlikelihood", "likelihood")))
     write_index(entries, zoo_dir)
     times["publishing"] = time.monotonic() - t0
-    times_file.write_text(json.dumps(times, indent=2))
+    _save_times(times_file, times)
     return BuildResult(entry_dir, entry_dir / "bundle", report.to_text(), report.verdict, times)
+
+
+def _save_times(path: Path, times: dict[str, float]) -> None:
+    """Keep each stage's wall time as soon as it is known, so a rerun after a crash still reports it."""
+    from ..fsutil import atomic_write_text
+
+    atomic_write_text(path, json.dumps(times, indent=2))
+
+
+def _reused_training_time(bundle_dir: Path, earlier: dict[str, float]) -> float:
+    """The training stage's time from the last build, else the training time the bundle records."""
+    if "training" in earlier:
+        return float(earlier["training"])
+    doc = json.loads((bundle_dir / "bundle.json").read_text())
+    return float(doc.get("training", {}).get("wall_time_s", 0.0))
 
 
 def _warn_if_cut_short(bundle_dir: Path, config: BuildConfig, log: Any) -> None:

@@ -77,7 +77,7 @@ Against the exact likelihood, on two independent posterior samples never used in
 {plot_line}
 ## How it was made
 
-One command, fixed seeds: `dnnlik zoo build {doc['name']}` (seed {config.seed}).
+One command, fixed seeds: `{doc.get('provenance', {}).get('command') or config.command()}` (seed {config.seed}).
 
 - training samples: {config.n_train} MCMC points, mixed strategy (posterior + profile chains), plus
   {config.n_ridge} points between the profile ridge and the typical set (`dnnlik.sample.ridge`)
