@@ -52,21 +52,38 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
 def tmu_plot(path: str | Path, values: Sequence[float], surrogate: Sequence[float],
              exact: Sequence[float] | None = None, spread: Sequence[float] | None = None,
              poi: str = "mu") -> Path | None:
-    """t_mu of the surrogate (with a +-2 spread band for an ensemble) beside the exact one."""
+    """t_mu of the surrogate (with a +-2 spread band for an ensemble) beside the exact one.
+
+    With the exact curve, a lower panel shows the difference surrogate - exact, where the
+    fidelity targets live (a few thousandths, invisible on the t_mu scale).
+    """
     plt = _pyplot()
     if plt is None:
         return None
     path = _target(path)
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    if exact is not None:
+    t = np.asarray(surrogate, dtype=np.float64)
+    if exact is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        low = None
+    else:
+        fig, (ax, low) = plt.subplots(2, 1, figsize=(5.5, 5.2), sharex=True, height_ratios=(3, 1.4))
         ax.plot(values, exact, "k-", label="exact")
-    ax.plot(values, surrogate, "o--", label="DNNLikelihood")
+    ax.plot(values, t, "o--", label="DNNLikelihood")
     if spread is not None:
-        t, s = np.asarray(surrogate), np.asarray(spread)
+        s = np.asarray(spread, dtype=np.float64)
         ax.fill_between(values, t - 2 * s, t + 2 * s, alpha=0.3, label="ensemble spread (x2)")
-    ax.set_xlabel(poi)
     ax.set_ylabel("t_mu")
     ax.legend()
+    if low is not None:
+        delta = t - np.asarray(exact, dtype=np.float64)
+        low.axhline(0.0, color="k", lw=0.8)
+        low.plot(values, delta, "o--", color="C0")
+        if spread is not None:
+            low.fill_between(values, delta - 2 * s, delta + 2 * s, alpha=0.3, color="C0")
+        low.set_ylabel("DNN - exact")
+        low.set_xlabel(poi)
+    else:
+        ax.set_xlabel(poi)
     return _save(plt, fig, path)
 
 
