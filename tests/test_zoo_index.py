@@ -116,3 +116,16 @@ def test_build_config_spells_its_command():
     assert replace(BuildConfig.quick(), train_minutes=2.5).command() == \
         "dnnlik zoo build toy-lhc-like --quick --train-minutes 2.5"
     assert "n_train=7" in replace(BuildConfig(), n_train=7).command()
+
+
+def test_show_names_the_metrics_that_failed():
+    from dnnlik.zoo.show import _failed
+
+    validation = {"verdict": "fail", "metrics": [
+        {"name": "tmu_mean_abs_delta", "value": {"value": 0.003, "detail": {}}, "threshold": 0.005,
+         "comparison": "<=", "passed": True},
+        {"name": "ks_median_pvalue", "value": {"value": 0.39791, "detail": {}}, "threshold": 0.4,
+         "comparison": ">=", "passed": False},
+        {"name": "odd", "value": "n/a", "passed": False}]}
+    assert _failed(validation) == " (fails: ks_median_pvalue 0.3979, needs >= 0.4; odd)"
+    assert _failed({"verdict": "pass", "metrics": []}) == ""

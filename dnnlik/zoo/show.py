@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -41,9 +41,22 @@ def show_entry(name: str, values: Sequence[float], plot: str | Path | None = Non
         d = np.abs(np.array(scan.tmu) - np.array(exact.tmu))
         lines.append(f"mean |delta t_mu| = {d.mean():.4f}, max = {d.max():.4f}; best-fit {scan.poi}: "
                      f"DNN {scan.poi_hat:.4f}, exact {exact.poi_hat:.4f}")
-    verdict = bundle.document.get("validation", {}).get("verdict", "not-run")
-    lines.append(f"fidelity verdict recorded in the bundle: {verdict.upper()}")
+    validation = bundle.document.get("validation", {})
+    verdict = validation.get("verdict", "not-run")
+    lines.append(f"fidelity verdict recorded in the bundle: {verdict.upper()}{_failed(validation)}")
     if plot is not None:
         written = tmu_plot(plot, scan.values, scan.tmu, None if exact is None else exact.tmu, spread, scan.poi)
         lines.append(f"plot: {written}" if written else "plot: skipped (install the 'plot' extra: pip install 'dnnlik[plot]')")
     return "\n".join(lines)
+
+
+def _failed(validation: dict[str, Any]) -> str:
+    """`` (fails: name value vs threshold, ...)`` for the stored metrics that missed their threshold."""
+    missed = []
+    for m in validation.get("metrics", []):
+        if m.get("passed") is False:
+            value = m.get("value")
+            value = value.get("value") if isinstance(value, dict) else value
+            missed.append(f"{m.get('name')} {value:.4g}, needs {m.get('comparison', '')} {m.get('threshold')}"
+                          if isinstance(value, (int, float)) else str(m.get("name")))
+    return f" (fails: {'; '.join(missed)})" if missed else ""
