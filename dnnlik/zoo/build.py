@@ -193,14 +193,16 @@ def _reused_training_time(bundle_dir: Path, earlier: dict[str, float]) -> float:
     """The training stage's time from the last build, else the training time the bundle records."""
     if "training" in earlier:
         return float(earlier["training"])
-    doc = json.loads((bundle_dir / "bundle.json").read_text())
-    return float(doc.get("training", {}).get("wall_time_s", 0.0))
+    return float(_training_section(bundle_dir).get("wall_time_s", 0.0))
+
+
+def _training_section(bundle_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((bundle_dir / "bundle.json").read_text()).get("training", {}))
 
 
 def _warn_if_cut_short(bundle_dir: Path, config: BuildConfig, log: Any) -> None:
     """Say so when the minutes cap stopped training before the recipe's epochs (a slower host)."""
-    members = json.loads((bundle_dir / "bundle.json").read_text()).get("training", {}).get("history", {})
-    for member in members.get("members", []):
+    for member in _training_section(bundle_dir).get("history", {}).get("members", []):
         if member.get("stopped") == "time-cap" and int(member.get("epochs", 0)) < config.epochs:
             _say(log, f"  warning: the {config.train_minutes:g}-minute cap stopped training after "
                       f"{member['epochs']} of the recipe's {config.epochs} epochs (this host trains slower "
