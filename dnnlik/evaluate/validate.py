@@ -9,6 +9,7 @@ whose model reproduces its own test vectors.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ..bundle import Inspection, inspect_bundle
@@ -19,6 +20,8 @@ from .session import make_session, onnxruntime_version
 from .test_vectors import iter_test_vector_problems
 
 __all__ = ["validate", "load_local"]
+
+_CASE = re.compile(r"#/test_vectors/cases/(\d+)(/|$)")
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -45,8 +48,19 @@ def _runtime_checks(inspection: Inspection) -> Any:
     except BundleError as exc:
         report.add("test-vectors:session", exc.bare_message, doc["model"]["file"])
         return None
-    report.extend(iter_test_vector_problems(session, doc))
+    report.extend(iter_test_vector_problems(session, doc, skip=_malformed_cases(report)))
     return session
+
+
+def _malformed_cases(report: Report) -> set[int]:
+    """Test-vector cases the static checks already found malformed (running them would repeat it)."""
+    cases = set()
+    for problem in report.problems:
+        if problem.code.startswith("semantics:test-vector"):
+            match = _CASE.search(problem.location)
+            if match:
+                cases.add(int(match.group(1)))
+    return cases
 
 
 def validate(path: str | os.PathLike[str]) -> Report:
