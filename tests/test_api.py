@@ -170,3 +170,13 @@ def test_update_bundle_redigests_and_stays_valid(bundle_copy):
     assert doc["validation"] == section
     assert "data/extra.h5" in {f["path"] for f in doc["files"]}
     assert dnnlik.validate(bundle_copy).ok
+
+
+def test_finalize_keeps_what_the_writer_said_of_a_file():
+    from dnnlik.bundle.write import finalize_document
+
+    doc = {"files": [{"path": "card.md", "role": "card", "media_type": "text/markdown", "sha256": "stale",
+                      "size": 1}]}
+    [entry] = finalize_document(doc, {"card.md": b"# hi\n"})["files"]
+    assert entry["media_type"] == "text/markdown" and entry["role"] == "card"
+    assert entry["size"] == 5 and entry["sha256"] != "stale"    # recomputed, never trusted

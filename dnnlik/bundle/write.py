@@ -31,13 +31,14 @@ _ROLES = {".onnx": "model", ".h5": "data", ".hdf5": "data", ".md": "card", ".png
 def finalize_document(document: Mapping[str, Any], files: Mapping[str, bytes]) -> dict[str, Any]:
     """A copy of ``document`` with ``files``, ``provenance`` defaults and ``document_sha256`` filled in."""
     doc = dict(document)
-    roles = {f["path"]: f.get("role") for f in doc.get("files", []) if isinstance(f, dict)}
+    given = {f["path"]: f for f in doc.get("files", []) if isinstance(f, dict) and "path" in f}
     doc["files"] = [
         {
+            **given.get(name, {}),   # keeps what the writer said of the file (role, media_type, ...)
             "path": name,
             "sha256": sha256_bytes(data),
             "size": len(data),
-            "role": roles.get(name) or _ROLES.get(Path(name).suffix.lower(), "other"),
+            "role": given.get(name, {}).get("role") or _ROLES.get(Path(name).suffix.lower(), "other"),
         }
         for name, data in sorted(files.items())
     ]
