@@ -51,7 +51,7 @@ def test_recipe_epochs_stop_training_deterministically(built):
 def test_card_names_the_recipe_and_links_the_plots(built):
     _, result, _ = built
     card = (result.entry_dir / "README.md").read_text()
-    assert "32 x 32 SELU" in card
+    assert "32 x 32 SWISH" in card
     assert f"at most {TINY.epochs} epochs: trained {TINY.epochs} epochs (epoch-cap" in card
     pytest.importorskip("matplotlib")
     for name in ("tmu.png", "hpdi.png", "training.png", "marginals.png"):

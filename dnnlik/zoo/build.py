@@ -9,7 +9,7 @@ Stages: training samples (mixed strategy: posterior + profile chains, plus
 points between the profile ridge and the typical set, see
 :mod:`dnnlik.sample.ridge`); two
 independent posterior samples for fidelity (never trained on); training (3 x
-512 SELU on the residual over the Laplace baseline by default); fidelity
+512 swish on the residual over the Laplace baseline by default); fidelity
 against the exact likelihood; the bundle with its ``validation`` section is
 copied into the zoo with a model card and the index is updated.
 """
@@ -41,7 +41,7 @@ class BuildConfig:
     ridge_scale_power: float = 1.5
     n_fidelity: int = 100_000
     layers: tuple[int, ...] = (512, 512, 512)
-    activation: str = "selu"
+    activation: str = "swish"
     ensemble: int = 1
     epochs: int = 179
     train_minutes: float | None = 14.0
