@@ -95,3 +95,10 @@ def test_ctrl_c_during_export_writes_nothing(samples: Path, tmp_path: Path, monk
     assert result.exit_code == 130
     assert f"nothing written to {out}" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_activation_choices_are_the_recipes() -> None:
+    from dnnlik.train.config import _ACTIVATIONS
+
+    [option] = [p for p in train.params if p.name == "activation"]
+    assert tuple(option.type.choices) == _ACTIVATIONS   # the CLI's list is a copy kept light to import
