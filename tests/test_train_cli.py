@@ -55,15 +55,17 @@ def test_the_command_is_recorded(samples: Path, tmp_path: Path) -> None:
     out = tmp_path / "b"
     result = CliRunner().invoke(train, [str(samples), "-o", str(out), "--layers", "4", "--epochs", "1",
                                         "--batch-size", "64", "--target", "logpdf", "--name", "tiny",
-                                        "--activation", "swish"])
+                                        "--activation", "swish", "--lr-schedule", "cosine"])
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "bundle.json").read_text())
     assert doc["name"] == "tiny"
     assert doc["training"]["config"]["activation"] == "swish"
+    assert doc["training"]["config"]["lr_schedule"] == "cosine"
+    assert "cosine_decay" in doc["training"]["optimizer"] and "reduce_lr_on_plateau" not in doc["training"]["optimizer"]
     assert doc["provenance"]["command"] == (
         f"dnnlik train {samples} --out {out} --layers 4 --activation swish --ensemble 1 --epochs 1 --seed 0 "
         "--target logpdf "
-        "--baseline auto --batch-size 64 --learning-rate 0.001 --no-jit --name tiny")
+        "--baseline auto --batch-size 64 --learning-rate 0.001 --lr-schedule cosine --no-jit --name tiny")
 
 
 def test_ctrl_c_during_training_exports_the_best_so_far(samples: Path, tmp_path: Path,
@@ -102,3 +104,10 @@ def test_activation_choices_are_the_recipes() -> None:
 
     [option] = [p for p in train.params if p.name == "activation"]
     assert tuple(option.type.choices) == _ACTIVATIONS   # the CLI's list is a copy kept light to import
+
+
+def test_lr_schedule_choices_are_the_configs() -> None:
+    from dnnlik.train.config import LR_SCHEDULES
+
+    [option] = [p for p in train.params if p.name == "lr_schedule"]
+    assert tuple(option.type.choices) == LR_SCHEDULES

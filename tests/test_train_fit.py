@@ -89,6 +89,14 @@ def test_early_stopping_restores_the_best_weights(data) -> None:  # type: ignore
     assert m.best_epoch == int(np.argmin(val)) + 1 and m.best_val_loss == min(val)
 
 
+def test_cosine_schedule_sets_each_epochs_learning_rate(data) -> None:  # type: ignore[no-untyped-def]
+    cfg = TINY.with_(epochs=4, lr_schedule="cosine", learning_rate=1e-2, min_lr=1e-4)
+    m = train_member(data, cfg, 0)
+    assert m.epochs == 4
+    np.testing.assert_allclose(m.history["lr"], [cfg.learning_rate_at(e) for e in range(4)], rtol=1e-6)
+    assert m.history["lr"][0] > m.history["lr"][-1]
+
+
 def test_wall_time_cap(data) -> None:  # type: ignore[no-untyped-def]
     m = train_member(data, TINY.with_(epochs=50), 0, deadline=0.0)  # a deadline already past
     assert m.stopped == "time-cap" and m.epochs == 1

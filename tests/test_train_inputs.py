@@ -56,7 +56,8 @@ def test_parse_layers() -> None:
 
 
 @pytest.mark.parametrize("field,value", [("layers", ()), ("target", "log"), ("epochs", 0), ("ensemble", 0),
-                                         ("subset_fraction", 0.0), ("lr_factor", 1.5), ("max_minutes", -1.0)])
+                                         ("subset_fraction", 0.0), ("lr_factor", 1.5), ("max_minutes", -1.0),
+                                         ("lr_schedule", "step")])
 def test_config_rejects_bad_values(field: str, value: object) -> None:
     with pytest.raises(InvalidInputError, match=field):
         TrainConfig(**{field: value})
@@ -69,6 +70,15 @@ def test_config_defaults_follow_the_paper_recipe() -> None:
     assert cfg.min_delta_for(2000) == pytest.approx(1 / 2000)
     assert cfg.member_seeds() == [0] and cfg.member_fraction() == 1.0
     assert TrainConfig(ensemble=3, seed=5).member_seeds() == [5, 6, 7]
+
+
+def test_cosine_schedule_runs_from_the_learning_rate_down_to_min_lr() -> None:
+    cfg = TrainConfig(lr_schedule="cosine", epochs=45, learning_rate=1e-3, min_lr=1e-6)
+    rates = [cfg.learning_rate_at(e) for e in range(cfg.epochs)]
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-6)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert rates[22] == pytest.approx((1e-3 + 1e-6) / 2)   # the middle epoch of 45 is halfway down
+    assert TrainConfig(lr_schedule="cosine", epochs=1).learning_rate_at(0) == pytest.approx(1e-3)
 
 
 def test_load_samples_reads_the_sampler_layout(samples: Path) -> None:

@@ -42,6 +42,7 @@ from .._version import __version__
 from ..errors import DnnlikError, InvalidBundleError, InvalidInputError
 from ..graph import OUTPUT_GRAD, OUTPUT_LOGPDF, OUTPUT_SPREAD, build_mlp_model, mlp_reference
 from ..parameters import Parameter
+from .config import TrainConfig
 from .data import TrainingData
 from .ensemble import TrainingResult
 
@@ -192,6 +193,18 @@ def _versions() -> dict[str, str]:
         return {}
 
 
+def _optimizer(cfg: TrainConfig, n_train: int) -> dict[str, Any]:
+    """How the weights were optimised: Adam, its learning-rate schedule, early stopping."""
+    out: dict[str, Any] = {"name": "adam", "learning_rate": cfg.learning_rate}
+    if cfg.lr_schedule == "cosine":
+        out["cosine_decay"] = {"epochs": int(cfg.epochs), "min_lr": cfg.min_lr, "per": "epoch"}
+    else:
+        out["reduce_lr_on_plateau"] = {"factor": cfg.lr_factor, "patience": cfg.lr_patience, "min_lr": cfg.min_lr}
+    out["early_stopping"] = {"patience": cfg.early_stopping_patience, "min_delta": cfg.min_delta_for(n_train),
+                             "restore_best_weights": True}
+    return out
+
+
 def _architecture(result: TrainingResult) -> dict[str, Any]:
     w = result.members[0].weights
     return {
@@ -222,12 +235,7 @@ def _training_section(result: TrainingResult, data: TrainingData, parity: dict[s
         "target": "residual-over-quadratic" if cfg.target == "residual" else "logpdf",
         "baseline": result.preprocessing.baseline_info,
         "architecture": _architecture(result),
-        "optimizer": {"name": "adam", "learning_rate": cfg.learning_rate,
-                      "reduce_lr_on_plateau": {"factor": cfg.lr_factor, "patience": cfg.lr_patience,
-                                               "min_lr": cfg.min_lr},
-                      "early_stopping": {"patience": cfg.early_stopping_patience,
-                                         "min_delta": cfg.min_delta_for(first.n_train),
-                                         "restore_best_weights": True}},
+        "optimizer": _optimizer(cfg, first.n_train),
         "loss": "mse (standardized target)",
         "batch_size": int(first.batch_size),
         "epochs": int(max(m.epochs for m in result.members)),

@@ -160,8 +160,11 @@ def train_member(
     early = keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=config.min_delta_for(len(rows)),
                                           patience=int(config.early_stopping_patience),
                                           restore_best_weights=False)
-    reduce = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.lr_factor,
-                                               patience=int(config.lr_patience), min_lr=config.min_lr)
+    if config.lr_schedule == "cosine":
+        schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: config.learning_rate_at(epoch))
+    else:
+        schedule = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.lr_factor,
+                                                     patience=int(config.lr_patience), min_lr=config.min_lr)
     start = time.monotonic()
     tracker.start = start
     interrupted = False
@@ -171,7 +174,7 @@ def train_member(
             warnings.filterwarnings("ignore", category=DeprecationWarning, module="keras")
             model.fit(z_train, t_train, batch_size=batch_size, epochs=int(config.epochs),
                       validation_data=(z_val, t_val), shuffle=True, verbose=0,
-                      callbacks=[reduce, early, tracker])
+                      callbacks=[schedule, early, tracker])
     except KeyboardInterrupt:
         if tracker.best_weights is None:
             raise
