@@ -120,6 +120,34 @@ def test_wrong_surrogate_fails_and_is_named(reference, data):
     assert "does NOT beat the quadratic" in report.to_text()
 
 
+def test_ks_noise_floor_is_the_exact_likelihoods_score(gaussian_bundle, reference, data):
+    direct = [fidelity.weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i]).pvalue for i in range(4)]
+    exact_report = fidelity.assess(dnnlik.load(gaussian_bundle), data, reference, grid=[0.0, 1.0], quadratic=False,
+                                   intervals=False)
+    floor = exact_report.metric("ks_median_pvalue_exact")
+    assert floor.value == pytest.approx(np.median(direct), abs=1e-12)
+    assert floor.threshold is None and floor.passed is None          # reported, never part of the verdict
+    # a surrogate equal to the reference scores the floor itself; a shifted one scores below it
+    assert exact_report.metric("ks_median_pvalue").value == pytest.approx(floor.value, abs=1e-4)
+    shifted = fidelity.QuadraticApproximation(PARAMS, MEAN + np.array([0.1, 0, 0, 0]), np.linalg.inv(COV),
+                                              float(reference.logpdf(MEAN)))
+    report = fidelity.assess(shifted, data, reference, grid=[0.0, 1.0], quadratic=False, intervals=False)
+    assert report.metric("ks_median_pvalue_exact").value == floor.value    # a property of the samples alone
+    assert report.metric("ks_median_pvalue").value < floor.value
+    names = [m.name for m in report.metrics]
+    assert names.index("ks_median_pvalue_exact") == names.index("ks_fraction_below_0.05") + 1
+    assert "ks_median_pvalue_exact" in report.to_text()
+
+
+@pytest.mark.parametrize("limit, noted", [(1.0, True), (0.0, False)])
+def test_a_ks_threshold_the_exact_likelihood_misses_is_noted(reference, data, limit, noted):
+    report = fidelity.assess(reference, data, reference, grid=[0.0, 1.0], quadratic=False, intervals=False,
+                             thresholds={"ks_median_pvalue": limit})
+    said = [n for n in report.notes if "the exact likelihood itself scores ks_median_pvalue" in n]
+    assert bool(said) is noted
+    assert not any("ks_fraction_below_0.05 =" in n for n in report.notes)   # no threshold given for it
+
+
 def test_parameter_mismatch_is_refused(reference, data):
     renamed = CallableLikelihood(lambda x: gaussian_reference(x, MEAN, COV)[0], ["mu", "a", "b", "c"])
     with pytest.raises(InvalidInputError, match="position 1 is 'a'"):
