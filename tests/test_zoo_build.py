@@ -53,6 +53,7 @@ def test_card_names_the_recipe_and_links_the_plots(built):
     card = (result.entry_dir / "README.md").read_text()
     assert "32 x 32 SWISH" in card
     assert f"at most {TINY.epochs} epochs: trained {TINY.epochs} epochs (epoch-cap" in card
+    assert TINY.lr_schedule == "cosine" and "learning rate: cosine from 0.001 to 1e-06 over the epochs" in card
     pytest.importorskip("matplotlib")
     for name in ("tmu.png", "hpdi.png", "training.png", "marginals.png"):
         assert (result.entry_dir / name).stat().st_size > 1000
@@ -84,3 +85,24 @@ def test_rerun_after_a_crash_reuses_the_trained_bundle_and_its_time(built, tmp_p
     recorded = json.loads((work / "bundle" / "bundle.json").read_text())["training"]["wall_time_s"]
     assert result.stage_seconds["training"] == pytest.approx(recorded)
     assert load(result.bundle_dir).document["model"] == load(first.bundle_dir).document["model"]
+
+
+def test_card_carries_the_reports_notes(built, tmp_path):
+    from dataclasses import replace as with_
+
+    from dnnlik import likelihoods
+    from dnnlik.fidelity import FidelityData, assess
+    from dnnlik.sample.dataset import read_dataset
+    from dnnlik.zoo.card import write_card
+
+    root, result, _ = built
+    bundle = load(result.bundle_dir)
+    a, b = (read_dataset(root / "work" / f"posterior-{k}.h5") for k in (1, 2))
+    data = FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
+    report = assess(bundle, data, likelihoods.get("toy-lhc-like"), grid=(0.0, 1.0), quadratic=False,
+                    intervals=False, offset=float(bundle.document["output"].get("offset", 0.0)))
+    report = with_(report, notes=["the K-S thresholds are within the noise here"])
+    write_card(tmp_path, bundle, report, {"training": 1.0}, TINY)
+    card = (tmp_path / "README.md").read_text()
+    assert "Note: the K-S thresholds are within the noise here." in card
+    assert "| ks_median_pvalue_exact |" in card

@@ -9,7 +9,8 @@ Stages: training samples (mixed strategy: posterior + profile chains, plus
 points between the profile ridge and the typical set, see
 :mod:`dnnlik.sample.ridge`); two
 independent posterior samples for fidelity (never trained on); training (3 x
-512 swish on the residual over the Laplace baseline by default); fidelity
+256 swish on the residual over the Laplace baseline, a cosine learning-rate
+schedule over a fixed number of epochs, by default); fidelity
 against the exact likelihood; the bundle with its ``validation`` section is
 copied into the zoo with a model card and the index is updated.
 """
@@ -35,15 +36,16 @@ class BuildConfig:
     """The recipe's knobs; the defaults are what the published entry used."""
 
     seed: int = 20191108
-    n_train: int = 200_000
+    n_train: int = 400_000
     n_ridge: int = 250_000
     ridge_range: tuple[float, float] = (-0.95, 1.6)
     ridge_scale_power: float = 1.5
     n_fidelity: int = 100_000
-    layers: tuple[int, ...] = (512, 512, 512)
+    layers: tuple[int, ...] = (256, 256, 256)
     activation: str = "swish"
+    lr_schedule: str = "cosine"
     ensemble: int = 1
-    epochs: int = 179
+    epochs: int = 72
     train_minutes: float | None = 14.0
     batch_size: int | None = None
     grid: tuple[float, ...] = tuple(round(0.1 * i, 10) for i in range(11))
@@ -143,7 +145,8 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
 
         tc = TrainConfig(layers=config.layers, max_minutes=config.train_minutes, seed=config.seed,
                          ensemble=config.ensemble, batch_size=config.batch_size,
-                         activation=config.activation, epochs=config.epochs)
+                         activation=config.activation, epochs=config.epochs,
+                         lr_schedule=config.lr_schedule)
         train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY, command=config.command())
         _warn_if_cut_short(bundle_dir, config, log)
     times["training"] = _reused_training_time(bundle_dir, earlier) if reused else time.monotonic() - t0

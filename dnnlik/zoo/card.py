@@ -37,6 +37,19 @@ def _epochs(config: Any, training: dict[str, Any]) -> str:
     return f"at most {config.epochs} epochs{cap}" + (f": trained {done}" if done else "")
 
 
+def _schedule(training: dict[str, Any]) -> str:
+    """The learning-rate schedule as recorded in the bundle's training section."""
+    opt = training.get("optimizer") or {}
+    start = opt.get("learning_rate")
+    if not isinstance(start, (int, float)):
+        return "not recorded"
+    if "cosine_decay" in opt:
+        return f"cosine from {start:g} to {opt['cosine_decay'].get('min_lr', 0):g} over the epochs"
+    if "reduce_lr_on_plateau" in opt:
+        return f"{start:g}, cut by {1 / opt['reduce_lr_on_plateau'].get('factor', 1):g} on plateaus"
+    return f"{start}"
+
+
 def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float], config: Any, *,
                data: Any = None, offset: float = 0.0) -> None:
     """Write ``entry_dir/README.md`` (and its plots, with the ``plot`` extra)."""
@@ -54,6 +67,8 @@ def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float
     training = doc.get("training", {})
     ks = report.metric("ks_median_pvalue").detail.get("pvalues")
     figures = bundle_figures(bundle, entry_dir, data=data, offset=offset, pvalues=ks)
+    all_notes = list(report.notes) + [n for m in report.metrics for n in m.notes]
+    notes = "".join(f"\nNote: {n}.\n" for n in all_notes)
     plot_line = "".join(f"\n![{_CAPTIONS[k]}]({p.name})\n" for k, p in figures.items() if p is not None)
     text = f"""# {doc['title']}
 
@@ -72,7 +87,7 @@ lik.logpdf({{"mu": [0.0, 0.5, 1.0]}})          # nuisance parameters at nominal
 Against the exact likelihood, on two independent posterior samples never used in training.
 
 {chr(10).join(rows)}
-
+{notes}
 {chr(10).join(scan_rows)}
 {plot_line}
 ## How it was made
@@ -82,7 +97,7 @@ One command, fixed seeds: `{doc.get('provenance', {}).get('command') or config.c
 - training samples: {config.n_train} MCMC points, mixed strategy (posterior + profile chains), plus
   {config.n_ridge} points between the profile ridge and the typical set (`dnnlik.sample.ridge`)
 - fidelity samples: 2 x {config.n_fidelity} posterior points
-- network: {' x '.join(map(str, config.layers))} {config.activation.upper()}, ensemble of {config.ensemble}, {_epochs(config, training)}
+- network: {' x '.join(map(str, config.layers))} {config.activation.upper()}, ensemble of {config.ensemble}, {_epochs(config, training)}; learning rate: {_schedule(training)}
 - framework: {training.get('framework', {})}
 - wall time by stage (s): {', '.join(f'{k} {v:.0f}' for k, v in times.items())}
 """
