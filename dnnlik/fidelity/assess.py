@@ -25,7 +25,7 @@ are reported beside them, with no network at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..infer import TmuScan, tmu_interval, tmu_scan
 from .hpdi import HPDI_LEVELS, hpdi_levels
-from .ks import effective_size, weighted_ks_2samp
+from .ks import KSResult, effective_size, weighted_ks_2samp
 from .metrics import Metric, verdict
 
 __all__ = ["FidelityData", "FidelityReport", "assess", "DEFAULT_THRESHOLDS", "DEFAULT_GRID", "MIN_POINTS"]
@@ -105,6 +105,10 @@ class FidelityReport:
                 return m
         raise KeyError(name)
 
+    def all_notes(self) -> list[str]:
+        """The report's notes, then each metric's."""
+        return self.notes + [n for m in self.metrics for n in m.notes]
+
     def beats_quadratic(self) -> bool | None:
         """Whether the surrogate's mean |delta t_mu| is below the quadratic approximation's."""
         q = {m.name: m for m in self.quadratic}
@@ -140,7 +144,7 @@ class FidelityReport:
                          "not worth publishing as it is")
         elif beats:
             lines.append("the surrogate beats the quadratic approximation on mean |delta t_mu|")
-        lines += [f"note: {n}" for n in self.notes + [n for m in self.metrics for n in m.notes]]
+        lines += [f"note: {n}" for n in self.all_notes()]
         return "\n".join(lines)
 
 
@@ -181,8 +185,7 @@ def _posterior_metrics(source: Any, data: FidelityData, poi_index: int, poi: str
     if n_min < MIN_POINTS:
         notes.append(f"K-S and HPDI use {n_min:.0f} effective points, fewer than "
                      f"{MIN_POINTS}: too few to be meaningful")
-    ks = [weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], data.test_weight, weights)
-          for i in range(data.test_x.shape[1])]
+    ks = _ks_tests(data, weights)
     p = np.array([k.pvalue for k in ks])
     metrics.append(Metric("ks_median_pvalue", float(np.median(p)), thresholds.get("ks_median_pvalue"), ">=",
                           "median over parameters of the weighted K-S p-value, test sample vs the train sample "
@@ -234,10 +237,15 @@ def _sampled_hpdi(own_poi: np.ndarray, own_weights: np.ndarray | None, data: Fid
     ]
 
 
+def _ks_tests(data: FidelityData, train_weight: np.ndarray) -> list[KSResult]:
+    """Per parameter, the weighted K-S test of the test sample against the train sample weighted by ``train_weight``."""
+    return [weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], data.test_weight, train_weight)
+            for i in range(data.test_x.shape[1])]
+
+
 def _ks_noise_floor(data: FidelityData) -> list[Metric]:
     """The K-S figures with the exact likelihood as the surrogate: no reweighting, the two samples as drawn."""
-    p = np.array([weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], data.test_weight,
-                                    data.train_weight).pvalue for i in range(data.test_x.shape[1])])
+    p = np.array([k.pvalue for k in _ks_tests(data, data.train_weight)])
     return [
         Metric("ks_median_pvalue_exact", float(np.median(p)),
                description="ks_median_pvalue with the exact likelihood in place of the surrogate: what a perfect "
@@ -249,18 +257,16 @@ def _ks_noise_floor(data: FidelityData) -> list[Metric]:
     ]
 
 
-def _ks_floor_notes(floor: list[Metric], thresholds: Mapping[str, float]) -> list[str]:
-    """Say so when the exact likelihood itself misses a K-S threshold on these samples."""
+def _ks_floor_notes(floor: list[Metric], metrics: list[Metric]) -> list[str]:
+    """Say so when the exact likelihood itself misses the threshold of its surrogate twin on these samples."""
+    twins = {m.name: m for m in metrics}
     notes = []
     for m in floor:
-        name = m.name.removesuffix("_exact")
-        limit = thresholds.get(name)
-        if limit is None:
-            continue
-        missed = m.value < limit if name == "ks_median_pvalue" else m.value > limit
-        if missed:
-            notes.append(f"the exact likelihood itself scores {name} = {m.value:.4g} on these two samples, "
-                         f"beyond the threshold {limit:g}: that threshold is within the noise of the K-S test here")
+        twin = twins[m.name.removesuffix("_exact")]
+        if replace(m, threshold=twin.threshold, comparison=twin.comparison).passed is False:
+            notes.append(f"the exact likelihood itself scores {twin.name} = {m.value:.4g} on these two samples, "
+                         f"beyond the threshold {twin.threshold:g}: that threshold is within the noise of the "
+                         "K-S test here")
     return notes
 
 
@@ -333,7 +339,7 @@ def assess(
     after_ks = 1 + next(k for k, m in enumerate(metrics) if m.name == "ks_fraction_below_0.05")
     floor = _ks_noise_floor(data)
     metrics[after_ks:after_ks] = floor
-    notes += _ks_floor_notes(floor, thresholds)
+    notes += _ks_floor_notes(floor, metrics)
     scan_metrics, scan = _scan_metrics(surrogate, exact, thresholds)
     metrics += scan_metrics
     if intervals:

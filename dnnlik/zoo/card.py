@@ -67,8 +67,7 @@ def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float
     training = doc.get("training", {})
     ks = report.metric("ks_median_pvalue").detail.get("pvalues")
     figures = bundle_figures(bundle, entry_dir, data=data, offset=offset, pvalues=ks)
-    all_notes = list(report.notes) + [n for m in report.metrics for n in m.notes]
-    notes = "".join(f"\nNote: {n}.\n" for n in all_notes)
+    notes = "".join(f"\nNote: {n}.\n" for n in report.all_notes())
     plot_line = "".join(f"\n![{_CAPTIONS[k]}]({p.name})\n" for k, p in figures.items() if p is not None)
     text = f"""# {doc['title']}
 
