@@ -17,6 +17,7 @@ __all__ = [
     "NoGradientError",
     "MissingExtraError",
     "OptimizationError",
+    "ModelTimeoutError",
 ]
 
 
@@ -69,3 +70,7 @@ class MissingExtraError(DnnlikError, ImportError):
 
 class OptimizationError(DnnlikError, RuntimeError):
     """A maximisation (best fit, profile) failed; no number is returned rather than a wrong one."""
+
+
+class ModelTimeoutError(BundleError):
+    """A model run was stopped because it took longer than the time allowed (a hostile or broken graph)."""

@@ -782,3 +782,10 @@ def _test_vectors_gradient(valid: Path, tmp: Path) -> Path:
         grad[0] = [-g for g in grad[0]]
 
     return rebuild(valid, tmp / "bundle.zip", edit_document=edit)
+
+
+# Hostile-input classes (issue 12), one module each; importing them registers their entries.
+import broken_catalog_archive  # noqa: E402,F401
+import broken_catalog_json  # noqa: E402,F401
+import broken_catalog_onnx  # noqa: E402,F401
+import broken_catalog_runtime  # noqa: E402,F401

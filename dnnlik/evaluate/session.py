@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import BundleError
+from ..errors import BundleError, ModelTimeoutError
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -35,6 +35,8 @@ __all__ = [
     "SessionPool",
     "run_chunked",
     "onnxruntime_version",
+    "RUN_SECONDS",
+    "run_bounded",
 ]
 
 #: Rows per ``session.run`` call. Measured on 2 cores with the 95-512-512-1 MLP
@@ -55,6 +57,37 @@ def onnxruntime_version() -> str:
     import onnxruntime
 
     return onnxruntime.__version__
+
+
+#: Wall-clock seconds one model run may take while a bundle is being validated (test vectors and
+#: behaviour checks). A valid model runs its test vectors in milliseconds; this bound only stops a
+#: hostile or broken graph (a Loop of 2**62 iterations, a huge MatMul) from hanging validation.
+RUN_SECONDS = 30.0
+
+
+def run_bounded(session: Any, output_names: Sequence[str], feeds: dict[str, Any], *,
+                seconds: float = RUN_SECONDS) -> list[Any]:
+    """``session.run`` stopped after ``seconds``: raises :class:`~dnnlik.errors.ModelTimeoutError` then.
+
+    onnxruntime checks ``RunOptions.terminate`` between the nodes it executes, inside
+    Loop/Scan/If bodies too, so a watchdog timer that sets it ends the run. Other failures
+    of the run propagate unchanged (onnxruntime's own exception classes).
+    """
+    import onnxruntime as ort
+
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # the terminated run would otherwise log an error line
+    timer = threading.Timer(seconds, setattr, (options, "terminate", True))
+    timer.daemon = True
+    timer.start()
+    try:
+        return session.run(list(output_names), feeds, options)
+    except Exception:
+        if options.terminate:
+            raise ModelTimeoutError(f"the model ran longer than the {seconds:g} s allowed and was stopped") from None
+        raise
+    finally:
+        timer.cancel()
 
 
 def _session_options(threads: int | None) -> Any:
