@@ -66,8 +66,11 @@ RUN_SECONDS = 30.0
 
 
 def run_bounded(session: Any, output_names: Sequence[str], feeds: dict[str, Any], *,
-                seconds: float = RUN_SECONDS) -> list[Any]:
+                seconds: float | None = None) -> list[Any]:
     """``session.run`` stopped after ``seconds``: raises :class:`~dnnlik.errors.ModelTimeoutError` then.
+
+    ``seconds=None`` means the module's :data:`RUN_SECONDS` as it is at call time (so that a
+    test or an embedding application can change the bound for every caller at once).
 
     onnxruntime checks ``RunOptions.terminate`` between the nodes it executes, inside
     Loop/Scan/If bodies too, so a watchdog timer that sets it ends the run. Other failures
@@ -75,6 +78,8 @@ def run_bounded(session: Any, output_names: Sequence[str], feeds: dict[str, Any]
     """
     import onnxruntime as ort
 
+    if seconds is None:
+        seconds = RUN_SECONDS
     options = ort.RunOptions()
     options.log_severity_level = 4  # the terminated run would otherwise log an error line
     timer = threading.Timer(seconds, setattr, (options, "terminate", True))
