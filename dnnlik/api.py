@@ -64,23 +64,7 @@ def validate(source: str | os.PathLike[str]) -> Report:
     record whose files are not a valid bundle gives its report, not an exception.
     """
     if _is_zenodo(source):
-        return _validate_zenodo(str(source))
+        from .zenodo import validate_record
+
+        return validate_record(str(source))
     return _validate_local(_local_path(source))
-
-
-def _validate_zenodo(source: str, *, refresh: bool = False) -> Report:
-    from .zenodo import fetch
-
-    try:
-        result = fetch(source, refresh=refresh)
-    except InvalidBundleError as exc:
-        if isinstance(exc.report, Report):
-            return exc.report
-        report = Report(source)
-        report.add("zenodo:not-a-bundle", exc.bare_message, exc.where or "")
-        return report
-    report = _validate_local(result.bundle_path)
-    if not report.ok and result.from_cache:  # damaged in the cache (published files never change): fetch again
-        return _validate_zenodo(source, refresh=True)
-    report.target = source
-    return report

@@ -21,7 +21,8 @@ LAYERS = [
     {"bundle"},
     {"evaluate", "likelihoods", "infer", "sample", "graph", "examples"},
     {"fidelity"},
-    {"train", "zenodo", "zoo", "api"},
+    {"train", "zenodo", "zoo"},
+    {"api"},
     {"cli", "__main__"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
@@ -108,6 +109,46 @@ def test_layers_never_import_upward():
             if LEVEL[target] > LEVEL[top]:
                 bad.append(f"{path.relative_to(ROOT)}:{line} imports {name} (layer {LEVEL[target]} > {LEVEL[top]})")
     assert not bad, "\n".join(bad)
+
+
+def _subpackage_graph() -> dict[str, set[str]]:
+    """Which top-level subpackage imports which (at any depth, lazily or not)."""
+    graph: dict[str, set[str]] = {}
+    for path in _package_files():
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[0] == "__init__":
+            continue
+        for name, _ in _imports(path):
+            if name.startswith("dnnlik.") and name.split(".")[1] in LEVEL and name.split(".")[1] != parts[0]:
+                graph.setdefault(parts[0], set()).add(name.split(".")[1])
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every elementary cycle's smallest rotation, found by depth-first search from each node."""
+    found = set()
+    for start in graph:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    i = path.index(min(path))
+                    found.add(tuple(path[i:] + path[:i]))
+                elif nxt not in path:
+                    stack.append((nxt, path + [nxt]))
+    return [list(c) for c in sorted(found)]
+
+
+def test_no_import_cycles_between_subpackages():
+    cycles = _cycles(_subpackage_graph())
+    assert not cycles, "import cycles (same-layer imports must go one way): " + "; ".join(
+        " -> ".join(c + c[:1]) for c in cycles)
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
 def test_only_train_imports_tensorflow():

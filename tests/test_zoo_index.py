@@ -133,3 +133,48 @@ def test_show_names_the_metrics_that_failed():
         {"name": "odd", "value": "n/a", "passed": False}]}
     assert _failed(validation) == " (fails: ks_median_pvalue 0.3979, needs >= 0.4; odd)"
     assert _failed({"verdict": "pass", "metrics": []}) == ""
+
+
+def test_validate_all_from_python(tmp_zoo):
+    (report,) = zoo.validate_all()
+    assert report.ok and report.target.startswith("zoo:gaussian-4d@")
+    assert "zoo" in report.checks
+    # the same index read through the one reader, with a pin broken: the report says which member
+    data = json.loads((tmp_zoo / "index.json").read_text())
+    data["entries"][0]["size"] += 1
+    (tmp_zoo / "index.json").write_text(json.dumps(data))
+    (report,) = zoo.validate_all(tmp_zoo / "index.json")
+    assert [p.code for p in report.problems] == ["zoo:size"]
+    assert report.problems[0].location.endswith("index.json#/entries/0/size")
+
+
+@pytest.mark.parametrize("content, words", [
+    ('[{"name": "a"}]', "index_version"),  # a bare list is not an index (one reader, one rule)
+    ('{"index_version": 2, "entries": []}', "index_version 1"),
+    ('{"index_version": 1, "entries": [{"name": "a", "version": "1", "kind": "likelihood", "path": "a", '
+     '"sha256": "' + "0" * 64 + '", "size": 1}, {"name": "b", "version": "1", "kind": "likelihood", "path": "a", '
+     '"sha256": "' + "0" * 64 + '", "size": 1}]}', "more than once"),
+])
+def test_validate_all_uses_the_strict_reader(tmp_path, content, words):
+    (tmp_path / "index.json").write_text(content)
+    with pytest.raises(BundleError, match=words):
+        zoo.validate_all(tmp_path / "index.json")
+
+
+def test_an_ambiguous_name_is_refused(tmp_zoo):
+    entry = zoo.load_index(tmp_zoo)[0]
+    shutil.copytree(tmp_zoo / "gaussian" / "bundle", tmp_zoo / "copy")
+    zoo.write_index([entry, zoo.make_entry(tmp_zoo / "copy", tmp_zoo)], tmp_zoo)
+    with pytest.raises(InvalidInputError, match="lists 'gaussian-4d' 2 times"):
+        dnnlik.load("zoo:gaussian-4d")
+
+
+def test_stored_metrics_read_back_with_their_structure():
+    from dnnlik.fidelity.metrics import Metric
+
+    m = Metric("ks_median_pvalue", 0.39791, threshold=0.4, comparison=">=", detail={"n": 3}, description="d")
+    back = Metric.from_json(m.to_json())
+    assert (back.name, back.value, back.threshold, back.comparison, back.detail) == (
+        m.name, m.value, m.threshold, m.comparison, m.detail)
+    assert back.passed is m.passed is False
+    assert Metric.from_json({"name": "x", "value": {"non_finite": "nan"}}).value != 0  # NaN

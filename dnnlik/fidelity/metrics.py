@@ -44,6 +44,29 @@ class Metric:
         return out
 
 
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> "Metric":
+        """The metric stored as ``entry`` (a ``validation.metrics[]`` item; see :meth:`to_json`).
+
+        A value that is not a number (``{"non_finite": "nan"}``, or malformed) reads as NaN.
+        """
+        raw = entry.get("value")
+        detail = None
+        if isinstance(raw, dict) and "value" in raw:
+            raw, detail = raw["value"], raw.get("detail")
+        if isinstance(raw, dict) and isinstance(raw.get("non_finite"), str):
+            raw = raw["non_finite"]
+        try:
+            value = float(raw) if isinstance(raw, (int, float, str)) and not isinstance(raw, bool) else math.nan
+        except ValueError:
+            value = math.nan
+        threshold = entry.get("threshold")
+        return cls(name=str(entry.get("name", "")), value=value,
+                   threshold=float(threshold) if isinstance(threshold, (int, float)) else None,
+                   comparison=str(entry.get("comparison", "<=")), description=str(entry.get("description", "")),
+                   detail=detail)
+
+
 def verdict(metrics: Sequence[Metric]) -> str:
     """'pass' when every metric with a threshold passes, else 'fail'."""
     return "pass" if all(m.passed is not False for m in metrics) else "fail"

@@ -368,7 +368,7 @@ def export_bundle(
     """
     import onnxruntime as ort
 
-    from ..api import validate
+    from ..evaluate import validate
     from ..bundle.write import dump_document, finalize_document
     from ..fsutil import atomic_directory
 

@@ -25,6 +25,7 @@ from .fetch import FetchResult, ZenodoIntegrityError, cache_root, fetch
 from .metadata import DEFAULT_TEMPLATE, load_template, zenodo_metadata
 from .records import RecordFile, ZenodoReference, file_entries, is_zenodo_source, parse_reference
 from .upload import DEFAULT_RECEIPTS, UploadResult, read_receipts, upload_bundle
+from .verify import archived_reports, receipt_reports, validate_record, validate_target
 
 __all__ = [
     "DEFAULT_RECEIPTS",
@@ -50,4 +51,8 @@ __all__ = [
     "read_receipts",
     "upload_bundle",
     "zenodo_metadata",
+    "archived_reports",
+    "receipt_reports",
+    "validate_record",
+    "validate_target",
 ]

@@ -95,7 +95,7 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
                        log: Callable[[str], None] | None = print) -> BuildResult:
     """Run the recipe; write ``zoo_dir/toy-lhc-like/`` and update ``zoo_dir/index.json``."""
     from .. import likelihoods
-    from ..api import load
+    from ..evaluate import load_local as load
     from ..bundle.write import update_bundle
     from ..fidelity import FidelityData, assess
     from ..fidelity.reproduce import DATA_FILE, reproducible_evidence

@@ -16,9 +16,10 @@ from typing import Any
 
 from ..errors import BundleError, InvalidInputError
 from ..fsutil import atomic_write_text
+from ..report import one_line
 
-__all__ = ["ZooEntry", "zoo_root", "load_index", "find_entry", "entry_path", "make_entry", "write_index",
-           "INDEX_NAME", "INDEX_VERSION"]
+__all__ = ["ZooEntry", "zoo_root", "read_index", "load_index", "find_entry", "entry_path", "make_entry", "write_index",
+           "bundle_size", "INDEX_NAME", "INDEX_VERSION"]
 
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
@@ -74,33 +75,56 @@ def _entry(raw: Any, where: str) -> ZooEntry:
                     extra={k: v for k, v in raw.items() if k not in _KEYS})
 
 
-def load_index(root: str | Path | None = None) -> list[ZooEntry]:
-    """Every entry of ``root/index.json`` (default :func:`zoo_root`)."""
-    root = zoo_root() if root is None else Path(root)
-    file = root / INDEX_NAME
+def read_index(file: str | Path) -> list[ZooEntry]:
+    """Every entry of the zoo index ``file``: the one reader of ``index.json``.
+
+    Raises:
+        BundleError: the file is missing, unreadable, not JSON, not an object with
+            ``index_version`` 1 and a list ``entries``, or an entry is malformed or repeated
+            (the message names the entry by its JSON pointer).
+    """
+    file = Path(file)
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError("no zoo index here (is the zoo empty?)", where=str(file)) from None
     except OSError as exc:
         raise BundleError(f"cannot be read ({exc.strerror})", where=str(file)) from None
-    except ValueError as exc:
-        raise BundleError(f"is not valid JSON ({exc})", where=str(file)) from None
+    except (ValueError, RecursionError) as exc:
+        raise BundleError(f"is not valid JSON ({one_line(exc)})", where=str(file)) from None
     if not isinstance(data, dict) or data.get("index_version") != INDEX_VERSION or not isinstance(
             data.get("entries"), list):
         raise BundleError(f"must be an object with index_version {INDEX_VERSION} and a list 'entries'", where=str(file))
     entries = [_entry(e, f"{file}#/entries/{i}") for i, e in enumerate(data["entries"])]
-    names = [e.name for e in entries]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    paths = [e.path for e in entries]
+    dup = sorted({p for p in paths if paths.count(p) > 1})
     if dup:
-        raise BundleError(f"lists {dup} more than once", where=str(file))
+        raise BundleError(f"lists the bundle(s) {dup} more than once", where=str(file))
     return entries
+
+
+def load_index(root: str | Path | None = None) -> list[ZooEntry]:
+    """Every entry of ``root/index.json`` (default :func:`zoo_root`); see :func:`read_index`."""
+    return read_index((zoo_root() if root is None else Path(root)) / INDEX_NAME)
+
+
+def bundle_size(path: str | Path) -> int:
+    """Bytes of a bundle as the index records them: a .zip's size, or a folder's regular files in all."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def find_entry(name: str, root: str | Path | None = None) -> ZooEntry:
     """The entry called ``name``; a clear error listing the others when there is none."""
     entries = load_index(root)
-    for e in entries:
-        if e.name == name:
-            return e
+    found = [e for e in entries if e.name == name]
+    if len(found) > 1:
+        raise InvalidInputError(f"the zoo lists {name!r} {len(found)} times ({', '.join(e.path for e in found)}); "
+                                "give the bundle's path instead", where="zoo")
+    if found:
+        return found[0]
     raise InvalidInputError(f"no zoo entry {name!r}; the zoo has: {', '.join(e.name for e in entries) or 'nothing'}",
                             where="zoo")
 
@@ -125,7 +149,7 @@ def make_entry(bundle_dir: str | Path, root: str | Path, *, tags: tuple[str, ...
     """An index entry describing the bundle folder ``bundle_dir`` (inside ``root``)."""
     bundle_dir, root = Path(bundle_dir), Path(root)
     doc = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
-    size = sum(p.stat().st_size for p in bundle_dir.rglob("*") if p.is_file())
+    size = bundle_size(bundle_dir)
     return ZooEntry(name=doc["name"], version=doc["version"], kind=doc["kind"],
                     path=bundle_dir.resolve().relative_to(root.resolve()).as_posix(),
                     sha256=doc["document_sha256"], size=size, title=doc.get("title", ""), tags=tuple(tags),

@@ -13,11 +13,13 @@ __all__ = ["show_entry"]
 def show_entry(name: str, values: Sequence[float], plot: str | Path | None = None) -> str:
     """Load ``zoo:name`` (validated), scan t_mu on it and on its reference likelihood, and report."""
     from .. import likelihoods
-    from ..api import load
+    from ..evaluate import load_local
     from ..fidelity.plots import tmu_plot
     from ..infer import tmu_scan
 
-    bundle = load(f"zoo:{name}")
+    from .index import entry_path, find_entry
+
+    bundle = load_local(entry_path(find_entry(name)))
     lines = [bundle.summary(), ""]
     source = bundle.document.get("provenance", {}).get("source_likelihood", {}).get("name")
     exact = None
@@ -52,11 +54,12 @@ def show_entry(name: str, values: Sequence[float], plot: str | Path | None = Non
 
 def _failed(validation: dict[str, Any]) -> str:
     """`` (fails: name value vs threshold, ...)`` for the stored metrics that missed their threshold."""
+    from ..fidelity.metrics import Metric
+
     missed = []
-    for m in validation.get("metrics", []):
-        if m.get("passed") is False:
-            value = m.get("value")
-            value = value.get("value") if isinstance(value, dict) else value
-            missed.append(f"{m.get('name')} {value:.4g}, needs {m.get('comparison', '')} {m.get('threshold')}"
-                          if isinstance(value, (int, float)) else str(m.get("name")))
+    for entry in validation.get("metrics", []):
+        if not isinstance(entry, dict) or entry.get("passed") is not False:
+            continue
+        m = Metric.from_json(entry)
+        missed.append(f"{m.name} {m.value:.4g}, needs {m.comparison} {m.threshold}" if np.isfinite(m.value) else m.name)
     return f" (fails: {'; '.join(missed)})" if missed else ""
