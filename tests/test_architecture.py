@@ -16,7 +16,7 @@ ROOT = PACKAGE.parent
 
 # Layers, lowest first. A module may import only from its own layer or lower ones.
 LAYERS = [
-    {"_version", "errors", "digest", "report", "parameters", "points", "fsutil", "_spec"},
+    {"_version", "errors", "digest", "report", "parameters", "points", "fsutil", "density", "_spec"},
     {"schema"},
     {"bundle"},
     {"evaluate", "likelihoods", "infer", "sample", "graph", "examples"},

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..density import LogDensity
 from ..errors import InvalidInputError
 from ..infer import TmuScan, tmu_interval, tmu_scan
 from .hpdi import HPDI_LEVELS, hpdi_levels
@@ -148,7 +149,7 @@ class FidelityReport:
         return "\n".join(lines)
 
 
-def _check_parameters(surrogate: Any, reference: Any) -> None:
+def _check_parameters(surrogate: LogDensity, reference: LogDensity) -> None:
     a = [p.name for p in surrogate.parameters]
     b = [p.name for p in reference.parameters]
     if a == b:
@@ -161,9 +162,12 @@ def _check_parameters(surrogate: Any, reference: Any) -> None:
                             f"{b[i]!r} in the reference", where="parameters")
 
 
-def _posterior_metrics(source: Any, data: FidelityData, poi_index: int, poi: str, thresholds: Mapping[str, float],
+def _posterior_metrics(source: LogDensity, data: FidelityData, poi_index: int, poi: str, thresholds: Mapping[str, float],
                        offset: float, source_samples: np.ndarray | None,
-                       source_weights: np.ndarray | None = None) -> tuple[list[Metric], list[str]]:
+                       source_weights: np.ndarray | None = None,
+                       ks_floor: Sequence[Metric] = ()) -> tuple[list[Metric], list[str]]:
+    """The posterior metrics, in report order: log L errors, K-S (then ``ks_floor``, the exact
+    likelihood's own K-S figures, when given), HPDI, and the HPDI of ``source_samples``."""
     notes: list[str] = []
     s_test = np.asarray(source.logpdf(data.test_x), dtype=np.float64) - offset
     err = s_test - data.test_logpdf
@@ -194,6 +198,7 @@ def _posterior_metrics(source: Any, data: FidelityData, poi_index: int, poi: str
                                   "n_eff_test": ks[0].n_eff_a, "n_eff_reweighted": n_eff}))
     metrics.append(Metric("ks_fraction_below_0.05", float(np.mean(p < 0.05)), thresholds.get("ks_fraction_below_0.05"),
                           "<=", "fraction of parameters whose weighted K-S p-value is below 0.05."))
+    metrics += ks_floor
     # HPDI: the test sample, and the same sample reweighted to the surrogate, so that the
     # difference measures the surrogate and not the sampling noise between two samples
     log_wt = s_test - data.test_logpdf
@@ -270,7 +275,7 @@ def _ks_floor_notes(floor: list[Metric], metrics: list[Metric]) -> list[str]:
     return notes
 
 
-def _scan_metrics(source: Any, exact: TmuScan, thresholds: Mapping[str, float]) -> tuple[list[Metric], TmuScan]:
+def _scan_metrics(source: LogDensity, exact: TmuScan, thresholds: Mapping[str, float]) -> tuple[list[Metric], TmuScan]:
     scan = tmu_scan(source, exact.values, poi=exact.poi)
     delta = np.abs(np.array(scan.tmu) - np.array(exact.tmu))
     grid = {"values": list(exact.values), "exact": list(exact.tmu), "surrogate": list(scan.tmu)}
@@ -286,7 +291,7 @@ def _scan_metrics(source: Any, exact: TmuScan, thresholds: Mapping[str, float]) 
     return metrics, scan
 
 
-def _interval_metric(source: Any, reference: Any, poi: str, scan: TmuScan, exact: TmuScan) -> Metric:
+def _interval_metric(source: LogDensity, reference: LogDensity, poi: str, scan: TmuScan, exact: TmuScan) -> Metric:
     detail = {}
     worst = 0.0
     for level in (1.0, 3.84):
@@ -299,9 +304,9 @@ def _interval_metric(source: Any, reference: Any, poi: str, scan: TmuScan, exact
 
 
 def assess(
-    surrogate: Any,
+    surrogate: LogDensity,
     data: FidelityData,
-    reference: Any,
+    reference: LogDensity,
     *,
     poi: str | None = None,
     grid: Sequence[float] = DEFAULT_GRID,
@@ -334,11 +339,9 @@ def assess(
     if surrogate_weights is not None and (surrogate_samples is None or np.shape(surrogate_weights)
                                           != (np.shape(surrogate_samples)[0],)):
         raise InvalidInputError("needs one weight per row of surrogate_samples", where="surrogate_weights")
-    metrics, notes = _posterior_metrics(surrogate, data, j, poi, thresholds, offset, surrogate_samples,
-                                        surrogate_weights)
-    after_ks = 1 + next(k for k, m in enumerate(metrics) if m.name == "ks_fraction_below_0.05")
     floor = _ks_noise_floor(data)
-    metrics[after_ks:after_ks] = floor
+    metrics, notes = _posterior_metrics(surrogate, data, j, poi, thresholds, offset, surrogate_samples,
+                                        surrogate_weights, ks_floor=floor)
     notes += _ks_floor_notes(floor, metrics)
     scan_metrics, scan = _scan_metrics(surrogate, exact, thresholds)
     metrics += scan_metrics

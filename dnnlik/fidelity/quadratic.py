@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..density import LogDensity
 from ..parameters import Parameter
 from ..points import as_points, outside_bounds
 
@@ -29,8 +30,13 @@ class QuadraticApproximation:
         self.value_at_center = float(value_at_center)
         self.name = "quadratic approximation"
 
+    @property
+    def exact_gradient(self) -> bool:
+        """The gradient of a quadratic form is analytic."""
+        return True
+
     @classmethod
-    def at_maximum(cls, source: Any, best_point: np.ndarray | None = None) -> "QuadraticApproximation":
+    def at_maximum(cls, source: LogDensity, best_point: np.ndarray | None = None) -> "QuadraticApproximation":
         """The Laplace approximation of ``source`` at its maximum (found if not given)."""
         from ..infer import maximize
         from ..sample.laplace import laplace_at

@@ -14,8 +14,8 @@ import io
 import math
 from typing import Any, Mapping
 
-import numpy as np
 
+from ..density import LogDensity
 from ..report import Problem
 from .assess import FidelityData, _posterior_metrics
 
@@ -30,7 +30,7 @@ TMU_ABS_TOL = 2e-3
 _KEYS = ("test_x", "test_logpdf", "test_weight", "train_x", "train_logpdf", "train_weight")
 
 
-def reproducible_evidence(surrogate: Any, data: FidelityData, poi: str, values: list[float], offset: float,
+def reproducible_evidence(surrogate: LogDensity, data: FidelityData, poi: str, values: list[float], offset: float,
                           n: int = 5000) -> tuple[dict[str, Any], bytes]:
     """``(validation.reproducible section, HDF5 bytes)`` for the first ``n`` points of each sample."""
     import h5py

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
+from ..density import LogDensity
 from ..errors import InvalidInputError, OptimizationError
 from .maximize import maximize
 from .profile import default_poi
@@ -43,7 +43,7 @@ class Interval:
 
 
 def tmu_interval(
-    source: Any,
+    source: LogDensity,
     level: float = 1.0,
     poi: str | None = None,
     *,

@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy.optimize import minimize
 
+from ..density import LogDensity
 from ..errors import InvalidInputError, OptimizationError
 from ..parameters import Parameter
 from ..points import as_points
@@ -37,7 +38,7 @@ _START_TRIES = 100
 
 
 def maximize(
-    source: Any,
+    source: LogDensity,
     *,
     fixed: Mapping[str, float] | None = None,
     x0: Any = None,

@@ -14,10 +14,11 @@ so that L-BFGS-B's line search backs off instead of being fed infinities
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from ..density import LogDensity
 from ..errors import NoGradientError, OptimizationError
 from ..parameters import Parameter
 
@@ -35,7 +36,7 @@ class Objective:
 
     def __init__(
         self,
-        source: Any,
+        source: LogDensity,
         base_point: np.ndarray,
         free: np.ndarray,
         *,

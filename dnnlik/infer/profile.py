@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..density import LogDensity
 from ..errors import InvalidInputError
 from ..parameters import Parameter
 from .maximize import SeedLike, maximize, _start_point
@@ -22,7 +23,7 @@ from .results import FitResult, TmuScan
 __all__ = ["profile", "tmu_scan", "default_poi"]
 
 
-def default_poi(source: Any) -> str:
+def default_poi(source: LogDensity) -> str:
     """The name of the single parameter whose role is ``"poi"``."""
     pois = [p.name for p in source.parameters if p.role == "poi"]
     if len(pois) != 1:
@@ -61,7 +62,7 @@ def _check_poi(poi: str, params: Sequence[Parameter], values: np.ndarray | None 
 
 
 def profile(
-    source: Any,
+    source: LogDensity,
     poi: str,
     values: Sequence[float] | np.ndarray,
     *,
@@ -98,7 +99,7 @@ def profile(
 
 
 def tmu_scan(
-    source: Any,
+    source: LogDensity,
     values: Sequence[float] | np.ndarray,
     poi: str | None = None,
     *,

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..density import LogDensity
 from ..errors import DnnlikError, InvalidInputError
 from ..graph import QuadraticBaseline
 from .config import TrainConfig
@@ -137,7 +138,7 @@ def resolve_likelihood(data: TrainingData) -> Any | None:
     return lik
 
 
-def baseline_from_likelihood(likelihood: Any, data: TrainingData) -> tuple[QuadraticBaseline, dict[str, Any]]:
+def baseline_from_likelihood(likelihood: LogDensity, data: TrainingData) -> tuple[QuadraticBaseline, dict[str, Any]]:
     """Laplace approximation of ``likelihood`` at its maximum (recorded by the sampler, or found here)."""
     from ..infer import maximize
     from ..sample.laplace import hessian
@@ -225,7 +226,7 @@ def fit_quadratic(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> tuple[Quadr
 # ------------------------------------------------------------------ putting it together
 
 
-def prepare(data: TrainingData, config: TrainConfig, likelihood: Any | None = None) -> Preprocessing:
+def prepare(data: TrainingData, config: TrainConfig, likelihood: LogDensity | None = None) -> Preprocessing:
     """The scalings (and baseline) for ``data`` under ``config``: a pure function of its arguments."""
     x, y = data.x_train, data.y_train
     if config.standardize_inputs:

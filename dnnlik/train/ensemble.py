@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..density import LogDensity
 from ..graph import mlp_reference
 from .baseline import Preprocessing, prepare
 from .config import TrainConfig
@@ -57,7 +58,7 @@ def train_ensemble(
     data: TrainingData,
     config: TrainConfig,
     *,
-    likelihood: Any | None = None,
+    likelihood: LogDensity | None = None,
     preprocessing: Preprocessing | None = None,
     progress: ProgressFn | None = None,
 ) -> TrainingResult:

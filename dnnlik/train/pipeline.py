@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..density import LogDensity
 from ..errors import DnnlikError, InvalidInputError
 from .baseline import prepare
 from .config import TrainConfig
@@ -52,7 +53,7 @@ def train_bundle(
     out: str | os.PathLike[str],
     config: TrainConfig | None = None,
     *,
-    likelihood: Any | None = None,
+    likelihood: LogDensity | None = None,
     overwrite: bool = False,
     progress: ProgressFn | None = None,
     name: str | None = None,
