@@ -86,7 +86,7 @@ def toy_parameters() -> tuple[Parameter, ...]:
             name="mu", role="poi", bounds=(-1.0, 5.0), nominal=0.0,
             constraint=Constraint(type="uniform"), unit="",
             description="signal strength: signal yield over the nominal signal "
-                        "(flat prior, logpdf is -inf unless -1 < mu < 5)",
+                        "(flat prior over its closed bounds, -1 <= mu <= 5)",
         )
     ]
     for i in range(N_BINS):
