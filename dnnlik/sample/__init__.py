@@ -18,7 +18,7 @@ from .dataset import SampleDataset, deduplicate, read_dataset, split_indices
 from .diagnostics import ChainTooShortError, ShortChainWarning, integrated_time, split_rhat
 from .laplace import Laplace, PreconditionedSource, hessian, laplace_at
 from .moves import MOVE_SETS, CountingMove, LaplaceIndependenceMove, LaplaceRandomWalkMove, parse_moves
-from .run import SampleOptions, SampleResult, default_walkers, sample
+from .pipeline import SampleOptions, SampleResult, default_walkers, sample
 from .strategies import STRATEGIES
 
 __all__ = [
