@@ -18,6 +18,7 @@ __all__ = [
     "MissingExtraError",
     "OptimizationError",
     "ModelTimeoutError",
+    "OutputExistsError",
 ]
 
 
@@ -74,3 +75,11 @@ class OptimizationError(DnnlikError, RuntimeError):
 
 class ModelTimeoutError(BundleError):
     """A model run was stopped because it took longer than the time allowed (a hostile or broken graph)."""
+
+
+class OutputExistsError(DnnlikError):
+    """The output a call would write already exists and ``overwrite`` was not given."""
+
+    def __init__(self, where: str, *, argument: str = "overwrite") -> None:
+        self.argument = argument
+        super().__init__(f"already exists (pass {argument}=True to replace it)", where=where)

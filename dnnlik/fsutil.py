@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import DnnlikError
+from .errors import DnnlikError, OutputExistsError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_directory", "new_file_mode"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_directory", "new_file_mode", "refuse_existing"]
 
 
 def _umask() -> int:
@@ -33,6 +33,12 @@ def new_file_mode(path: str | Path, *, directory: bool = False) -> int:
     with contextlib.suppress(OSError):
         return Path(path).stat().st_mode & 0o777
     return (0o777 if directory else 0o666) & ~_umask()
+
+
+def refuse_existing(path: str | Path, overwrite: bool) -> None:
+    """Raise :class:`~dnnlik.errors.OutputExistsError` when ``path`` exists and ``overwrite`` is false."""
+    if not overwrite and os.path.lexists(path):
+        raise OutputExistsError(str(path))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -68,8 +74,7 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator
     swapped out only once the new folder is complete.
     """
     target = Path(target)
-    if target.exists() and not overwrite:
-        raise DnnlikError("already exists (use overwrite to replace it)", where=str(target))
+    refuse_existing(target, overwrite)
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

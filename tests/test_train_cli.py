@@ -90,7 +90,9 @@ def test_ctrl_c_during_export_writes_nothing(samples: Path, tmp_path: Path, monk
     def interrupt(path):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dnnlik.api, "validate", interrupt)
+    import dnnlik.evaluate
+
+    monkeypatch.setattr(dnnlik.evaluate, "validate", interrupt)
     out = tmp_path / "b"
     result = CliRunner().invoke(train, [str(samples), "-o", str(out), "--layers", "4", "--epochs", "1",
                                         "--batch-size", "64", "--baseline", "fit"])
@@ -100,10 +102,30 @@ def test_ctrl_c_during_export_writes_nothing(samples: Path, tmp_path: Path, monk
 
 
 def test_activation_choices_are_the_recipes() -> None:
-    from dnnlik.train.config import _ACTIVATIONS
+    from dnnlik.graph import ACTIVATIONS as GRAPH
+    from dnnlik.train.config import ACTIVATIONS
 
     [option] = [p for p in train.params if p.name == "activation"]
-    assert tuple(option.type.choices) == _ACTIVATIONS   # the CLI's list is a copy kept light to import
+    assert tuple(option.type.choices) == ACTIVATIONS == tuple(a for a in GRAPH if a != "linear")
+
+
+def test_cli_defaults_are_the_configs() -> None:
+    """Every option that sets a TrainConfig field shows that field's default (one source of defaults)."""
+    from dataclasses import fields
+
+    from dnnlik.train import TrainConfig
+
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    renamed = {"jit": "jit_compile"}
+    checked = 0
+    for option in train.params:
+        field = renamed.get(option.name, option.name)
+        if field not in defaults or option.name in ("out",):
+            continue
+        expected = ",".join(map(str, defaults[field])) if field == "layers" else defaults[field]
+        assert option.default == expected, (option.name, option.default, expected)
+        checked += 1
+    assert checked >= 12
 
 
 def test_lr_schedule_choices_are_the_configs() -> None:

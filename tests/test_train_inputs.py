@@ -51,7 +51,7 @@ def test_parse_layers() -> None:
     assert parse_layers("512,512,512") == (512, 512, 512)
     assert parse_layers("2x1024") == (1024, 1024)
     for bad in ("", "a,b", "0,3", "3x"):
-        with pytest.raises(InvalidInputError, match="--layers"):
+        with pytest.raises(InvalidInputError, match=r"^layers: "):
             parse_layers(bad)
 
 

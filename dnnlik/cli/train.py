@@ -22,6 +22,8 @@ from typing import Any
 import click
 
 from ..errors import DnnlikError
+from ..train.config import ACTIVATIONS, BASELINES, LR_SCHEDULES, TARGETS, TrainConfig
+from ._common import cli_message, config_default
 
 __all__ = ["train", "ProgressLine"]
 
@@ -103,31 +105,37 @@ def _summary_text(result: Any, exported: Any) -> str:
     return "\n".join(lines)
 
 
+def _default(field: str) -> Any:
+    return config_default(TrainConfig, field)
+
+
 @click.command("train")
 @click.argument("samples", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", "out", required=True, type=click.Path(), help="Bundle folder to write.")
-@click.option("--layers", default="512,512,512", show_default=True, callback=_layers_callback,
-              help="Hidden layer widths: 512,512,512 or 3x512.")
-@click.option("--activation", default="selu", show_default=True, type=click.Choice(["selu", "relu", "tanh", "swish"]),
+@click.option("--layers", default=",".join(map(str, _default("layers"))), show_default=True,
+              callback=_layers_callback, help="Hidden layer widths: 512,512,512 or 3x512.")
+@click.option("--activation", default=_default("activation"), show_default=True, type=click.Choice(ACTIVATIONS),
               help="Hidden-layer activation (exported as plain ONNX ops with an explicit gradient).")
-@click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
+@click.option("--ensemble", default=_default("ensemble"), show_default=True, type=click.IntRange(min=1),
               help="Number of members (different seeds and random subsets); >= 2 adds a spread output.")
-@click.option("--epochs", default=1000, show_default=True, type=click.IntRange(min=1), help="Cap on epochs.")
-@click.option("--max-minutes", default=None, type=click.FloatRange(min=0, min_open=True),
+@click.option("--epochs", default=_default("epochs"), show_default=True, type=click.IntRange(min=1),
+              help="Cap on epochs.")
+@click.option("--max-minutes", default=_default("max_minutes"), type=click.FloatRange(min=0, min_open=True),
               help="Cap on the wall time of the whole training (all members).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed (member k uses seed + k).")
-@click.option("--target", default="residual", show_default=True, type=click.Choice(["residual", "logpdf"]),
+@click.option("--seed", default=_default("seed"), show_default=True, type=int, help="Seed (member k uses seed + k).")
+@click.option("--target", default=_default("target"), show_default=True, type=click.Choice(TARGETS),
               help="Learn the residual over the quadratic Laplace baseline, or log L directly.")
-@click.option("--baseline", default="auto", show_default=True, type=click.Choice(["auto", "likelihood", "fit"]),
+@click.option("--baseline", default=_default("baseline"), show_default=True, type=click.Choice(BASELINES),
               help="Where the residual's baseline comes from (reference likelihood or a fit to the samples).")
-@click.option("--batch-size", default=None, type=click.IntRange(min=1),
+@click.option("--batch-size", default=_default("batch_size"), type=click.IntRange(min=1),
               help="Batch size (default: about N_train/200, a power of two).")
-@click.option("--learning-rate", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True),
-              help="Initial learning rate of Adam.")
-@click.option("--lr-schedule", default="plateau", show_default=True, type=click.Choice(["plateau", "cosine"]),
+@click.option("--learning-rate", default=_default("learning_rate"), show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="Initial learning rate of Adam.")
+@click.option("--lr-schedule", default=_default("lr_schedule"), show_default=True, type=click.Choice(LR_SCHEDULES),
               help="plateau: cut the learning rate by 5 when the validation loss stalls (the paper's); "
                    "cosine: decay it to 1e-6 over --epochs.")
-@click.option("--jit/--no-jit", default=False, show_default=True, help="XLA compilation (useful on GPUs).")
+@click.option("--jit/--no-jit", default=_default("jit_compile"), show_default=True,
+              help="XLA compilation (useful on GPUs).")
 @click.option("--name", default=None, help="Bundle name (default: <source>-dnn).")
 @click.option("--author", "authors", multiple=True, help="Author name for bundle.json (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
@@ -141,7 +149,7 @@ def train(samples: str, out: str, layers: tuple[int, ...], activation: str, ense
           fmt: str) -> None:
     """Train a DNNLikelihood on SAMPLES (from 'dnnlik sample') and write a validated bundle to --out."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from ..train import NonFiniteTargetsWarning, TrainConfig, load_samples, train_bundle
+    from ..train import NonFiniteTargetsWarning, load_samples, train_bundle
     from ..train.pipeline import check_output
 
     if show_progress is None:
@@ -171,7 +179,7 @@ def train(samples: str, out: str, layers: tuple[int, ...], activation: str, ense
                                         authors=[{"name": a} for a in authors] or None, command=command)
     except DnnlikError as exc:
         progress.close()
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(cli_message(exc)) from None
     except KeyboardInterrupt:
         progress.close()
         click.echo(f"Interrupted after {time.monotonic() - start:.0f}s: nothing written to {out}", err=True)

@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..graph.mlp import ACTIVATIONS as GRAPH_ACTIVATIONS
 
-__all__ = ["TrainConfig", "TARGETS", "BASELINES", "LR_SCHEDULES", "auto_batch_size", "parse_layers"]
+__all__ = ["TrainConfig", "ACTIVATIONS", "TARGETS", "BASELINES", "LR_SCHEDULES", "auto_batch_size", "parse_layers"]
 
 TARGETS = ("residual", "logpdf")
 """What the network learns: the residual over the quadratic baseline, or log L itself."""
@@ -34,7 +35,8 @@ BASELINES = ("auto", "likelihood", "fit")
 reference likelihood's exact gradient), ``fit`` (least squares on the samples), ``auto``
 (the likelihood when it has an exact gradient, else the fit)."""
 
-_ACTIVATIONS = ("selu", "relu", "tanh", "swish")
+ACTIVATIONS = tuple(a for a in GRAPH_ACTIVATIONS if a != "linear")
+"""Hidden-layer activations a network can be trained with: those the ONNX writer exports, but linear."""
 
 LR_SCHEDULES = ("plateau", "cosine")
 """How the learning rate moves: ``plateau`` (the paper's ReduceLROnPlateau) or ``cosine``
@@ -61,9 +63,9 @@ def parse_layers(text: str) -> tuple[int, ...]:
             layers = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise InvalidInputError(
-            f"{text!r} is not a list of widths like 512,512,512 or 3x512", where="--layers") from None
+            f"{text!r} is not a list of widths like 512,512,512 or 3x512", where="layers") from None
     if not layers or any(w < 1 for w in layers):
-        raise InvalidInputError(f"{text!r}: give at least one layer, each of width >= 1", where="--layers")
+        raise InvalidInputError(f"{text!r}: give at least one layer, each of width >= 1", where="layers")
     return layers
 
 
@@ -108,8 +110,8 @@ class TrainConfig:
         if not layers or any(w < 1 for w in layers):
             raise InvalidInputError(f"needs at least one hidden layer of width >= 1, got {list(layers)}",
                                     where="layers")
-        if self.activation not in _ACTIVATIONS:
-            raise InvalidInputError(f"must be one of {list(_ACTIVATIONS)}, got {self.activation!r}",
+        if self.activation not in ACTIVATIONS:
+            raise InvalidInputError(f"must be one of {list(ACTIVATIONS)}, got {self.activation!r}",
                                     where="activation")
         if self.target not in TARGETS:
             raise InvalidInputError(f"must be one of {list(TARGETS)}, got {self.target!r}", where="target")

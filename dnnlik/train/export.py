@@ -38,6 +38,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..fsutil import refuse_existing
 from .._version import __version__
 from ..errors import DnnlikError, InvalidBundleError, InvalidInputError
 from ..graph import OUTPUT_GRAD, OUTPUT_LOGPDF, OUTPUT_SPREAD, build_mlp_model, mlp_reference
@@ -377,8 +378,7 @@ def export_bundle(
     if out.suffix == ".zip":
         raise InvalidInputError("export writes a bundle folder; zip it afterwards with dnnlik.bundle.zip_bundle",
                                 where=str(out))
-    if out.exists() and not overwrite:
-        raise DnnlikError("already exists (use --overwrite to replace it)", where=str(out))
+    refuse_existing(out, overwrite)
     if not result.members:
         raise InvalidInputError("has no trained member", where="result")
     bundle_id = bundle_name(data, name)

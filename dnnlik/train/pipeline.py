@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..fsutil import refuse_existing
 from ..density import LogDensity
 from ..errors import DnnlikError, InvalidInputError
 from .baseline import prepare
@@ -24,8 +25,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
 def check_output(out: str | os.PathLike[str], overwrite: bool) -> Path:
     """Refuse an existing ``out`` unless ``overwrite`` (before any time is spent training)."""
     path = Path(out)
-    if path.exists() and not overwrite:
-        raise DnnlikError("already exists (use --overwrite to replace it)", where=str(path))
+    refuse_existing(path, overwrite)
     if path.exists() and not path.is_dir():
         raise DnnlikError("exists and is not a folder", where=str(path))
     return path
