@@ -4,20 +4,29 @@ SOURCE is a reference likelihood name (``dnnlik.likelihoods.available()``).
 The run checkpoints to ``OUT.partial/``; ``--resume`` continues an
 interrupted run (same options), ``--overwrite`` starts again. A progress bar
 is shown on a terminal only; a summary of the diagnostics ends the run.
+
+The sampling options are made from the fields of
+:class:`dnnlik.sample.SampleOptions` (their defaults, help texts and ranges);
+this module adds only their flags and text forms (``--poi-range lo:hi``,
+``--split 0.8,0.1,0.1``), and reports library errors in terms of its flags.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 
 from ..errors import DnnlikError, InvalidInputError
+from ..sample.options import STRATEGIES, SampleOptions
 
-__all__ = ["sample"]
+__all__ = ["sample", "cli_message", "LIBRARY_ONLY"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _parse_range(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float] | None:
@@ -66,50 +75,86 @@ def _load(source: str) -> Any:
     return get(source)
 
 
+# ---------------------------------------------------------------------------------------------- options
+# The sampling options, in the order --help lists them: SampleOptions field -> (flag, what the command line
+# adds: a parser of its text form, a shorter help). Defaults, help texts and integer and interval rules come
+# from the field (dnnlik.sample.options), so each default lives there only; --help states it.
+_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "strategy": ("--strategy", {"type": click.Choice(STRATEGIES)}),
+    "n": ("--n", {}),
+    "seed": ("--seed", {}),
+    "n_walkers": ("--walkers", {}),
+    "moves": ("--moves", {}),
+    "n_chains": ("--chains", {}),
+    "profile_fraction": ("--profile-fraction", {}),
+    "poi": ("--poi", {}),
+    "poi_grid": ("--poi-grid", {}),
+    "poi_range": ("--poi-range", {"callback": _parse_range, "help": "lo:hi of the profile grid."}),
+    "window": ("--window", {"callback": _parse_window}),
+    "tune_steps": ("--tune-steps", {}),
+    "burn_in": ("--burn-in", {}),
+    "thin": ("--thin", {}),
+    "checkpoint_every": ("--checkpoint-every", {}),
+    "split": ("--split", {"callback": _parse_split, "help": "train,validation,test fractions.",
+                          "to_text": lambda v: ",".join(f"{x:g}" for x in v)}),
+}
+LIBRARY_ONLY = {"df": None, "poi_sigmas": None, "burn_factor": None, "thin_factor": None, "split_seed": None,
+                "on_short_chain": "--strict"}
+"""Fields of SampleOptions the command line does not offer as options (or offers in another form)."""
+
+_ARGUMENTS = {name: flag for name, (flag, _) in _FLAGS.items()} | \
+    {k: v for k, v in LIBRARY_ONLY.items() if v} | {"resume": "--resume", "overwrite": "--overwrite"}
+"""Library argument -> the flag that sets it: errors are reported in the command line's terms."""
+
+
+def _option(name: str, flag: str, extra: dict[str, Any]) -> Callable[[F], F]:
+    """The click option of the SampleOptions field ``name``."""
+    f = next(f for f in dataclasses.fields(SampleOptions) if f.name == name)
+    meta, extra = f.metadata, dict(extra)
+    to_text = extra.pop("to_text", None)
+    kwargs: dict[str, Any] = {"default": f.default if to_text is None else to_text(f.default),
+                              "show_default": meta["default_text"] or True, "help": meta["help"]}
+    if meta["minimum"] is not None:
+        kwargs["type"] = click.IntRange(min=meta["minimum"])
+    if meta["interval"] is not None:
+        kwargs["type"] = click.FloatRange(*meta["interval"])
+    return click.option(flag, name, **{**kwargs, **extra})
+
+
+def _sampling_options(func: F) -> F:
+    for name, (flag, extra) in reversed(_FLAGS.items()):
+        func = _option(name, flag, extra)(func)
+    return func
+
+
+def cli_message(exc: DnnlikError) -> str:
+    """A library error in this command's terms: the argument it names (``where``) as its flag, and
+    ``overwrite=True``/``resume=True`` as ``--overwrite``/``--resume``.
+
+    >>> cli_message(InvalidInputError("50 walkers are too few", where="n_walkers"))
+    '--walkers: 50 walkers are too few'
+    """
+    text = exc.bare_message
+    for argument in ("overwrite", "resume"):
+        text = text.replace(f"{argument}=True", _ARGUMENTS[argument])
+    where = _ARGUMENTS.get(exc.where, exc.where) if exc.where else None
+    return f"{where}: {text}" if where else text
+
+
+# ---------------------------------------------------------------------------------------------- the command
 @click.command("sample")
 @click.argument("source")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Samples file (HDF5) to write.")
-@click.option("--strategy", type=click.Choice(["unbiased", "profile", "mixed"]), default="unbiased",
-              show_default=True, help="Posterior samples, chains along the profile ridge, or both.")
-@click.option("--n", "n", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="Number of distinct samples to write.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of everything random.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run writing OUT (same options).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT (only once the new file is complete).")
-@click.option("--walkers", "n_walkers", type=click.IntRange(min=2), default=None,
-              help="Walkers per ensemble [default: max(64, 2 x dimensions + 10)].")
-@click.option("--moves", default="auto", show_default=True,
-              help="Move set: auto, laplace, laplace-de, laplace-stretch, laplace-rw, de, stretch, kde, "
-                   "or name:weight,... of laplace, laplace-rw, stretch, de, snooker, kde.")
-@click.option("--chains", "n_chains", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Independent unbiased ensembles (R-hat is computed over all their walkers).")
-@click.option("--profile-fraction", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
-              help="Fraction of profile samples in a mixed run.")
-@click.option("--poi", default=None, help="Parameter of interest (default: the one with role 'poi').")
-@click.option("--poi-grid", type=click.IntRange(min=1), default=20, show_default=True,
-              help="POI values of the profile grid.")
-@click.option("--poi-range", callback=_parse_range, default=None,
-              help="lo:hi of the profile grid [default: best fit +- 5 Laplace sigma, within the bounds].")
-@click.option("--window", callback=_parse_window, default="tile", show_default=True,
-              help="POI window of each profile chain: 'tile' (windows tile the range), a width, or 0 (POI fixed).")
-@click.option("--tune-steps", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Steps of the tuning chain that fixes burn-in and thinning.")
-@click.option("--burn-in", type=click.IntRange(min=0), default=None, help="Override the burn-in (steps).")
-@click.option("--thin", type=click.IntRange(min=1), default=None, help="Override the thinning.")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Steps between checkpoints.")
-@click.option("--split", callback=_parse_split, default="0.8,0.1,0.1", show_default=True,
-              help="train,validation,test fractions.")
+@_sampling_options
 @click.option("--strict", is_flag=True, help="Chains too short to trust their diagnostics are an error.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal only].")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Summary as readable text, or the run's sampling metadata as JSON.")
-def sample(source: str, out: str, strategy: str, n: int, seed: int, resume: bool, overwrite: bool,
-           n_walkers: int | None, moves: str, n_chains: int, profile_fraction: float, poi: str | None,
-           poi_grid: int, poi_range: tuple[float, float] | None, window: str | float, tune_steps: int,
-           burn_in: int | None, thin: int | None, checkpoint_every: int, split: tuple[float, float, float],
-           strict: bool, progress: bool | None, fmt: str) -> None:
+def sample(source: str, out: str, resume: bool, overwrite: bool, strict: bool, progress: bool | None, fmt: str,
+           **options: Any) -> None:
     """Sample SOURCE with emcee and write training data (points, exact logpdf, split, metadata) to OUT."""
     from ..sample import sample as run_sample
 
@@ -119,16 +164,12 @@ def sample(source: str, out: str, strategy: str, n: int, seed: int, resume: bool
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the summary lists them
-            result = run_sample(
-                lik, out, resume=resume, overwrite=overwrite, progress=progress, strategy=strategy, n=n,
-                seed=seed, n_walkers=n_walkers, moves=moves, n_chains=n_chains,
-                profile_fraction=profile_fraction, poi=poi, poi_grid=poi_grid, poi_range=poi_range,
-                window=window, tune_steps=tune_steps, burn_in=burn_in, thin=thin,
-                checkpoint_every=checkpoint_every, split=split, on_short_chain="error" if strict else "warn")
+            result = run_sample(lik, out, resume=resume, overwrite=overwrite, progress=progress,
+                                on_short_chain="error" if strict else "warn", **options)
     except InvalidInputError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_message(exc)) from None
     except DnnlikError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(cli_message(exc)) from None
     if fmt == "json":
         click.echo(json.dumps({"out": str(result.path), "n_samples": result.n_samples, "resumed": result.resumed,
                                "warnings": result.warnings, "sampling": result.sampling}, indent=1))

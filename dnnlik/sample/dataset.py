@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from ..errors import DnnlikError, InvalidInputError
+from .options import DEFAULT_SPLIT
 from .storage import atomic_h5
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SampleDataset", "deduplicate", "split_indices",
@@ -38,7 +39,6 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "SampleDataset", "deduplicate", "split_in
 
 FORMAT = "dnnlik-samples"
 FORMAT_VERSION = 1
-DEFAULT_SPLIT = (0.8, 0.1, 0.1)
 SPLIT_NAMES = ("train", "validation", "test")
 
 

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DnnlikError
+from .options import MIN_TUNE_STEPS
 
 __all__ = [
     "ShortChainWarning",
@@ -42,8 +43,6 @@ TRUST_FACTOR = 50.0
 """A chain shorter than this many autocorrelation times gives an untrustworthy tau (emcee's rule)."""
 _FFT_BUDGET = 4e6
 """Most complex numbers in flight in one batch of autocorrelation FFTs (64 MB)."""
-MIN_TUNE_STEPS = 20
-"""Fewer steps than this cannot estimate an autocorrelation time at all."""
 
 
 class ShortChainWarning(UserWarning):

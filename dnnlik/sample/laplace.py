@@ -62,7 +62,7 @@ def _grad(source: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(g, dtype=np.float64)
 
 
-def hessian(source: Any, x: np.ndarray, indices: Sequence[int] | None = None) -> np.ndarray:
+def hessian(source: Any, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """Hessian of ``source.logpdf`` at ``x`` over the parameters ``indices`` (all by default).
 
     A source with its own ``hessian(x, indices)`` method supplies it (see
@@ -94,7 +94,7 @@ def hessian(source: Any, x: np.ndarray, indices: Sequence[int] | None = None) ->
     return 0.5 * (h + h.T)
 
 
-def laplace_at(source: Any, x: np.ndarray, indices: Sequence[int] | None = None) -> Laplace:
+def laplace_at(source: Any, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> Laplace:
     """The Laplace approximation at ``x`` (normally a maximum) over ``indices``."""
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     idx = np.arange(x.size) if indices is None else np.asarray(indices, dtype=np.intp)
@@ -143,7 +143,7 @@ class PreconditionedSource:
     def grad_logpdf(self, x: Any) -> np.ndarray:
         return self.target.grad_logpdf(x)
 
-    def hessian(self, x: np.ndarray, indices: Sequence[int] | None = None) -> np.ndarray:
+    def hessian(self, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         return hessian(self.guide, x, indices)
 
     def describe(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """emcee moves for the sampler, chosen by name and recorded.
 
 A move set is written ``"name:weight,name:weight"`` (weights need not add up
-to 1) or given by one of the names in :data:`MOVE_SETS`. Move names:
+to 1) or given by one of the names in :data:`MOVE_SETS`; both, and
+:func:`parse_moves`, live in :mod:`.options` (importable without emcee) and
+are re-exported here. Move names:
 
 ``laplace``
     :class:`LaplaceIndependenceMove`: an independence Metropolis-Hastings
@@ -20,13 +22,13 @@ acceptances so that each move's acceptance fraction ends up in the metadata.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import emcee
 import numpy as np
 
 from ..errors import InvalidInputError
+from .options import DEFAULT_DF, MOVE_NAMES, MOVE_SETS, MoveSpec, needs_laplace, parse_moves, uses_red_blue
 
 __all__ = [
     "LaplaceIndependenceMove",
@@ -41,68 +43,6 @@ __all__ = [
     "uses_red_blue",
     "DEFAULT_DF",
 ]
-
-DEFAULT_DF = 50.0
-"""Degrees of freedom of the Student-t independence proposal (heavier tails than the Laplace normal)."""
-
-MOVE_NAMES = ("laplace", "laplace-rw", "stretch", "de", "snooker", "kde")
-RED_BLUE = ("stretch", "de", "snooker", "kde")
-MOVE_SETS: dict[str, str] = {
-    "auto": "laplace:0.9,de:0.1",
-    "laplace": "laplace:1",
-    "laplace-de": "laplace:0.9,de:0.1",
-    "laplace-stretch": "laplace:0.9,stretch:0.1",
-    "laplace-rw": "laplace-rw:1",
-    "de": "de:0.8,snooker:0.2",
-    "stretch": "stretch:1",
-    "kde": "kde:1",
-}
-"""Named move sets; ``auto`` is used when the Laplace approximation exists, ``de`` otherwise."""
-
-
-@dataclass(frozen=True)
-class MoveSpec:
-    """One move of a set: its name and its (unnormalised) weight."""
-
-    name: str
-    weight: float
-
-
-def parse_moves(text: str) -> tuple[MoveSpec, ...]:
-    """``"laplace:0.9,de:0.1"`` or a name of :data:`MOVE_SETS` -> move specs. Raises InvalidInputError."""
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidInputError("empty move set", where="moves")
-    text = MOVE_SETS.get(text.strip(), text.strip())
-    specs: list[MoveSpec] = []
-    for item in text.split(","):
-        name, _, weight_text = item.strip().partition(":")
-        name = name.strip()
-        if name not in MOVE_NAMES:
-            raise InvalidInputError(
-                f"unknown move {name!r}; moves: {', '.join(MOVE_NAMES)}; sets: {', '.join(MOVE_SETS)}",
-                where="moves")
-        try:
-            weight = float(weight_text) if weight_text.strip() else 1.0
-        except ValueError:
-            raise InvalidInputError(f"weight {weight_text!r} of move {name!r} is not a number",
-                                    where="moves") from None
-        if not math.isfinite(weight) or weight <= 0:
-            raise InvalidInputError(f"weight of move {name!r} must be positive, got {weight_text}",
-                                    where="moves")
-        if any(s.name == name for s in specs):
-            raise InvalidInputError(f"move {name!r} is listed twice", where="moves")
-        specs.append(MoveSpec(name, weight))
-    return tuple(specs)
-
-
-def needs_laplace(specs: Sequence[MoveSpec]) -> bool:
-    return any(s.name.startswith("laplace") for s in specs)
-
-
-def uses_red_blue(specs: Sequence[MoveSpec]) -> bool:
-    """Whether a move needs at least twice as many walkers as dimensions."""
-    return any(s.name in RED_BLUE for s in specs)
-
 
 _GEMM_SINGLE_THREAD = 262144
 """OpenBLAS runs a matrix product of at most this many multiply-adds on one thread."""

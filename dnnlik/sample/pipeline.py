@@ -1,13 +1,22 @@
-"""Run a sampling job: strategies, moves, checkpointed emcee ensembles, then the samples file.
+"""One sampling run, step by step: check, plan (or resume), run the chains, collect, write.
 
 >>> from dnnlik import likelihoods
 >>> from dnnlik.sample import sample
 >>> toy = likelihoods.get("toy-lhc-like")
 >>> result = sample(toy, "samples.h5", strategy="mixed", n=100_000, seed=1)  # doctest: +SKIP
 
-:func:`sample` checks its input, plans the segments (:mod:`.strategies`),
-runs them with checkpoints (:mod:`.runner`), then de-duplicates, splits and
-writes the samples file with its ``sampling`` metadata (:mod:`.dataset`).
+:func:`sample` reads the run's state into a :class:`_Job` and takes it
+through named steps, in order:
+
+1. :func:`_prepare`: the options, the source, the walkers, the initial
+   walkers, the output and its checkpoints (every rule checked once, here);
+2. :func:`_plan`: the segments and the move set (:func:`.strategies.plan_run`),
+   stored in the checkpoint folder, or read back from it when resuming;
+3. :func:`_run_chains`: the checkpointed emcee ensembles (:mod:`.runner`);
+4. :func:`_collect`: the samples de-duplicated across segments and split;
+5. :func:`_convergence`: R-hat and the warnings on short chains;
+6. :func:`_finish`: the ``sampling`` metadata (:mod:`.metadata`), the
+   samples file (:mod:`.dataset`), the checkpoints removed.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import json
 import sys
 import time
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,15 +34,16 @@ import emcee
 import numpy as np
 
 from .._version import __version__
+from ..density import LogDensity
 from ..errors import DnnlikError, InvalidInputError
 from .dataset import deduplicate, split_indices, write_dataset
 from .diagnostics import TRUST_FACTOR, ChainTooShortError, ShortChainWarning
-from .moves import MOVE_SETS, build_moves, needs_laplace, parse_moves, uses_red_blue
-from .options import SampleOptions, default_walkers
+from .metadata import Timing, sampling_section
+from .options import SampleOptions, check_walkers, default_walkers
 from .result import SampleResult
-from .runner import RHAT_MIN_HALF, Runner
+from .runner import Chains, Runner
 from .storage import CheckpointStore
-from .strategies import build_segments, segments_from_h5, segments_to_h5
+from .strategies import Plan, plan_run
 
 __all__ = ["SampleOptions", "SampleResult", "sample", "default_walkers", "RHAT_TARGET"]
 
@@ -41,7 +51,131 @@ RHAT_TARGET = 1.01
 """R-hat above this gives a warning."""
 
 
-def _check_source(source: Any) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+def sample(
+    source: LogDensity,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    initial: Any = None,
+    keep_checkpoints: bool = False,
+    **options: Any,
+) -> SampleResult:
+    """Sample ``source`` with emcee and write the samples file ``out``.
+
+    The run plans its segments (:mod:`.strategies`), runs them as emcee
+    ensembles with a checkpoint every ``checkpoint_every`` steps in
+    ``<out>.partial/`` (:mod:`.runner`, :mod:`.storage`), then de-duplicates,
+    splits and writes the samples with their ``sampling`` metadata
+    (:mod:`.dataset`, :mod:`.metadata`). A run killed at any moment resumes
+    from its last checkpoint and gives exactly the samples of an uninterrupted one.
+
+    Args:
+        source: the log-density to sample (a reference likelihood, a bundle...).
+        out: the samples file (HDF5) to write.
+        resume: continue the interrupted run writing ``out`` (its options must
+            be the same); without checkpoints, start afresh.
+        overwrite: start again; an existing ``out`` is replaced only when the
+            new one is complete.
+        progress: a tqdm bar on stderr; None shows it only on a terminal.
+        initial: (walkers, parameters) starting walkers of the unbiased
+            ensembles; None draws them from the Laplace approximation.
+        keep_checkpoints: keep ``<out>.partial/`` after the run.
+        **options: the fields of :class:`SampleOptions` (strategy, n, seed, ...).
+
+    Returns:
+        The samples file's path, its ``sampling`` metadata and the warnings.
+
+    Raises:
+        InvalidInputError: bad options or input (``where`` names the
+            argument), an existing ``out`` without ``resume``/``overwrite``,
+            checkpoints of a run with other options.
+        ChainTooShortError: ``on_short_chain="error"`` and a chain too short
+            to trust its autocorrelation time.
+        DnnlikError: the output cannot be written, the checkpoints are in use
+            by another run or unreadable, the moves hardly ever accept.
+
+    A :class:`ShortChainWarning` is given (and listed in the result) when a
+    chain is too short to trust its diagnostics or R-hat exceeds
+    :data:`RHAT_TARGET`.
+    """
+    job = _prepare(source, out, options, resume=resume, overwrite=overwrite, progress=progress, initial=initial,
+                   keep_checkpoints=keep_checkpoints)
+    try:
+        _plan(job)
+        chains = _run_chains(job).extract()
+        samples = _collect(job, chains)
+        rhat_max = _convergence(job, chains)
+        return _finish(job, chains, samples, rhat_max)
+    finally:
+        job.store.unlock()
+
+
+# ---------------------------------------------------------------------------------------------- the state
+@dataclass
+class _Job:
+    """The state of one run, filled in by the steps of :func:`sample` in order."""
+
+    source: LogDensity
+    out: Path
+    opts: SampleOptions
+    store: CheckpointStore
+    n_walkers: int
+    parameters: list[dict[str, Any]]
+    """The source's parameters as JSON (the samples file records them)."""
+    source_info: dict[str, Any]
+    initial: np.ndarray | None
+    config: dict[str, Any]
+    """What a resumed run must repeat (the options, the source, the initial walkers, the versions)."""
+    resume: bool
+    """Resume the checkpoints (they exist and were checked against ``config``)."""
+    progress: bool
+    keep_checkpoints: bool
+    clock: dict[str, float] = field(default_factory=dict)
+    """``time.perf_counter()`` readings: start, sampling, diagnostics."""
+    plan: Plan | None = None
+    notes: list[str] = field(default_factory=list)
+    """Warnings of the run, in the order met (the metadata lists them)."""
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """The samples to write: concatenated over segments, de-duplicated, split."""
+
+    points: np.ndarray
+    logpdf: np.ndarray
+    segment: np.ndarray
+    weight: np.ndarray
+    split: dict[str, np.ndarray]
+    split_seed: int
+
+
+# ---------------------------------------------------------------------------------------------- 1. checks
+def _prepare(source: LogDensity, out: str | Path, options: dict[str, Any], *, resume: bool, overwrite: bool,
+             progress: bool | None, initial: Any, keep_checkpoints: bool) -> _Job:
+    """Check everything before any work: options, source, walkers, initial walkers, output, checkpoints."""
+    start = time.perf_counter()
+    opts = SampleOptions.from_keywords(options)
+    if resume and overwrite:
+        raise InvalidInputError("resume and overwrite exclude each other", where="sample")
+    params_json, source_info = _check_source(source)
+    n_par = len(params_json)
+    n_walkers = default_walkers(n_par) if opts.n_walkers is None else int(opts.n_walkers)
+    check_walkers(n_walkers, n_par, opts.moves)
+    initial_arr = _check_initial(initial, n_walkers, [p["name"] for p in params_json])
+    out = Path(out)
+    store = CheckpointStore(out)
+    config = _config(source_info, opts, n_walkers, initial_arr)
+    resumable = _check_output(out, store, config, resume=resume, overwrite=overwrite)
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    return _Job(source=source, out=out, opts=opts, store=store, n_walkers=n_walkers, parameters=params_json,
+                source_info=source_info, initial=initial_arr, config=config, resume=resumable, progress=show,
+                keep_checkpoints=keep_checkpoints, clock={"start": start})
+
+
+def _check_source(source: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The source's parameters (as JSON) and its description; its logpdf must give one value per point."""
     try:
         params = tuple(source.parameters)
     except (AttributeError, TypeError):
@@ -57,10 +191,11 @@ def _check_source(source: Any) -> tuple[int, list[dict[str, Any]], dict[str, Any
     describe = source.describe() if hasattr(source, "describe") else {"name": type(source).__name__}
     from ..parameters import parameters_to_json
 
-    return len(params), parameters_to_json(params), describe
+    return parameters_to_json(params), describe
 
 
 def _check_initial(initial: Any, n_walkers: int, names: Sequence[str]) -> np.ndarray | None:
+    """The initial walkers as a (walkers, parameters) array without NaN, or None."""
     if initial is None:
         return None
     try:
@@ -79,6 +214,7 @@ def _check_initial(initial: Any, n_walkers: int, names: Sequence[str]) -> np.nda
 
 def _config(source_info: dict[str, Any], opts: SampleOptions, n_walkers: int,
             initial: np.ndarray | None) -> dict[str, Any]:
+    """What a resumed run must repeat: the options, walkers, source, initial walkers (hashed), versions."""
     cfg = asdict(opts)
     cfg["n_walkers"] = n_walkers
     cfg["source"] = source_info
@@ -88,238 +224,143 @@ def _config(source_info: dict[str, Any], opts: SampleOptions, n_walkers: int,
     return json.loads(json.dumps(cfg))
 
 
-def sample(
-    source: Any,
-    out: str | Path,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool | None = None,
-    initial: Any = None,
-    keep_checkpoints: bool = False,
-    **options: Any,
-) -> SampleResult:
-    """Sample ``source`` with emcee and write the samples file ``out``.
+def _check_output(out: Path, store: CheckpointStore, config: dict[str, Any], *, resume: bool,
+                  overwrite: bool) -> bool:
+    """The rules on an existing output and checkpoints; True when the checkpoints are to be resumed.
 
-    ``options`` are the fields of :class:`SampleOptions`. An existing ``out``
-    (or an interrupted run's checkpoints) is refused unless ``resume`` (continue
-    the interrupted run; its options must be the same) or ``overwrite`` (start
-    again; the old file is replaced only when the new one is complete).
-    ``progress``: a tqdm bar on stderr; None shows it only on a terminal.
+    ``out`` must be a file path in an existing folder. Without ``resume`` or
+    ``overwrite``, neither ``out`` nor an interrupted run's checkpoints may
+    exist; with ``resume``, the checkpoints (if any) must have the same
+    ``config``, and a complete ``out`` without them is refused.
     """
-    t_start = time.perf_counter()
-    unknown = sorted(set(options) - set(SampleOptions.__dataclass_fields__))
-    if unknown:
-        raise InvalidInputError(f"unknown option(s) {unknown}", where="sample")
-    if "poi_range" in options and options["poi_range"] is not None:
-        options["poi_range"] = tuple(float(v) for v in options["poi_range"])
-    if "split" in options:
-        options["split"] = tuple(float(v) for v in options["split"])
-    opts = SampleOptions(**options)
-    opts.check()
-    if resume and overwrite:
-        raise InvalidInputError("resume and overwrite exclude each other", where="sample")
-    n_par, params_json, source_info = _check_source(source)
-    names = [p["name"] for p in params_json]
-    specs = parse_moves(opts.moves)
-    n_walkers = default_walkers(n_par) if opts.n_walkers is None else int(opts.n_walkers)
-    if uses_red_blue(specs) and n_walkers < 2 * n_par:
-        raise InvalidInputError(
-            f"{n_walkers} walkers are too few for {n_par} dimensions: the ensemble moves "
-            f"({', '.join(s.name for s in specs)}) need at least 2 x {n_par} = {2 * n_par}", where="n_walkers")
-    initial_arr = _check_initial(initial, n_walkers, names)
-
-    out = Path(out)
-    store = CheckpointStore(out)
     if out.is_dir():
         raise InvalidInputError("is a folder; give the path of the samples file to write", where=str(out))
     if not out.parent.is_dir():
         raise DnnlikError("the output folder does not exist", where=str(out.parent))
-    config = _config(source_info, opts, n_walkers, initial_arr)
-    resumed = False
-    if resume:
-        if store.exists():
-            stored = store.read_config()
-            diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
-            if diff:
-                details = "; ".join(f"{k}: checkpoint {stored.get(k)!r}, now {config.get(k)!r}" for k in diff[:4])
-                raise InvalidInputError(f"cannot resume: the options differ from the interrupted run's ({details})",
-                                        where=str(store.path))
-            resumed = True
-        elif out.exists():
-            raise InvalidInputError("is complete: nothing to resume (use overwrite to sample again)",
-                                    where=str(out))
-    elif not overwrite:
+    if resume and store.exists():
+        stored = store.read_config()
+        diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+        if diff:
+            details = "; ".join(f"{k}: checkpoint {stored.get(k)!r}, now {config.get(k)!r}" for k in diff[:4])
+            raise InvalidInputError(f"cannot resume: the options differ from the interrupted run's ({details})",
+                                    where=str(store.path))
+        return True
+    if resume and out.exists():
+        raise InvalidInputError("is complete: nothing to resume (use overwrite=True to sample again)",
+                                where=str(out))
+    if not resume and not overwrite:
         if out.exists():
             raise InvalidInputError("already exists; use resume to continue an interrupted run or overwrite "
                                     "to replace it", where=str(out))
         if store.path.exists():
             raise InvalidInputError("an interrupted run's checkpoints are here; use resume to continue it or "
                                     "overwrite to start again", where=str(store.path))
-
-    try:
-        return _sample_locked(source, out, store, opts, specs, resumed, config, n_par, n_walkers, params_json,
-                              source_info, initial_arr, progress, keep_checkpoints, t_start)
-    finally:
-        store.unlock()
+    return False
 
 
-def _sample_locked(source: Any, out: Path, store: CheckpointStore, opts: SampleOptions, specs: Any,
-                   resumed: bool, config: dict[str, Any], n_par: int, n_walkers: int,
-                   params_json: list[dict[str, Any]], source_info: dict[str, Any], initial_arr: np.ndarray | None,
-                   progress: bool | None, keep_checkpoints: bool, t_start: float) -> SampleResult:
-    if resumed:
+# ---------------------------------------------------------------------------------------------- 2. plan
+def _plan(job: _Job) -> None:
+    """The run's plan: read back from the checkpoints when resuming, else made and stored (``job.plan``)."""
+    store = job.store
+    if job.resume:
         store.lock()
         with store.open_plan() as f:
-            segments = segments_from_h5(f["segments"])
-            choices = json.loads(f.attrs["choices"])
-    else:
-        store.create()  # first: an unwritable folder fails before any work
-        try:
-            segments, choices = build_segments(
-                source, strategy=opts.strategy, n=opts.n, n_chains=opts.n_chains,
-                profile_fraction=opts.profile_fraction, poi=opts.poi, poi_grid=opts.poi_grid,
-                poi_range=opts.poi_range, poi_sigmas=opts.poi_sigmas, window=opts.window,
-                need_laplace=needs_laplace(specs) and opts.moves != "auto")
-            if opts.moves == "auto" and any(s.laplace_mean is None for s in segments):
-                specs = parse_moves(MOVE_SETS["de"])
-                choices["moves_fallback"] = "no Laplace approximation: moves 'de' instead of 'auto'"
+            job.plan = Plan.from_h5(f, job.opts.moves)
+        return
+    store.create()  # first: an unwritable folder fails before any work
+    try:
+        plan = plan_run(job.source, job.opts)
+        store.write_plan(job.config, plan.to_h5)
+    except BaseException:
+        store.remove()  # nothing worth resuming yet
+        raise
+    job.plan = plan
 
-            def writer(f: Any) -> None:
-                f.attrs["choices"] = json.dumps(choices)
-                segments_to_h5(f.create_group("segments"), segments)
 
-            store.write_plan(config, writer)
-        except BaseException:
-            store.remove()  # nothing worth resuming yet
-            raise
-    if "moves_fallback" in choices:
-        specs = parse_moves(MOVE_SETS["de"])
-    if uses_red_blue(specs) and n_walkers < 2 * n_par:
-        raise InvalidInputError(f"{n_walkers} walkers are too few for {n_par} dimensions (need {2 * n_par})",
-                                where="n_walkers")
-
-    notes: list[str] = []
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    run = Runner(source, opts, store, segments, n_walkers, initial_arr, show, notes)
-    run.specs = specs
+# ---------------------------------------------------------------------------------------------- 3. chains
+def _run_chains(job: _Job) -> Runner:
+    """Run (or finish) every segment, with a progress bar if asked; returns the runner, tuned."""
+    assert job.plan is not None
+    store, opts = job.store, job.opts
+    runner = Runner(job.source, opts, store, job.plan.segments, specs=job.plan.specs, n_walkers=job.n_walkers,
+                    initial=job.initial, notes=job.notes)
     bar = None
-    if show:
+    if job.progress:
         from tqdm import tqdm
 
         bar = tqdm(total=opts.n, unit="sample", desc="sampling", file=sys.stderr, dynamic_ncols=True)
-    prior_s = sum(store.read_chunk(p, data=False).wall_time_s for _, _, p in store.chunk_names()) if resumed else 0.0
-    t_sampling = time.perf_counter()
+    if job.resume:
+        job.clock["before_resume"] = sum(store.read_chunk(p, data=False).wall_time_s
+                                         for _, _, p in store.chunk_names())
+    job.clock["sampling"] = time.perf_counter()
     try:
-        run.execute(bar)
-        if run.tuning is None:
-            run.tune()
+        runner.execute(bar)
+        if runner.tuning is None:
+            runner.tune()
     except ChainTooShortError:
         store.remove()  # tuning is deterministic: these checkpoints would fail the same way again
         raise
     finally:
         if bar is not None:
             bar.close()
-    t_diagnostics = time.perf_counter()
-    infos, pts, lps, segids, extra = run.extract()
-    points = np.concatenate(pts)
-    logpdf = np.concatenate(lps)
-    segment = np.concatenate(segids)
-    weight = np.concatenate(extra["weights"])
+    job.clock["diagnostics"] = time.perf_counter()
+    return runner
+
+
+# ---------------------------------------------------------------------------------------------- 4. samples
+def _collect(job: _Job, chains: Chains) -> _Samples:
+    """The segments' samples in one array, exact duplicates across segments removed, then split."""
+    points = np.concatenate(chains.points)
+    logpdf = np.concatenate(chains.logpdf)
+    segment = np.concatenate(chains.segment)
+    weight = np.concatenate(chains.weight)
     unique = deduplicate(points)
     if unique.size != points.shape[0]:
-        notes.append(f"{points.shape[0] - unique.size} duplicate points across segments removed")
+        job.notes.append(f"{points.shape[0] - unique.size} duplicate points across segments removed")
         points, logpdf, segment, weight = points[unique], logpdf[unique], segment[unique], weight[unique]
-    split_seed = opts.seed if opts.split_seed is None else opts.split_seed
-    parts = split_indices(points.shape[0], opts.split, split_seed)
+    split_seed = job.opts.seed if job.opts.split_seed is None else job.opts.split_seed
+    return _Samples(points, logpdf, segment, weight, split_indices(points.shape[0], job.opts.split, split_seed),
+                    split_seed)
 
-    tuning = run.tuning
-    assert tuning is not None
-    rhat = extra["rhat"]
+
+# ---------------------------------------------------------------------------------------------- 5. R-hat
+def _convergence(job: _Job, chains: Chains) -> float | None:
+    """The largest R-hat (pooled over unbiased ensembles, else the largest per ensemble), with its warnings.
+
+    Warns when R-hat exceeds :data:`RHAT_TARGET`; notes profile chains too
+    short for their own diagnostics (short by design).
+    """
+    rhat = chains.rhat
     rhat_max = float(np.nanmax(rhat)) if rhat is not None and np.isfinite(rhat).any() else None
     if rhat_max is None:
-        vals = [i["rhat_max"] for i in infos if i["rhat_max"] is not None]
+        vals = [i["rhat_max"] for i in chains.infos if i["rhat_max"] is not None]
         rhat_max = max(vals) if vals else None
     if rhat_max is not None and rhat_max > RHAT_TARGET:
         msg = (f"R-hat {rhat_max:.4f} > {RHAT_TARGET}: the chains disagree; sample longer or use better moves")
-        notes.append(msg)
-        warnings.warn(msg, ShortChainWarning, stacklevel=2)
-    short = [i["index"] for i in infos if not i["trusted"] and i["kind"] == "profile"]
+        job.notes.append(msg)
+        warnings.warn(msg, ShortChainWarning, stacklevel=3)
+    short = [i["index"] for i in chains.infos if not i["trusted"] and i["kind"] == "profile"]
     if short:
-        notes.append(f"{len(short)} profile chain(s) are shorter than {int(TRUST_FACTOR)} autocorrelation "
-                     "times (short by design): their own diagnostics are indicative only")
-    wall = float(extra["wall_time_s"])
-    n_eff = float(sum(i["effective_samples"] for i in infos))
-    move_weights = {s.name: s.weight / sum(x.weight for x in specs) for s in specs}
-    moves_meta = []
-    probe = build_moves(specs, ndim=segments[0].ndim, mean=segments[0].laplace_mean,
-                        precision=segments[0].laplace_precision, df=opts.df, uniform=None)
-    for m, _ in probe:
-        prop, acc = extra["move_counts"].get(m.name, [0, 0])
-        m.proposed, m.accepted = prop, acc
-        desc = m.describe(move_weights[m.name])
-        desc["options"].pop("uniform_window", None)
-        moves_meta.append(desc)
-    total_wall = time.perf_counter() - t_start
-    sampling = {
-        "tool": "emcee",
-        "tool_version": emcee.__version__,
-        "strategy": opts.strategy,
-        "strategy_options": {
-            "generator": {"name": "dnnlik", "version": __version__},
-            "source": source_info,
-            "move_set": opts.moves if "moves_fallback" not in choices else "de",
-            "n_chains": opts.n_chains,
-            "profile_fraction": opts.profile_fraction if opts.strategy == "mixed" else
-            (1.0 if opts.strategy == "profile" else 0.0),
-            "tune_steps": opts.tune_steps,
-            "burn_in_rule": f"ceil({opts.burn_factor:g} x tau_max of the tuning chain)"
-            if opts.burn_in is None else "given",
-            "thin_rule": f"max(1, floor({opts.thin_factor:g} x tau_max))" if opts.thin is None else "given",
-            "checkpoint_every": opts.checkpoint_every,
-            "seed_derivation": "numpy SeedSequence(seed).spawn(n_segments): child k, spawned again in two, "
-                               "seeds segment k's initial walkers (Generator) and emcee's RandomState (MT19937)",
-            "deduplication": "exact repeats of a walker's position (rejected proposals) removed; /weight "
-                             "holds each point's multiplicity in the thinned chain: weight posterior "
-                             "expectations with it (unweighted, the points lean towards the proposal)",
-            "initial_walkers": "given" if initial_arr is not None else
-            "draws from the Laplace normal at the (profiled) maximum",
-            "segments": infos,
-            **{k: v for k, v in choices.items() if k != "moves_fallback"},
-            **({"moves_fallback": choices["moves_fallback"]} if "moves_fallback" in choices else {}),
-        },
-        "seeds": [int(opts.seed)],
-        "n_walkers": n_walkers,
-        "n_steps": int(extra["total_steps"]),
-        "moves": moves_meta,
-        "burn_in": int(tuning.burn_in),
-        "thin": int(tuning.thin),
-        "n_samples": int(points.shape[0]),
-        "split": {"train": int(parts["train"].size), "validation": int(parts["validation"].size),
-                  "test": int(parts["test"].size), "seed": int(split_seed), "fractions": list(opts.split)},
-        "diagnostics": {
-            "autocorrelation_time": float(tuning.tau_max),
-            "autocorrelation_time_per_parameter": list(tuning.tau),
-            "autocorrelation_time_trusted": bool(tuning.trusted),
-            "acceptance_fraction": float(extra["acceptance_fraction"]),
-            **({"rhat_max": rhat_max} if rhat_max is not None else {}),
-            "rhat_over": "walkers of all unbiased ensembles as chains, each split in two halves"
-            if rhat is not None else
-            f"walkers of each ensemble with at least {2 * RHAT_MIN_HALF} kept steps, split in halves "
-            "(max over ensembles)",
-            "effective_samples": n_eff,
-            "effective_samples_per_s": n_eff / wall if wall > 0 else None,
-            "warnings": list(notes),
-            "timing_s": {"setup": t_sampling - t_start, "sampling": t_diagnostics - t_sampling,
-                         "diagnostics": total_wall - (t_diagnostics - t_start),
-                         **({"before_resume": prior_s} if resumed else {})},
-        },
-        "wall_time_s": total_wall + prior_s,
-    }
-    write_dataset(out, points=points, logpdf=logpdf, segment=segment, weight=weight, split=parts,
-                  parameters=params_json,
-                  sampling=sampling, source=source_info)
-    if not keep_checkpoints:
-        store.remove()
-    return SampleResult(path=out, n_samples=int(points.shape[0]), sampling=sampling, warnings=notes,
-                        resumed=resumed)
+        job.notes.append(f"{len(short)} profile chain(s) are shorter than {int(TRUST_FACTOR)} autocorrelation "
+                         "times (short by design): their own diagnostics are indicative only")
+    return rhat_max
+
+
+# ---------------------------------------------------------------------------------------------- 6. output
+def _finish(job: _Job, chains: Chains, samples: _Samples, rhat_max: float | None) -> SampleResult:
+    """The metadata, the samples file (written atomically), the checkpoints removed (unless kept)."""
+    assert job.plan is not None
+    clock = job.clock
+    timing = Timing(start=clock["start"], sampling=clock["sampling"], diagnostics=clock["diagnostics"],
+                    end=time.perf_counter(), before_resume=clock.get("before_resume"))
+    n = int(samples.points.shape[0])
+    sampling = sampling_section(job.opts, n_walkers=job.n_walkers, source_info=job.source_info,
+                                initial_given=job.initial is not None, plan=job.plan, chains=chains,
+                                split=samples.split, split_seed=samples.split_seed, n_samples=n,
+                                rhat_max=rhat_max, notes=job.notes, timing=timing)
+    write_dataset(job.out, points=samples.points, logpdf=samples.logpdf, segment=samples.segment,
+                  weight=samples.weight, split=samples.split, parameters=job.parameters, sampling=sampling,
+                  source=job.source_info)
+    if not job.keep_checkpoints:
+        job.store.remove()
+    return SampleResult(path=job.out, n_samples=n, sampling=sampling, warnings=job.notes, resumed=job.resume)

@@ -34,6 +34,7 @@ from ..errors import DnnlikError
 from ..fsutil import new_file_mode
 
 __all__ = [
+    "atomic_replace",
     "atomic_h5",
     "write_error",
     "Chunk",
@@ -48,7 +49,15 @@ _CHUNK_RE = re.compile(r"^seg(\d{3})-(\d{6})\.h5$")
 
 
 def write_error(exc: OSError, where: str) -> DnnlikError:
-    """A one-line error for an OSError met while writing ``where``."""
+    """A one-line error for an OSError met while writing ``where`` (disk full, quota, not writable...).
+
+    Args:
+        exc: the error the operating system gave.
+        where: the path being written.
+
+    Returns:
+        The error to raise, saying why in words.
+    """
     if exc.errno == errno.ENOSPC:
         why = "no space left on the device (disk full)"
     elif exc.errno == errno.EDQUOT:
@@ -69,9 +78,22 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+# Belongs in dnnlik.fsutil, with write_error and _fsync_dir (reported in issue 13): fsutil's
+# atomic_write_bytes needs the whole content in memory, which an HDF5 file written by h5py (up
+# to a gigabyte of samples) is not. atomic_write_bytes could then be built on this.
 @contextlib.contextmanager
-def atomic_h5(path: str | Path) -> Iterator[h5py.File]:
-    """Yield a new HDF5 file that replaces ``path`` only once it is complete and on disk."""
+def atomic_replace(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; once the block completes, it replaces ``path``.
+
+    Whatever the block writes to the temporary path (any writer: h5py here)
+    is fsync'ed, given the mode ``path`` has (or would get), renamed over
+    ``path`` and the folder fsync'ed: a crash leaves either the old file or
+    the new one, never half of one. On an error the temporary file is removed.
+
+    Raises:
+        DnnlikError: an OSError while creating, syncing or renaming, in words
+            (:func:`write_error`).
+    """
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -80,8 +102,7 @@ def atomic_h5(path: str | Path) -> Iterator[h5py.File]:
         raise write_error(exc, str(path)) from None
     try:
         try:
-            with h5py.File(tmp, "w") as f:
-                yield f
+            yield Path(tmp)
             with open(tmp, "rb+") as raw:
                 os.fsync(raw.fileno())
             os.chmod(tmp, new_file_mode(path))
@@ -95,6 +116,17 @@ def atomic_h5(path: str | Path) -> Iterator[h5py.File]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_h5(path: str | Path) -> Iterator[h5py.File]:
+    """Yield a new HDF5 file that replaces ``path`` only once it is complete and on disk (:func:`atomic_replace`).
+
+    Raises:
+        DnnlikError: the file cannot be written (disk full, not writable...).
+    """
+    with atomic_replace(path) as tmp, h5py.File(tmp, "w") as f:
+        yield f
+
+
 def random_state_to_h5(group: h5py.Group, state: tuple[Any, ...]) -> None:
     """Store a ``numpy.random.RandomState.get_state()`` tuple (no pickle)."""
     key, keys, pos, has_gauss, cached = state
@@ -106,6 +138,7 @@ def random_state_to_h5(group: h5py.Group, state: tuple[Any, ...]) -> None:
 
 
 def random_state_from_h5(group: h5py.Group) -> tuple[Any, ...]:
+    """The ``numpy.random.RandomState`` state tuple stored by :func:`random_state_to_h5`."""
     return (str(group.attrs["rs_kind"]), np.asarray(group["rs_keys"][()], dtype=np.uint32),
             int(group.attrs["rs_pos"]), int(group.attrs["rs_has_gauss"]),
             float(group.attrs["rs_cached_gaussian"]))
@@ -201,7 +234,7 @@ class CheckpointStore:
             with h5py.File(self.plan_path, "r") as f:
                 return json.loads(f.attrs["config"])
         except (OSError, KeyError, ValueError) as exc:
-            raise DnnlikError(f"unreadable checkpoint plan ({exc}); start again with --overwrite",
+            raise DnnlikError(f"unreadable checkpoint plan ({exc}); start again with overwrite=True",
                               where=str(self.plan_path)) from None
 
     def open_plan(self) -> h5py.File:
@@ -224,7 +257,7 @@ class CheckpointStore:
             expected = per_segment.get(seg, 0)
             if idx != expected:
                 raise DnnlikError(f"checkpoint chunk {expected} of segment {seg} is missing; start again "
-                                  "with --overwrite", where=str(self.path))
+                                  "with overwrite=True", where=str(self.path))
             per_segment[seg] = idx + 1
         return found
 
@@ -266,5 +299,5 @@ class CheckpointStore:
                     wall_time_s=float(f.attrs["wall_time_s"]),
                 )
         except (OSError, KeyError, ValueError) as exc:
-            raise DnnlikError(f"unreadable checkpoint ({exc}); start again with --overwrite",
+            raise DnnlikError(f"unreadable checkpoint ({exc}); start again with overwrite=True",
                               where=str(path)) from None

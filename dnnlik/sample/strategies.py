@@ -25,11 +25,10 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from .laplace import Laplace, laplace_at
+from .options import FALLBACK_MOVE_SET, STRATEGIES, MoveSpec, SampleOptions, needs_laplace, parse_moves
 
-__all__ = ["STRATEGIES", "Segment", "split_counts", "build_segments", "segments_to_h5", "segments_from_h5"]
-
-STRATEGIES = ("unbiased", "profile", "mixed")
-
+__all__ = ["STRATEGIES", "Segment", "Plan", "plan_run", "split_counts", "build_segments", "segments_to_h5",
+           "segments_from_h5"]
 
 @dataclass
 class Segment:
@@ -122,92 +121,209 @@ def build_segments(
     window: str | float,
     need_laplace: bool,
 ) -> tuple[list[Segment], dict[str, Any]]:
-    """The segments of a run and the choices made (for the metadata)."""
-    from ..infer import default_poi, maximize, profile
+    """The segments of a run and the choices made (for the metadata).
+
+    Args:
+        source: the likelihood (``parameters``, ``logpdf``; a gradient for the
+            maximum and the Laplace approximation).
+        strategy, n, n_chains, profile_fraction, poi, poi_grid, poi_range,
+            poi_sigmas, window: the fields of :class:`~.options.SampleOptions`.
+        need_laplace: fail when a Laplace approximation is missing (the moves
+            need it) instead of leaving the segment without one.
+
+    Returns:
+        The segments (the reference one first, indices in order) and the
+        choices made (maximum, Laplace, profile grid), for the metadata.
+
+    Raises:
+        InvalidInputError: an unknown POI, an empty POI range, nothing to
+            sample, or (with ``need_laplace``) no Laplace approximation.
+    """
+    from ..infer import maximize
 
     params = tuple(source.parameters)
-    n_par = len(params)
-    names = [p.name for p in params]
     best = maximize(source)
-    everything = np.arange(n_par)
+    everything = np.arange(len(params))
     lap = _laplace_or_none(source, best.point, everything, need_laplace)
     choices: dict[str, Any] = {"maximum": {"logpdf": best.logpdf, "point": list(best.x)}}
     if lap is not None:
         choices["laplace"] = {**lap.info}
 
-    if strategy == "unbiased":
-        n_unbiased, n_profile = n, 0
-    elif strategy == "profile":
-        n_unbiased, n_profile = 0, n
-    else:
-        n_profile = int(round(n * profile_fraction))
-        n_unbiased = n - n_profile
-    segments: list[Segment] = []
-    for count in split_counts(n_unbiased, n_chains) if n_unbiased else []:
-        segments.append(Segment(
-            index=0, kind="unbiased", n_target=count, free=everything.copy(), base=best.point.copy(),
-            laplace_mean=None if lap is None else lap.mean,
-            laplace_precision=None if lap is None else lap.precision,
-            info={"centre": "global maximum"}))
-
+    n_unbiased, n_profile = _sample_counts(strategy, n, profile_fraction)
+    segments = [Segment(index=0, kind="unbiased", n_target=count, free=everything.copy(), base=best.point.copy(),
+                        laplace_mean=None if lap is None else lap.mean,
+                        laplace_precision=None if lap is None else lap.precision,
+                        info={"centre": "global maximum"})
+                for count in (split_counts(n_unbiased, n_chains) if n_unbiased else [])]
     if n_profile:
-        poi_name = default_poi(source) if poi is None else poi
-        if poi_name not in names:
-            raise InvalidInputError(f"unknown parameter {poi_name!r}; known: {names[:8]}"
-                                    + (" ..." if n_par > 8 else ""), where="poi")
-        j = names.index(poi_name)
-        p = params[j]
-        if poi_range is None:
-            if lap is None:
-                raise InvalidInputError("no Laplace approximation to choose the POI range from; give it",
-                                        where="poi_range")
-            sigma = float(lap.sigma[j])
-            lo, hi = best.point[j] - poi_sigmas * sigma, best.point[j] + poi_sigmas * sigma
-            rule = f"best fit +- {poi_sigmas:g} Laplace sigma ({sigma:.4g}), within the bounds"
-        else:
-            lo, hi = poi_range
-            rule = "given"
-        lo, hi = max(lo, p.lower), min(hi, p.upper)
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise InvalidInputError(f"empty or infinite POI range [{lo:g}, {hi:g}] (bounds "
-                                    f"[{p.lower:g}, {p.upper:g}])", where="poi_range")
-        edges = np.linspace(lo, hi, poi_grid + 1)
-        centres = 0.5 * (edges[:-1] + edges[1:])
-        if window == "tile":
-            windows = list(zip(edges[:-1], edges[1:]))
-            width_text = f"tiles of width {(hi - lo) / poi_grid:.4g}"
-        else:
-            w = float(window)
-            windows = [(max(c - w / 2, p.lower), min(c + w / 2, p.upper)) for c in centres]
-            width_text = "POI fixed" if w == 0 else f"width {w:g}"
-        fits = profile(source, poi_name, centres, x0=best.point)
-        others = np.array([i for i in everything if i != j], dtype=np.intp)
-        for count, c, (wlo, whi), fit in zip(split_counts(n_profile, poi_grid), centres, windows, fits):
-            fixed = whi <= wlo
-            free = others if fixed else everything.copy()
-            plap = _laplace_or_none(source, fit.point, free, need_laplace)
-            segments.append(Segment(
-                index=0, kind="profile", n_target=count, free=free, base=fit.point.copy(),
-                window=None if fixed else (j, float(wlo), float(whi)),
-                laplace_mean=None if plap is None else plap.mean,
-                laplace_precision=None if plap is None else plap.precision,
-                poi_value=float(c), info={"centre": "profiled maximum", "profiled_logpdf": fit.logpdf}))
-        choices["profile"] = {"poi": poi_name, "poi_range": [float(lo), float(hi)], "poi_range_rule": rule,
-                              "grid": [float(c) for c in centres], "window": width_text}
+        grid = _profile_grid(source, poi, poi_grid, poi_range, poi_sigmas, window, best.point, lap)
+        segments += _profile_segments(source, grid, n_profile, best.point, need_laplace)
+        choices["profile"] = grid.choices()
 
     segments = [s for s in segments if s.n_target > 0]  # fewer samples than ensembles
     if not segments:
         raise InvalidInputError("nothing to sample", where="n")
-    # The reference segment (tuned first; its burn-in and thinning serve all) comes first.
+    return _reference_first(segments, best.point, choices, [p.name for p in params]), choices
+
+
+def _sample_counts(strategy: str, n: int, profile_fraction: float) -> tuple[int, int]:
+    """How many of the ``n`` samples are unbiased and how many come from the profile grid."""
+    if strategy == "unbiased":
+        return n, 0
+    if strategy == "profile":
+        return 0, n
+    n_profile = int(round(n * profile_fraction))
+    return n - n_profile, n_profile
+
+
+@dataclass(frozen=True)
+class _ProfileGrid:
+    """The profile grid of a run: POI values, their windows, and how they were chosen."""
+
+    poi: str
+    index: int
+    lo: float
+    hi: float
+    rule: str
+    centres: np.ndarray
+    windows: list[tuple[float, float]]
+    width_text: str
+
+    def choices(self) -> dict[str, Any]:
+        return {"poi": self.poi, "poi_range": [float(self.lo), float(self.hi)], "poi_range_rule": self.rule,
+                "grid": [float(c) for c in self.centres], "window": self.width_text}
+
+
+def _profile_grid(source: Any, poi: str | None, poi_grid: int, poi_range: tuple[float, float] | None,
+                  poi_sigmas: float, window: str | float, best: np.ndarray, lap: Laplace | None) -> _ProfileGrid:
+    """The POI, its range (given, or the best fit +- ``poi_sigmas`` Laplace sigma, within the bounds), the grid."""
+    from ..infer import default_poi
+
+    params = tuple(source.parameters)
+    names = [p.name for p in params]
+    poi_name = default_poi(source) if poi is None else poi
+    if poi_name not in names:
+        raise InvalidInputError(f"unknown parameter {poi_name!r}; known: {names[:8]}"
+                                + (" ..." if len(names) > 8 else ""), where="poi")
+    j = names.index(poi_name)
+    p = params[j]
+    if poi_range is None:
+        if lap is None:
+            raise InvalidInputError("no Laplace approximation to choose the POI range from; give it",
+                                    where="poi_range")
+        sigma = float(lap.sigma[j])
+        lo, hi = best[j] - poi_sigmas * sigma, best[j] + poi_sigmas * sigma
+        rule = f"best fit +- {poi_sigmas:g} Laplace sigma ({sigma:.4g}), within the bounds"
+    else:
+        lo, hi = poi_range
+        rule = "given"
+    lo, hi = max(lo, p.lower), min(hi, p.upper)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise InvalidInputError(f"empty or infinite POI range [{lo:g}, {hi:g}] (bounds "
+                                f"[{p.lower:g}, {p.upper:g}])", where="poi_range")
+    edges = np.linspace(lo, hi, poi_grid + 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    if window == "tile":
+        windows = list(zip(edges[:-1], edges[1:]))
+        width_text = f"tiles of width {(hi - lo) / poi_grid:.4g}"
+    else:
+        w = float(window)
+        windows = [(max(c - w / 2, p.lower), min(c + w / 2, p.upper)) for c in centres]
+        width_text = "POI fixed" if w == 0 else f"width {w:g}"
+    return _ProfileGrid(poi_name, j, lo, hi, rule, centres, windows, width_text)
+
+
+def _profile_segments(source: Any, grid: _ProfileGrid, n_profile: int, best: np.ndarray,
+                      need_laplace: bool) -> list[Segment]:
+    """One segment per POI value, started at the profiled maximum there (the POI fixed for a zero window)."""
+    from ..infer import profile
+
+    fits = profile(source, grid.poi, grid.centres, x0=best)
+    everything = np.arange(best.size)
+    others = np.array([i for i in everything if i != grid.index], dtype=np.intp)
+    segments = []
+    for count, c, (wlo, whi), fit in zip(split_counts(n_profile, len(grid.centres)), grid.centres, grid.windows,
+                                         fits):
+        fixed = whi <= wlo
+        free = others if fixed else everything.copy()
+        plap = _laplace_or_none(source, fit.point, free, need_laplace)
+        segments.append(Segment(
+            index=0, kind="profile", n_target=count, free=free, base=fit.point.copy(),
+            window=None if fixed else (grid.index, float(wlo), float(whi)),
+            laplace_mean=None if plap is None else plap.mean,
+            laplace_precision=None if plap is None else plap.precision,
+            poi_value=float(c), info={"centre": "profiled maximum", "profiled_logpdf": fit.logpdf}))
+    return segments
+
+
+def _reference_first(segments: list[Segment], best: np.ndarray, choices: dict[str, Any],
+                     names: list[str]) -> list[Segment]:
+    """The reference segment (tuned first; its burn-in and thinning serve all) first, then number them.
+
+    The reference is the first unbiased segment, else the profile segment nearest the best fit.
+    """
     ref = 0
     if segments[0].kind != "unbiased":
-        poi_hat = best.point[names.index(choices["profile"]["poi"])]
+        poi_hat = best[names.index(choices["profile"]["poi"])]
         ref = int(np.argmin([abs((s.poi_value or 0.0) - poi_hat) for s in segments]))
     segments.insert(0, segments.pop(ref))
     for k, s in enumerate(segments):
         s.index = k
         s.reference = k == 0
-    return segments, choices
+    return segments
+
+
+# ---------------------------------------------------------------------------------------------- the plan
+@dataclass
+class Plan:
+    """What a run does, decided once and stored in its checkpoint folder (``plan.h5``).
+
+    ``move_set`` is the set the run uses: the one asked for, or
+    :data:`~.options.FALLBACK_MOVE_SET` when ``auto`` found a segment without
+    a Laplace approximation (``fallback`` then says so).
+    """
+
+    segments: list[Segment]
+    choices: dict[str, Any]
+    move_set: str
+    fallback: str | None = None
+
+    @property
+    def specs(self) -> tuple[MoveSpec, ...]:
+        """The moves of :attr:`move_set`."""
+        return parse_moves(self.move_set)
+
+    def to_h5(self, f: h5py.File) -> None:
+        """Store the plan in an open HDF5 file (the fallback note among the choices, as ``moves_fallback``)."""
+        import json
+
+        choices = {**self.choices, **({"moves_fallback": self.fallback} if self.fallback else {})}
+        f.attrs["choices"] = json.dumps(choices)
+        segments_to_h5(f.create_group("segments"), self.segments)
+
+    @classmethod
+    def from_h5(cls, f: h5py.File, moves: str) -> Plan:
+        """The plan stored by :meth:`to_h5` for a run asked for the move set ``moves``."""
+        import json
+
+        choices = json.loads(f.attrs["choices"])
+        fallback = choices.pop("moves_fallback", None)
+        return cls(segments_from_h5(f["segments"]), choices, FALLBACK_MOVE_SET if fallback else moves, fallback)
+
+
+def plan_run(source: Any, opts: SampleOptions) -> Plan:
+    """Build the segments of a run (:func:`build_segments`) and decide its moves: the one place
+    where ``auto`` falls back to :data:`~.options.FALLBACK_MOVE_SET` (a segment without a Laplace
+    approximation)."""
+    segments, choices = build_segments(
+        source, strategy=opts.strategy, n=opts.n, n_chains=opts.n_chains,
+        profile_fraction=opts.profile_fraction, poi=opts.poi, poi_grid=opts.poi_grid,
+        poi_range=opts.poi_range, poi_sigmas=opts.poi_sigmas, window=opts.window,
+        need_laplace=needs_laplace(parse_moves(opts.moves)) and opts.moves != "auto")
+    if opts.moves == "auto" and any(s.laplace_mean is None for s in segments):
+        return Plan(segments, choices, FALLBACK_MOVE_SET,
+                    f"no Laplace approximation: moves '{FALLBACK_MOVE_SET}' instead of 'auto'")
+    return Plan(segments, choices, opts.moves)
 
 
 def segments_to_h5(group: h5py.Group, segments: Sequence[Segment]) -> None:
