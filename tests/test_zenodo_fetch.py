@@ -1,4 +1,4 @@
-"""Fetching from a local Zenodo with zenodo-get: checks, cache, faults."""
+"""Fetching from a local Zenodo: checks, cache, faults."""
 
 from __future__ import annotations
 
@@ -42,8 +42,10 @@ def test_both_file_entry_shapes(zenodo_server, record, shape):
     result = fetch(f"10.5281/zenodo.{record}")
     assert sorted(f.name for f in result.files) == ["bundle.json", "model.onnx"]
     assert sorted(_downloads(zenodo_server)) == ["bundle.json", "model.onnx"]
-    if shape == "filename":  # no links: zenodo-get builds the /records/<id>/files/<name> URLs itself
-        assert any(p.startswith(f"/records/{record}/files/") for _, p in zenodo_server.log)
+    # with links (key shape) their URL is used; without (legacy shape) dnnlik builds the records API's
+    assert sorted(p for m, p in zenodo_server.log if "/files/" in p) == [
+        f"/api/records/{record}/files/bundle.json/content", f"/api/records/{record}/files/model.onnx/content"]
+    assert len(zenodo_server.requests("GET", rf"^/api/records/{record}$")) == 1  # one listing read
     assert len(dnnlik.load(result.bundle_path).parameters) == 4
 
 

@@ -196,29 +196,21 @@ def test_zenodo_error_bodies_are_reported(zenodo_server):
         client.publish(dep["id"])
 
 
-def test_missing_extra(monkeypatch):
-    import importlib
-
+def test_missing_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "requests", None)
-    from dnnlik.zenodo import ZenodoClient
+    from dnnlik.zenodo import ZenodoClient, fetch
 
     with pytest.raises(MissingExtraError, match=r"pip install 'dnnlik\[zenodo\]'"):
         ZenodoClient()
-    fetch_module = importlib.import_module("dnnlik.zenodo.fetch")
-    monkeypatch.setitem(sys.modules, "zenodo_get", None)
     with pytest.raises(MissingExtraError, match=r"dnnlik\[zenodo\]"):
-        fetch_module.import_zenodo_get()
+        fetch("zenodo:1", cache_dir=tmp_path / "cache")
 
 
-def test_importing_is_light_and_zenodo_get_leaves_ctrl_c_alone():
-    pytest.importorskip("zenodo_get")
+def test_importing_is_light():
     code = (
-        "import sys, signal\n"
+        "import sys\n"
         "import dnnlik.zenodo, dnnlik.cli.archive, dnnlik.cli.fetch\n"
         "assert not [m for m in ('requests', 'zenodo_get', 'httpx2') if m in sys.modules]\n"
-        "before = signal.getsignal(signal.SIGINT)\n"
-        "import importlib; importlib.import_module('dnnlik.zenodo.fetch').import_zenodo_get()\n"
-        "assert signal.getsignal(signal.SIGINT) is before, signal.getsignal(signal.SIGINT)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -238,3 +230,106 @@ def test_an_unreachable_server_is_one_clear_message(block_network):
     with pytest.raises(ZenodoError, match=r"GET http://127\.0\.0\.1:\d+/api/records/7: cannot reach Zenodo"):
         client.get_record(7)
     assert len(waits) == 2  # GETs are retried
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("", "is empty"),
+    ("../x", "path separator"),
+    ("a/b", "path separator"),
+    ("a\\b", "path separator"),
+    ("/etc/passwd", "absolute path"),
+    ("\\\\server\\share", "absolute path"),
+    ("C:x", "absolute path"),
+    (".", "'.' or '..'"),
+    ("..", "'.' or '..'"),
+    ("a\x00b", "NUL"),
+    ("a\nb", "control character"),
+    ("a\x1b[2Jb", "control character"),
+    ("a\x85b", "control character"),
+    ("caf\u00e9.json", "not ASCII"),
+    ("cafe\u0301.json", "not ASCII"),
+    ("\uff0e\uff0e", "not ASCII"),  # fullwidth dots: '..' after NFKC normalisation
+    ("a" * 256, "longer than 255"),
+    ("a:b", "absolute path"),  # drive-relative on Windows
+    ("ab:c", "characters other than"),
+    ("a*b", "characters other than"),
+    ("#part-0", "characters other than"),  # the fetch's own temporary names can never be a record's
+    ("model.onnx ", "ends with a space or a dot"),
+    ("model.", "ends with a space or a dot"),
+    ("CON", "Windows device"),
+    ("nul.txt", "Windows device"),
+    ("com1.onnx", "Windows device"),
+    (None, "not a string"),
+    (7, "not a string"),
+])
+def test_one_rule_for_every_file_name(name, reason):
+    from dnnlik.zenodo.records import file_name_problem, safe_file_name
+
+    problem = file_name_problem(name)
+    assert problem is not None and reason in problem
+    assert not safe_file_name(name)
+    for field in ("key", "filename"):  # the same rule whichever field the listing names the file in
+        entry = {field: name, "size": 1, "checksum": "a" * 32}
+        with pytest.raises(ZenodoError, match="not a plain file name") as info:
+            file_entries([entry], where="record 1")
+        assert "\n" not in str(info.value) and f"'{field}'" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["bundle.json", "model.onnx", "toy-1.0.0.zip", "a b+c_d.onnx", "-x", ".hidden",
+                                  "a" * 255, "console.txt", "com10"])
+def test_plain_names_pass_the_rule(name):
+    from dnnlik.zenodo.records import file_name_problem, safe_file_name
+
+    assert file_name_problem(name) is None and safe_file_name(name)
+    assert file_entries([{"key": name, "filename": name, "size": 1, "checksum": "a" * 32}], where="r")[0].name == name
+
+
+def test_key_and_filename_must_agree_and_names_differ_beyond_case():
+    with pytest.raises(ZenodoError, match="names two different files"):
+        file_entries([{"key": "a.json", "filename": "b.json", "size": 1, "checksum": "a" * 32}], where="r")
+    with pytest.raises(ZenodoError, match="two different sizes"):
+        file_entries([{"key": "a.json", "size": 1, "filesize": 2, "checksum": "a" * 32}], where="r")
+    with pytest.raises(ZenodoError, match="differing in case only"):
+        file_entries([{"key": n, "size": 1, "checksum": "a" * 32} for n in ("a.json", "A.json")], where="r")
+    with pytest.raises(ZenodoError, match="more than the 1000"):
+        file_entries([{"key": f"f{i}", "size": 1, "checksum": "a" * 32} for i in range(1001)], where="r")
+    with pytest.raises(ZenodoError, match="not a list"):
+        file_entries({"key": "a.json"}, where="r")
+
+
+def test_download_urls_stay_on_the_records_host():
+    from dnnlik.zenodo.records import file_url
+
+    base = "https://zenodo.org"
+    assert file_url({}, "a b.json", record_id=5, base_url=base, where="r") == \
+        "https://zenodo.org/api/records/5/files/a%20b.json/content"
+    same = "https://zenodo.org/api/records/5/files/a.json/content"
+    assert file_url({"links": {"self": same}}, "a.json", record_id=5, base_url=base, where="r") == same
+    assert file_url({"links": {"self": "https://evil/x", "content": same}}, "a.json", record_id=5, base_url=base,
+                    where="r") == same  # 'content' is the file itself, 'self' may be its metadata
+    assert file_url({"links": {"self": "https://ZENODO.org:443/x"}}, "a", record_id=5, base_url=base, where="r")
+    for url in ["http://zenodo.org/x", "https://zenodo.org:8443/x", "https://zenodo.org.evil.example/x",
+                "https://evil.example/x", "https://user:pw@zenodo.org/x", "https://evil.example\\@zenodo.org/x",
+                "ftp://zenodo.org/x", "file:///etc/passwd", "/api/records/5/files/a/content", "//evil.example/x",
+                "https://zenodo.org/x\n", 7, None]:
+        with pytest.raises(ZenodoError, match="refused|not an object") as info:
+            file_url({"links": {"self": url}}, "a.json", record_id=5, base_url=base, where="record 5")
+        assert "\n" not in str(info.value)
+
+
+def test_listing_json_is_bounded_in_depth_without_recursion():
+    from dnnlik.zenodo.client import MAX_JSON_DEPTH, json_depth, parse_json_bounded
+
+    ok = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert json_depth(ok) == MAX_JSON_DEPTH and parse_json_bounded(ok, what="x", where="w")
+    deep = b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1)
+    with pytest.raises(ZenodoError, match="more than 64 deep"):
+        parse_json_bounded(deep, what="x", where="w")
+    with pytest.raises(ZenodoError, match="more than 64 deep"):
+        parse_json_bounded(b'{"a": ' + b"[" * 1_000_000, what="x", where="w")  # unterminated too
+    brackets_in_strings = b'{"a": "' + b"[" * 1000 + b'\\"[[["}'
+    assert json_depth(brackets_in_strings) == 1
+    assert parse_json_bounded(brackets_in_strings, what="x", where="w")["a"].startswith("[[[")
+    for bad in [b"", b"{", b"\xff", b'{"a": NaN', b"[1,]"]:
+        with pytest.raises(ZenodoError, match="not valid JSON"):
+            parse_json_bounded(bad, what="the record listing", where="w")

@@ -1,6 +1,6 @@
 """A Zenodo-compatible HTTP server on 127.0.0.1 for the tests, and a guard against any other host.
 
-It implements the parts of Zenodo's REST API that dnnlik and zenodo-get use:
+It implements the parts of Zenodo's REST API that dnnlik uses:
 
 - deposit API: create (a DOI is reserved at once), get, update metadata, list files
   (legacy shape ``filename``/``filesize``/``checksum``), publish (validates the
@@ -14,7 +14,12 @@ It implements the parts of Zenodo's REST API that dnnlik and zenodo-get use:
 - Zenodo-style error bodies ``{"status", "message", "errors"?}``; 401 for an
   unknown token, 403 for an expired one;
 - faults on demand (:meth:`ZenodoServer.fault`): an error status, a dropped
-  connection mid-body, corrupted content served, or a corrupted stored upload.
+  connection mid-body, corrupted content served, or a corrupted stored upload;
+- hostile answers on demand: :attr:`ZenodoServer.record_hook` rewrites a record
+  listing (or replaces it with raw bytes), and may answer differently at each
+  request; :meth:`ZenodoServer.stream` serves a file as more bytes than it has,
+  streamed chunk by chunk (with or without an honest ``Content-Length``);
+  :attr:`ZenodoServer.redirects` (``record_redirects``) answers a download (a listing) with a redirect.
 """
 
 from __future__ import annotations
@@ -28,13 +33,12 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-__all__ = ["ZenodoServer", "Fault", "GOOD_TOKEN", "EXPIRED_TOKEN", "block_network", "point_zenodo_get_at",
-           "zenodo_server"]
+__all__ = ["ZenodoServer", "Fault", "Stream", "GOOD_TOKEN", "EXPIRED_TOKEN", "block_network", "zenodo_server"]
 
 GOOD_TOKEN = "test-token-0123456789abcdef"
 EXPIRED_TOKEN = "expired-token-fedcba9876543210"
@@ -53,6 +57,22 @@ class Fault:
 
     def matches(self, method: str, path: str) -> bool:
         return method == self.method and re.search(self.path, path) is not None
+
+
+@dataclass
+class Stream:
+    """Serve a download as ``total`` bytes in ``chunk``-byte pieces, whatever the file holds.
+
+    ``content_length``: send an honest ``Content-Length`` (else chunked transfer encoding).
+    ``on_chunk(sent)`` is called after each piece; ``sent`` and ``finished`` say how far the latest request got.
+    """
+
+    total: int
+    chunk: int = 64 * 1024
+    content_length: bool = False
+    on_chunk: Callable[[int], None] | None = None
+    sent: int = 0
+    finished: bool = False
 
 
 @dataclass
@@ -87,7 +107,15 @@ class ZenodoServer:
         self.file_shape = "key"  # or "filename"
         self.tokens = {GOOD_TOKEN: "ok", EXPIRED_TOKEN: "expired"}
         self.serve_override: dict[tuple[int, str], bytes] = {}
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        # record_hook(rec, listing, n) -> listing (dict) or raw body (bytes); n counts this record's listing requests
+        self.record_hook: Callable[[int, dict[str, Any], int], Any] | None = None
+        self.record_requests: dict[int, int] = {}
+        self.streams: dict[tuple[int, str], Stream] = {}
+        self.redirects: dict[tuple[int, str], str] = {}  # (record, file) -> Location of a 302 (API URL only)
+        self.record_redirects: dict[int, str] = {}  # record -> Location of a 302 answering its listing
+        self.errors: list[str] = []  # errors while answering (a client hanging up is not one)
+        self.httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
+        self.httpd.owner = self
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -109,6 +137,13 @@ class ZenodoServer:
         with self.lock:
             self.faults.append(f)
         return f
+
+    def stream(self, rec: int, name: str, total: int, **kwargs: Any) -> Stream:
+        """Serve file ``name`` of record ``rec`` as ``total`` bytes streamed piece by piece (see :class:`Stream`)."""
+        spec = Stream(total, **kwargs)
+        with self.lock:
+            self.streams[(rec, name)] = spec
+        return spec
 
     def requests(self, method: str | None = None, pattern: str = "") -> list[tuple[str, str]]:
         with self.lock:
@@ -187,7 +222,7 @@ class ZenodoServer:
             entries = [{"id": dep.file_ids.get(n, n), "key": n, "size": len(d), "checksum": f"md5:{_md5(d)}",
                         "links": {"self": f"{self.url}/api/records/{rec}/files/{n}/content"}}
                        for n, d in sorted(files.items())]
-        else:  # legacy: no self link, so zenodo-get builds https://zenodo.org/records/<id>/files/<name>
+        else:  # legacy: no self link, so dnnlik builds <base>/api/records/<id>/files/<name>/content
             entries = [{"id": dep.file_ids.get(n, n), "filename": n, "filesize": len(d), "checksum": _md5(d)}
                        for n, d in sorted(files.items())]
         return {
@@ -198,6 +233,23 @@ class ZenodoServer:
             "files": entries,
             "links": {"self": f"{self.url}/api/records/{rec}", "html": f"{self.url}/records/{rec}"},
         }
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Keeps errors in ``owner.errors`` instead of printing them (a test's captured output stays the CLI's);
+    a client that hangs up mid-answer is what a stopped download looks like, not an error."""
+
+    owner: ZenodoServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+        import traceback
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        with self.owner.lock:
+            self.owner.errors.append(traceback.format_exc())
 
 
 def _make_handler(server: ZenodoServer) -> type[BaseHTTPRequestHandler]:
@@ -287,7 +339,7 @@ def _make_handler(server: ZenodoServer) -> type[BaseHTTPRequestHandler]:
             m = re.fullmatch(r"/api/records/(\d+)/files/([^/]+)/content", path) or re.fullmatch(
                 r"/records/(\d+)/files/([^/]+)", path)
             if m and self.command in ("GET", "HEAD"):
-                return self._download(int(m.group(1)), m.group(2), fault)
+                return self._download(int(m.group(1)), m.group(2), fault, api=path.startswith("/api/"))
             if path.startswith(("/api/deposit/", "/api/files/")):
                 state = self._token_state(query)
                 if state is None:
@@ -304,19 +356,32 @@ def _make_handler(server: ZenodoServer) -> type[BaseHTTPRequestHandler]:
 
         def _get_record(self, rec: int) -> None:
             with server.lock:
+                if rec in server.record_redirects:
+                    return self._send(302, {"status": 302}, headers={"Location": server.record_redirects[rec]})
                 if rec in server.concepts and server.concepts[rec]:
                     latest = server.concepts[rec][-1]
                     return self._send(302, {"status": 302}, headers={"Location": f"{server.url}/api/records/{latest}"})
                 if rec not in server.records:
                     return self._error(404, "PID does not exist.")
-                return self._send(200, server.record_json(rec))
+                body: Any = server.record_json(rec)
+                n = server.record_requests[rec] = server.record_requests.get(rec, 0) + 1
+                hook = server.record_hook
+            if hook is not None:
+                body = hook(rec, body, n)
+            return self._send(200, body)
 
-        def _download(self, rec: int, name: str, fault: Fault | None) -> None:
+        def _download(self, rec: int, name: str, fault: Fault | None, api: bool = True) -> None:
             with server.lock:
                 record = server.records.get(rec)
                 if record is None or name not in record["files"]:
                     return self._error(404, "The requested file was not found.")
                 data = server.serve_override.get((rec, name), record["files"][name])
+                stream = server.streams.get((rec, name))
+                location = server.redirects.get((rec, name)) if api else None
+            if location is not None:
+                return self._send(302, {"status": 302}, headers={"Location": location})
+            if stream is not None:
+                return self._stream(stream)
             if fault is not None and fault.action == "corrupt":
                 data = bytes([data[0] ^ 0xFF]) + data[1:]
             if fault is not None and fault.action == "drop":
@@ -333,6 +398,30 @@ def _make_handler(server: ZenodoServer) -> type[BaseHTTPRequestHandler]:
                     pass
                 return
             self._send(200, data, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+        def _stream(self, spec: Stream) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            if spec.content_length:
+                self.send_header("Content-Length", str(spec.total))
+            else:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.close_connection = True
+            piece = b"\x5a" * spec.chunk
+            spec.sent, spec.finished = 0, False  # of this request
+            try:
+                while spec.sent < spec.total:
+                    data = piece[: min(spec.chunk, spec.total - spec.sent)]
+                    self.wfile.write(data if spec.content_length else b"%x\r\n%s\r\n" % (len(data), data))
+                    spec.sent += len(data)
+                    if spec.on_chunk is not None:
+                        spec.on_chunk(spec.sent)
+                if not spec.content_length:
+                    self.wfile.write(b"0\r\n\r\n")
+                spec.finished = True
+            except OSError:  # the client hung up: that is what a stopped download looks like
+                pass
 
         def _deposit_api(self, path: str, body: bytes, fault: Fault | None) -> None:
             cmd = self.command
@@ -469,45 +558,10 @@ def block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
-def point_zenodo_get_at(monkeypatch: pytest.MonkeyPatch, server: ZenodoServer) -> None:
-    """Patch zenodo-get's HTTP transport: requests for zenodo.org, sandbox.zenodo.org and doi.org go to
-    ``server``; any other host fails. zenodo-get's own retry layer stays in place (with short pauses)."""
-    import httpx2
-    from zenodo_get import downloader
-
-    redirected = {"zenodo.org", "sandbox.zenodo.org", "doi.org", "127.0.0.1"}
-
-    class Redirect(httpx2.BaseTransport):
-        def __init__(self) -> None:
-            self.inner = httpx2.HTTPTransport()
-
-        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-            host = request.url.host
-            if host not in redirected:
-                raise httpx2.ConnectError(f"test transport: host {host!r} blocked", request=request)
-            request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=server.port)
-            return self.inner.handle_request(request)
-
-        def close(self) -> None:
-            self.inner.close()
-
-    def create_retry_transport(retry_total: int = 5, backoff_factor: float = 0.5, max_backoff_wait: float = 120.0,
-                               respect_retry_after_header: bool = True, proxy: str | None = None) -> Any:
-        return downloader._RetryTransport(transport=Redirect(), retry_total=retry_total, backoff_factor=0.0,
-                                          max_backoff_wait=0.0, respect_retry_after_header=False)
-
-    monkeypatch.setattr(downloader, "_create_retry_transport", create_retry_transport)
-    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    downloader._close_client()
-
-
 @pytest.fixture
 def zenodo_server(block_network: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[ZenodoServer]:
-    """A running fake Zenodo that dnnlik (BASE_URLS) and zenodo-get (transport) both talk to; a fresh cache
-    and token; no other host reachable."""
+    """A running fake Zenodo that dnnlik talks to (BASE_URLS); a fresh cache and token; no other host reachable."""
     pytest.importorskip("requests")
-    pytest.importorskip("zenodo_get")
     import importlib
 
     zclient = importlib.import_module("dnnlik.zenodo.client")
@@ -525,7 +579,6 @@ def zenodo_server(block_network: None, monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.delenv("ZENODO_TOKEN_FILE", raising=False)
     for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(var, raising=False)
-    point_zenodo_get_at(monkeypatch, server)
     try:
         yield server
     finally:

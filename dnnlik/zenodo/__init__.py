@@ -3,11 +3,12 @@
 - :func:`upload_bundle` (``dnnlik archive upload``): reserve a DOI, write it into
   the bundle's ``archive`` section, upload, verify names, sizes and MD5s, publish,
   write a receipt; resumable, and never publishes a deposition whose files differ.
-- :func:`fetch` (``dnnlik fetch``, ``dnnlik.load("zenodo:NNN")``): download with
-  zenodo-get, check MD5s and the bundle's SHA-256 digests, validate, cache.
+- :func:`fetch` (``dnnlik fetch``, ``dnnlik.load("zenodo:NNN")``): download the
+  checked listing's files into the cache only, check sizes and MD5s while they
+  stream and the bundle's SHA-256 digests, validate, cache.
 
-Importing this package is light: ``requests`` and ``zenodo_get`` load on first
-use, and their absence raises :class:`~dnnlik.errors.MissingExtraError`.
+Importing this package is light: ``requests`` loads on first
+use, and its absence raises :class:`~dnnlik.errors.MissingExtraError`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ that are not idempotent (``POST``: create, publish, new version) are retried
 only when the server says it did not process them (429, 502, 503, 504), so
 that a retry never creates a second deposition.
 
+Answers are bounded: the record listing is read as at most
+:data:`MAX_LISTING_BYTES` bytes of JSON nested at most :data:`MAX_JSON_DEPTH`
+deep, and redirects are followed only on the instance's own host (scheme, host
+and port: :func:`same_origin`), for the listing and for file downloads alike.
+
 ``requests`` is imported on first use; without it the client raises
 :class:`~dnnlik.errors.MissingExtraError` naming ``pip install 'dnnlik[zenodo]'``.
 """
@@ -19,12 +24,14 @@ that a retry never creates a second deposition.
 from __future__ import annotations
 
 import email.utils
+import json as jsonlib
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ..errors import DnnlikError, MissingExtraError
 from ..report import one_line
@@ -46,6 +53,10 @@ __all__ = [
     "display_url",
     "load_token",
     "require_requests",
+    "same_origin",
+    "parse_json_bounded",
+    "MAX_LISTING_BYTES",
+    "MAX_JSON_DEPTH",
 ]
 
 log = logging.getLogger("dnnlik.zenodo")
@@ -64,6 +75,14 @@ SANDBOX_TOKEN_ENV = "ZENODO_SANDBOX_TOKEN"
 TOKEN_FILE_ENV = "ZENODO_TOKEN_FILE"
 
 _TOKEN_PAGE = "{base}/account/settings/applications/tokens/new/"
+
+MAX_LISTING_BYTES = 4 * 1024**2
+"""Largest record listing (JSON body of ``/api/records/<id>``) dnnlik reads."""
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted in a listing (the top level is depth 1), as for bundle.json."""
+
+MAX_REDIRECTS = 5
 
 
 class ZenodoError(DnnlikError):
@@ -163,15 +182,108 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username is not None or "@" in parts.netloc:
+        return None
+    return scheme, parts.hostname.lower().rstrip("."), port if port is not None else _DEFAULT_PORTS[scheme]
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether ``url`` is an absolute http(s) URL on ``base_url``'s scheme, host and port (and has no user info)."""
+    mine, theirs = _origin(base_url), _origin(url)
+    return mine is not None and mine == theirs
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(data: bytes, *, stop_above: int | None = None) -> int:
+    """The deepest nesting of arrays and objects in the JSON text ``data`` (strings skipped); no recursion.
+
+    With ``stop_above``, counting stops as soon as the depth exceeds it.
+    """
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if stop_above is not None and deepest > stop_above:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def parse_json_bounded(data: bytes, *, what: str, where: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Decode JSON ``data`` nested at most ``max_depth`` deep; :class:`ZenodoError` naming ``what`` otherwise."""
+    if data.count(b"[") + data.count(b"{") > max_depth and json_depth(data, stop_above=max_depth) > max_depth:
+        raise ZenodoError(f"{what} nests arrays or objects more than {max_depth} deep; refused", where=where)
+    try:
+        return jsonlib.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ZenodoError(f"{what} is not valid JSON ({one_line(exc, 120)})", where=where) from None
+
+
+MAX_ERROR_BODY = 64 * 1024
+"""Most bytes of an error answer read for its message."""
+
+
+def read_capped(response: Any, cap: int, *, what: str, where: str) -> bytes:
+    """The body of a streamed ``response``, refused (:class:`ZenodoError`) when longer than ``cap`` bytes."""
+    requests = require_requests()
+    length = response.headers.get("Content-Length")
+    if length is not None and length.strip().isdigit() and int(length) > cap:
+        raise ZenodoError(f"{what} is {int(length)} bytes, more than the {cap} bytes dnnlik reads; refused", where=where)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(65536):
+            size += len(chunk)
+            if size > cap:
+                raise ZenodoError(f"{what} is more than the {cap} bytes dnnlik reads; refused", where=where)
+            chunks.append(chunk)
+    except (requests.RequestException, OSError) as exc:
+        raise ZenodoError(f"the connection failed while reading {what} ({type(exc).__name__})", where=where) from None
+    return b"".join(chunks)
+
+
+def _error_body(response: Any) -> bytes:
+    """At most :data:`MAX_ERROR_BODY` bytes of an error answer (streamed or not)."""
+    if getattr(response, "_content_consumed", True) and isinstance(getattr(response, "_content", None), bytes):
+        return response.content[:MAX_ERROR_BODY]
+    data = b""
+    try:
+        for chunk in response.iter_content(8192):
+            data += chunk
+            if len(data) >= MAX_ERROR_BODY:
+                break
+    except Exception:  # noqa: BLE001 - only for a message: whatever was read is enough
+        pass
+    return data[:MAX_ERROR_BODY]
+
+
 def _zenodo_message(response: Any) -> str:
     """The message of a Zenodo error body ``{"status", "message", "errors": [{"field", "message"}]}``."""
+    data = _error_body(response)
     try:
-        body = response.json()
-    except ValueError:
+        body = parse_json_bounded(data, what="the error body", where="")
+    except ZenodoError:
         body = None
     if not isinstance(body, dict):
-        text = one_line(getattr(response, "text", "") or "", 200)
-        return text or (response.reason or "no details")
+        shown = one_line(data.decode("utf-8", "replace"), 200)
+        return shown or (response.reason or "no details")
     message = str(body.get("message") or response.reason or "no details")
     details = []
     for err in body.get("errors") or []:
@@ -263,16 +375,20 @@ class ZenodoClient:
         body: Body = None,
         auth: bool = True,
         allow: tuple[int, ...] = (),
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        allow_redirects: bool = True,
     ) -> Any:
-        """Send a request; return the ``requests.Response`` (2xx, or a status in ``allow``).
+        """Send a request; return the ``requests.Response`` (2xx or 3xx, or a status in ``allow``).
 
-        ``body`` is bytes or a file path, re-read at each retry.
+        ``body`` is bytes or a file path, re-read at each retry. With ``stream`` the body
+        is not read (the caller reads and closes the response).
         """
         requests = self._requests
         method = method.upper()
         url = self.url(path_or_url)
         where = f"{method} {display_url(url)}"
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         if auth:
             if self._token is None:
                 raise MissingTokenError("this request needs a Zenodo access token", where=where)
@@ -285,12 +401,13 @@ class ZenodoClient:
             response = None
             try:
                 if isinstance(body, Path):
-                    with open(body, "rb") as stream:
-                        response = self._session.request(method, url, data=stream, json=json, headers=headers,
-                                                         timeout=self.timeout, allow_redirects=True)
+                    with open(body, "rb") as upload:
+                        response = self._session.request(method, url, data=upload, json=json, headers=headers,
+                                                         timeout=self.timeout, allow_redirects=allow_redirects)
                 else:
                     response = self._session.request(method, url, data=body, json=json, headers=headers,
-                                                     timeout=self.timeout, allow_redirects=True)
+                                                     timeout=self.timeout, allow_redirects=allow_redirects,
+                                                     stream=stream)
             except requests.RequestException as exc:
                 retry = idempotent or isinstance(exc, requests.ConnectTimeout)
                 if retry and attempt < self.max_retries:
@@ -331,19 +448,56 @@ class ZenodoClient:
         response = self.request(method, path_or_url, **kwargs)
         if not response.content:
             return None
+        where = f"{method} {display_url(response.url)}"
         try:
-            return response.json()
-        except ValueError:
-            raise ZenodoError("Zenodo answered with a body that is not JSON",
-                              where=f"{method} {display_url(response.url)}") from None
+            return parse_json_bounded(response.content, what="Zenodo's answer", where=where)
+        except ZenodoError:
+            raise ZenodoError("Zenodo answered with a body that is not JSON (or nested too deeply)",
+                              where=where) from None
+
+    def get_same_origin(self, path_or_url: str, *, auth: bool = False, headers: Mapping[str, str] | None = None,
+                        where: str | None = None) -> Any:
+        """GET, streamed, following redirects only on this instance's host (:func:`same_origin`).
+
+        Returns the open response (the caller reads and closes it); raises
+        :class:`ZenodoError` for a URL or a redirect to another host, scheme or port.
+        """
+        url = self.url(path_or_url)
+        for _ in range(MAX_REDIRECTS + 1):
+            if not same_origin(url, self.base_url):
+                raise ZenodoError(f"refusing to download from {display_url(url)}: it is not on the Zenodo host "
+                                  f"{display_url(self.base_url)}", where=where or display_url(path_or_url))
+            response = self.request("GET", url, auth=auth, headers=headers, stream=True, allow_redirects=False)
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return response
+            location = response.headers.get("Location")
+            response.close()
+            if not location:
+                raise ZenodoError(f"Zenodo answered a redirect without a Location ({display_url(url)})",
+                                  where=where or display_url(url))
+            url = urljoin(url, location)
+        raise ZenodoError(f"more than {MAX_REDIRECTS} redirects from {display_url(path_or_url)}",
+                          where=where or display_url(path_or_url))
 
     # --- records API (public, no token needed) ---
 
-    def get_record(self, record_id: int | str) -> dict[str, Any]:
-        """The published record (a concept record id redirects to its latest version)."""
-        record = self.json("GET", f"/api/records/{record_id}", auth=self._token is not None)
+    def get_record(self, record_id: int | str, *, where: str | None = None) -> dict[str, Any]:
+        """The published record (a concept record id redirects to its latest version).
+
+        The answer must be a JSON object of at most :data:`MAX_LISTING_BYTES` bytes nested at
+        most :data:`MAX_JSON_DEPTH` deep, from this instance's own host; :class:`ZenodoError` otherwise.
+        """
+        where = where or f"record {record_id}"
+        response = self.get_same_origin(f"/api/records/{record_id}", auth=self._token is not None, where=where)
+        try:
+            if response.status_code != 200:
+                raise ZenodoError(f"the records API answered HTTP {response.status_code}, not 200", where=where)
+            data = read_capped(response, MAX_LISTING_BYTES, what="the record listing", where=where)
+        finally:
+            response.close()
+        record = parse_json_bounded(data, what="the record listing", where=where)
         if not isinstance(record, dict):
-            raise ZenodoError("the records API did not answer with a JSON object", where=f"record {record_id}")
+            raise ZenodoError("the records API did not answer with a JSON object", where=where)
         return record
 
     # --- deposit API ---

@@ -1,21 +1,33 @@
 """Fetch an archived bundle from Zenodo into a per-user cache, verified.
 
-:func:`fetch` reads the record from Zenodo's records API (file entries of
-either shape), downloads its files with the ``zenodo-get`` package into a
-staging folder ``<cache>/.partial/<record>/``, then checks
+:func:`fetch` reads the record from Zenodo's records API once (file entries of
+either shape; at most 4 MiB of JSON nested at most 64 deep, at most 1000 files),
+and that one listing decides everything: dnnlik checks every name it gives
+(``key`` and ``filename`` alike, by the one rule of
+:func:`dnnlik.zenodo.records.file_name_problem`: a single plain ASCII file name,
+nothing that could name a folder or a path outside), that each file's URL is on
+the record's own Zenodo host (same scheme, host and port; redirects too), and
+then downloads each listed file by its checked URL itself, into the staging
+folder ``<cache>/.partial/<record>/files/`` under the checked name. While a
+file streams in, its bytes are counted (a file that grows past the size the
+record lists is stopped at once and discarded: never more than that size on
+disk) and its MD5 is computed; a mismatch discards it. Files are created
+new (``O_EXCL``), never through a link (``O_NOFOLLOW``), relative to the
+staging folder held open (``dir_fd``), under a temporary name, and renamed
+to their own name only once complete and verified. Then
 
-1. Zenodo's MD5 of every file (``zenodo-get`` checks too) and that the
-   record holds exactly the files it lists;
+1. the staging folder must hold exactly the files the record lists;
 2. the bundle's own SHA-256 digests and everything else
-   :func:`dnnlik.validate` checks (schema, ONNX contract, test vectors);
+   :func:`dnnlik.validate` checks (schema, ONNX contract, test vectors) must pass;
 
-and only then renames the staging folder to ``<cache>/<record>/`` in one
+and only then is the staging folder renamed to ``<cache>/<record>/`` in one
 step. The cache is ``$XDG_CACHE_HOME/dnnlik/zenodo/`` (``zenodo-sandbox/``
 for the sandbox). Published files never change, so a record in the cache is
-returned at once, without network. A file that fails its MD5 is deleted; a
-record that is not a valid bundle is deleted entirely: nothing unverified is
-ever in ``<cache>/<record>/``. An interrupted download leaves the files
-completed so far in the staging folder, and the next fetch resumes from them.
+returned at once, without network. A file that fails its MD5 or size is
+deleted; a record that is not a valid bundle is deleted entirely: nothing
+unverified is ever in ``<cache>/<record>/``. An interrupted download leaves
+the files completed so far in the staging folder, and the next fetch resumes
+from them (each is checked again: size and MD5).
 
 A cache entry holds ``files/`` (exactly the record's files: a bundle folder,
 or one bundle ``.zip``) and ``record.json`` (the record's metadata).
@@ -24,23 +36,24 @@ or one bundle ``.zip``) and ``record.json`` (the record's metadata).
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import os
+import re
 import shutil
-import signal
-import threading
+import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..bundle import DOCUMENT_NAME
-from ..digest import md5_file
-from ..errors import BundleError, InvalidBundleError, MissingExtraError
+from ..errors import BundleError, InvalidBundleError
 from ..evaluate import validate as validate_bundle
-from ..fsutil import atomic_write_text
 from ..report import Report, one_line
-from .client import ZenodoClient, ZenodoError
-from .records import RecordFile, ZenodoReference, file_entries, parse_reference
+from .client import ZenodoClient, ZenodoError, require_requests
+from .records import RecordFile, ZenodoReference, file_entries, file_name_problem, file_url, parse_reference, show_name
 
 __all__ = ["FetchResult", "ZenodoIntegrityError", "cache_root", "fetch", "cached_entry"]
 
@@ -48,7 +61,7 @@ MAX_RECORD_BYTES = 8 * 1024**3
 """Largest record dnnlik downloads (the bundle reader's own limit)."""
 
 RETRY_PAUSE = 2.0
-"""Seconds between zenodo-get's attempts at one file."""
+"""Seconds between two attempts at downloading one file."""
 
 
 class ZenodoIntegrityError(ZenodoError):
@@ -96,6 +109,8 @@ def cached_entry(reference: ZenodoReference, cache_dir: Path | None = None) -> F
     try:
         meta = json.loads((entry / "record.json").read_text(encoding="utf-8"))
         files = [RecordFile(f["name"], int(f["size"]), f["md5"]) for f in meta["dnnlik"]["files"]]
+        if any(file_name_problem(f.name) is not None for f in files):
+            return None
         files_dir = entry / "files"
         present = sorted(p.name for p in files_dir.iterdir())
         if present != sorted(f.name for f in files):
@@ -105,7 +120,7 @@ def cached_entry(reference: ZenodoReference, cache_dir: Path | None = None) -> F
         bundle = _bundle_path(files_dir, present, str(reference))
     except (OSError, ValueError, KeyError, TypeError, InvalidBundleError):
         return None
-    return FetchResult(reference, reference.record, meta.get("doi"), entry, bundle, files, from_cache=True)
+    return FetchResult(reference, reference.record, _doi(meta.get("doi")), entry, bundle, files, from_cache=True)
 
 
 @contextlib.contextmanager
@@ -116,66 +131,284 @@ def _lock(root: Path, record: int) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    locks = root / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{record}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-_IMPORT_LOCK = threading.Lock()
-
-
-def import_zenodo_get() -> Any:
-    """``zenodo_get``, without letting its import take over Ctrl+C, and with its logging silenced.
-
-    zenodo-get installs a SIGINT handler when imported (for its own command line);
-    dnnlik restores the previous handler, so Ctrl+C still interrupts a fetch.
-    """
-    with _IMPORT_LOCK:
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.getsignal(signal.SIGINT) if main else None
-        original_signal = signal.signal
-        if not main:  # signal.signal would raise outside the main thread
-            signal.signal = lambda *args, **kwargs: None  # type: ignore[assignment]
-        try:
-            import zenodo_get
-            import zenodo_get.zget  # noqa: F401
-        except ImportError:
-            raise MissingExtraError("zenodo", "Fetching from Zenodo") from None
-        finally:
-            signal.signal = original_signal  # type: ignore[assignment]
-            if main and previous is not None:
-                signal.signal(signal.SIGINT, previous)
-        try:
-            from loguru import logger
-
-            logger.disable("zenodo_get")  # dnnlik reports its failures itself
-        except ImportError:  # pragma: no cover
-            pass
-        return zenodo_get
-
-
-def _download(record_id: int, out: Path, sandbox: bool, retries: int, retry_pause: float, where: str) -> None:
-    zenodo_get = import_zenodo_get()
+    name = f"{record}.lock"
     try:
-        zenodo_get.download(
-            record=str(record_id), output_dir=str(out), sandbox_url=sandbox, retry_attempts=retries,
-            retry_pause=retry_pause, timeout=60.0, verbosity=0, exceptions_on_failure=True, start_fresh=False,
-            existing_file_mode="overwrite", max_http_retries=3, backoff_factor=retry_pause / 4,
-        )
-    except Exception as exc:  # noqa: BLE001 - zenodo-get raises RuntimeError, ValueError, OSError, httpx2 errors
-        text = one_line(exc, 300)
-        if "checksum" in text.lower():
-            raise ZenodoIntegrityError(
-                f"a downloaded file does not match the MD5 checksum Zenodo lists ({text}): corrupted in transfer "
-                "or tampered with; it was discarded and nothing was stored in the cache", where=where) from None
-        raise ZenodoError(
-            f"download failed ({text}); the files completed so far are kept: run the same command again to "
-            "resume", where=where) from None
+        with _Folder.open(root) as top, top.subfolder(".locks") as locks:
+            try:
+                fd = locks.open_lock(name)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                locks.remove(name)  # a link where our lock file belongs: never followed, replaced
+                fd = locks.open_lock(name)
+    except OSError as exc:
+        raise ZenodoError(f"cannot lock the cache ({exc.strerror or one_line(exc)})", where=str(root)) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+CHUNK_BYTES = 64 * 1024
+"""Bytes read from the network at a time."""
+
+PART_PREFIX = "#part-"
+"""Names of files being downloaded: '#' is not allowed in a record's file names, so they cannot clash."""
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_DIR_FD = bool(_O_NOFOLLOW and _O_DIRECTORY) and os.open in os.supports_dir_fd and os.listdir in os.supports_fd
+
+
+class _Folder:
+    """A folder of the cache held open: names inside it are resolved relative to it and never through a link.
+
+    Where the platform has no ``dir_fd`` (Windows), it falls back to paths.
+    """
+
+    def __init__(self, path: Path, fd: int | None) -> None:
+        self.path = path
+        self.fd = fd
+
+    @classmethod
+    def open(cls, path: Path) -> "_Folder":
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path, os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_FLAGS) if _DIR_FD else None)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> "_Folder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _name(self, name: str) -> str:
+        return name if self.fd is not None else str(self.path / name)
+
+    def lstat(self, name: str) -> os.stat_result | None:
+        try:
+            return os.stat(self._name(name), dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def names(self) -> list[str]:
+        return os.listdir(self.fd if self.fd is not None else self.path)
+
+    def remove(self, name: str) -> None:
+        """Remove ``name`` (a file, a link, or a folder with its content); nothing if absent. Never follows a link."""
+        info = self.lstat(name)
+        if info is None:
+            return
+        if stat.S_ISDIR(info.st_mode):
+            shutil.rmtree(self._name(name), dir_fd=self.fd)
+        else:
+            os.unlink(self._name(name), dir_fd=self.fd)
+
+    def subfolder(self, name: str) -> "_Folder":
+        """The folder ``name`` inside this one, created if missing; a link or a file of that name is replaced."""
+        for attempt in range(2):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self._name(name), dir_fd=self.fd)
+            info = self.lstat(name)
+            if info is not None and stat.S_ISDIR(info.st_mode):
+                if self.fd is None:
+                    return _Folder(self.path / name, None)
+                try:
+                    fd = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_FLAGS, dir_fd=self.fd)
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR) or attempt:
+                        raise
+                else:
+                    return _Folder(self.path / name, fd)
+            if attempt:
+                break
+            self.remove(name)  # a link (never followed) or a file where our folder belongs
+        raise NotADirectoryError(errno.ENOTDIR, "cannot make a folder here", str(self.path / name))
+
+    def create(self, name: str) -> int:
+        """A new file ``name``, open for writing: never an existing file, never through a link."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_FLAGS
+        return os.open(self._name(name), flags, 0o666, dir_fd=self.fd)
+
+    def open_lock(self, name: str) -> int:
+        """``name`` opened for writing, created if missing, not truncated, never through a link."""
+        return os.open(self._name(name), os.O_WRONLY | os.O_CREAT | _O_NOFOLLOW | _O_FLAGS, 0o666, dir_fd=self.fd)
+
+    def open_read(self, name: str) -> int:
+        return os.open(self._name(name), os.O_RDONLY | _O_NOFOLLOW | _O_FLAGS, dir_fd=self.fd)
+
+    def move(self, name: str, target: "_Folder", new_name: str) -> None:
+        """Rename ``name`` to ``target/new_name`` (replacing a file there)."""
+        os.replace(self._name(name), target._name(new_name), src_dir_fd=self.fd, dst_dir_fd=target.fd)
+
+    def write_file(self, name: str, data: bytes) -> None:
+        """Write ``name`` atomically: a new temporary file, flushed, renamed over ``name``."""
+        part = PART_PREFIX + name
+        self.remove(part)
+        fd = self.create(part)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.move(part, self, name)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _md5_fd(fd: int) -> str:
+    digest = hashlib.md5()
+    while chunk := os.read(fd, 1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Retry(Exception):
+    """One download attempt failed in a way that another attempt may not (``corrupt``: the MD5 differed)."""
+
+    def __init__(self, message: str, *, corrupt: bool = False) -> None:
+        super().__init__(message)
+        self.corrupt = corrupt
+
+
+class _CacheWriteError(Exception):
+    """Writing to the cache failed (full disk, permissions): not the server's fault, not retried."""
+
+
+def _oversize(f: RecordFile, where: str, detail: str) -> ZenodoIntegrityError:
+    return ZenodoIntegrityError(
+        f"{show_name(f.name)}: the server sends more than the {f.size} bytes the record lists for it ({detail}); "
+        "the download was stopped and discarded, and nothing was stored in the cache", where=where)
+
+
+def _download_once(client: ZenodoClient, folder: _Folder, part: str, f: RecordFile, url: str, where: str) -> None:
+    """Stream ``url`` into ``folder/part``, checking the size as bytes arrive and the MD5; then rename it ``f.name``."""
+    requests = require_requests()
+    response = client.get_same_origin(url, headers={"Accept": "*/*", "Accept-Encoding": "identity"}, where=where)
+    fd: int | None = None
+    done = False
+    try:
+        if response.status_code != 200:
+            raise ZenodoError(f"{show_name(f.name)}: Zenodo answered the download with HTTP {response.status_code}, "
+                              "not 200", where=where)
+        length = (response.headers.get("Content-Length") or "").strip()
+        if length.isdigit() and int(length) > f.size:
+            raise _oversize(f, where, f"it announces {int(length)} bytes")
+        try:
+            folder.remove(part)
+            fd = folder.create(part)
+        except OSError as exc:
+            raise _CacheWriteError(exc.strerror or one_line(exc)) from None
+        digest = hashlib.md5()
+        written = 0
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                if written + len(chunk) > f.size:  # checked before writing: never more than f.size on disk
+                    raise _oversize(f, where, f"more than {written + len(chunk)} bytes so far")
+                try:
+                    _write_all(fd, chunk)
+                except OSError as exc:
+                    raise _CacheWriteError(exc.strerror or one_line(exc)) from None
+                digest.update(chunk)
+                written += len(chunk)
+        except (requests.RequestException, OSError) as exc:
+            raise _Retry(f"the connection failed after {written} of {f.size} bytes ({type(exc).__name__})") from None
+        if written != f.size:
+            raise _Retry(f"the server sent {written} of {f.size} bytes")
+        if digest.hexdigest() != f.md5:
+            raise _Retry(f"the bytes received have MD5 {digest.hexdigest()}, the record lists {f.md5}", corrupt=True)
+        try:
+            os.fsync(fd)
+            os.close(fd)
+            fd = None
+            folder.move(part, folder, f.name)
+        except OSError as exc:
+            raise _CacheWriteError(exc.strerror or one_line(exc)) from None
+        done = True
+    finally:
+        response.close()
+        if fd is not None:
+            os.close(fd)
+        if not done:
+            with contextlib.suppress(OSError):
+                folder.remove(part)
+
+
+def _download(client: ZenodoClient, folder: _Folder, index: int, f: RecordFile, url: str, where: str, retries: int,
+              retry_pause: float) -> None:
+    """Download one checked file by its checked URL, with ``retries`` more attempts after a transient failure."""
+    failure = _Retry("no attempt")
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(retry_pause)
+        try:
+            _download_once(client, folder, f"{PART_PREFIX}{index}", f, url, where)
+            return
+        except _Retry as exc:
+            failure = exc
+        except _CacheWriteError as exc:
+            raise ZenodoError(f"cannot write {show_name(f.name)} into the cache ({exc})", where=str(folder.path)) \
+                from None
+    if failure.corrupt:
+        raise ZenodoIntegrityError(
+            f"{show_name(f.name)} does not match the MD5 checksum Zenodo lists ({failure}): corrupted in transfer or "
+            "tampered with; it was discarded and nothing was stored in the cache", where=where)
+    raise ZenodoError(f"download failed ({show_name(f.name)}: {failure}); the files completed so far are kept: run "
+                      "the same command again to resume", where=where)
+
+
+def _complete(folder: _Folder, f: RecordFile) -> bool:
+    """Whether ``folder`` already holds ``f`` from an earlier attempt (a regular file, its size and MD5); if it
+    holds something else of that name, remove it."""
+    info = folder.lstat(f.name)
+    if info is None:
+        return False
+    if stat.S_ISREG(info.st_mode) and info.st_size == f.size:
+        fd = folder.open_read(f.name)
+        try:
+            if _md5_fd(fd) == f.md5:
+                return True
+        finally:
+            os.close(fd)
+    folder.remove(f.name)
+    return False
+
+
+_DOI = re.compile(r"10\.\d{4,9}/[!-~]{1,200}")
+
+
+def _doi(value: Any) -> str | None:
+    """A DOI as listed by the record, or None when it is missing or not a plain DOI (it is printed)."""
+    return value if isinstance(value, str) and _DOI.fullmatch(value) else None
+
+
+def _record_id(record: dict[str, Any], where: str) -> int:
+    value = record.get("id")
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 15:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 10**15:
+        raise ZenodoError(f"the record has no valid 'id' (a positive integer) but {show_name(value)}", where=where)
+    return value
+
+
+def _plan(record: dict[str, Any], record_id: int, base_url: str, where: str) -> list[tuple[RecordFile, str]]:
+    """The record's files, each name checked, with the URL it is downloaded from (on ``base_url``'s host)."""
+    entries = record.get("files")
+    if entries is None:
+        entries = []
+    files = file_entries(entries, where=where)
+    return [(f, file_url(entry, f.name, record_id=record_id, base_url=base_url, where=where))
+            for f, entry in zip(files, entries, strict=True)]
 
 
 def fetch(
@@ -204,18 +437,16 @@ def fetch(
             return hit
     if client is None:
         client = ZenodoClient(sandbox=ref.sandbox, max_retries=3)
-    record = client.get_record(ref.record)
-    try:
-        record_id = int(record["id"])
-    except (KeyError, TypeError, ValueError):
-        raise ZenodoError("the record has no integer 'id'", where=str(ref)) from None
+    record = client.get_record(ref.record, where=str(ref))  # the one listing read: what it says is checked, then downloaded
+    record_id = _record_id(record, str(ref))
     where = f"{ref.scheme}:{record_id}"
     resolved = ZenodoReference(record_id, ref.sandbox)
     if record_id != ref.record and not refresh:  # a concept record: its latest version may be cached
         hit = cached_entry(resolved, root)
         if hit is not None:
             return hit
-    files = file_entries(record.get("files") or [], where=where)
+    plan = _plan(record, record_id, client.base_url, where)
+    files = [f for f, _ in plan]
     if not files:
         raise InvalidBundleError("does not hold a dnnlik bundle: the record has no files (or they are restricted)",
                                  report=None, where=where)
@@ -227,67 +458,67 @@ def fetch(
     _bundle_path(Path("files"), names, where)  # refuse a record that cannot be a bundle before downloading
     pause = RETRY_PAUSE if retry_pause is None else retry_pause
     with _lock(root, record_id):
-        return _fetch_locked(resolved, record, files, root, where, refresh, retries, pause)
+        return _fetch_locked(resolved, record, plan, root, where, refresh, retries, pause, client)
 
 
-def _fetch_locked(ref: ZenodoReference, record: dict[str, Any], files: list[RecordFile], root: Path, where: str,
-                  refresh: bool, retries: int, retry_pause: float) -> FetchResult:
+def _fetch_locked(ref: ZenodoReference, record: dict[str, Any], plan: list[tuple[RecordFile, str]], root: Path,
+                  where: str, refresh: bool, retries: int, retry_pause: float, client: ZenodoClient) -> FetchResult:
     if not refresh:
         hit = cached_entry(ref, root)  # another process may have fetched it meanwhile
         if hit is not None:
             return hit
-    staging = root / ".partial" / str(ref.record)
-    files_dir = staging / "files"
-    files_dir.mkdir(parents=True, exist_ok=True)
-    wanted = {f.name: f for f in files}
-    for path in list(files_dir.iterdir()):  # leftovers of an older attempt that the record does not list
-        if path.name not in wanted or not path.is_file() or path.is_symlink():
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-    _download(ref.record, files_dir, ref.sandbox, retries, retry_pause, where)
+    files = [f for f, _ in plan]
+    wanted = {f.name for f in files}
+    name = str(ref.record)
+    try:
+        with contextlib.ExitStack() as stack:
+            top = stack.enter_context(_Folder.open(root))
+            partial = stack.enter_context(top.subfolder(".partial"))
+            staging = stack.enter_context(partial.subfolder(name))
+            for leftover in staging.names():  # only files/ belongs here before the record is verified
+                if leftover != "files":
+                    staging.remove(leftover)
+            folder = stack.enter_context(staging.subfolder("files"))
+            for leftover in folder.names():  # older attempts' partial files, files the record does not list
+                if leftover not in wanted:
+                    folder.remove(leftover)
+            for index, (f, url) in enumerate(plan):
+                if not _complete(folder, f):
+                    _download(client, folder, index, f, url, where, retries, retry_pause)
+            present = sorted(folder.names())
+            if present != sorted(wanted):
+                raise ZenodoError("the download is incomplete (the staging folder changed meanwhile); run the same "
+                                  "command again to resume", where=where)
 
-    present = sorted(p.name for p in files_dir.iterdir())
-    missing = sorted(set(wanted) - set(present))
-    extra = sorted(set(present) - set(wanted))
-    if missing or extra:
-        raise ZenodoError(
-            "the download is incomplete" + (f": missing {', '.join(missing)}" if missing else "")
-            + (f"; unexpected {', '.join(extra)}" if extra else "") + "; run the same command again to resume",
-            where=where)
-    for f in files:
-        path = files_dir / f.name
-        size, md5 = path.stat().st_size, md5_file(path)
-        if size != f.size or md5 != f.md5:
-            path.unlink()
-            raise ZenodoIntegrityError(
-                f"{f.name} does not match what Zenodo lists (size {size} vs {f.size}, MD5 {md5} vs {f.md5}): "
-                "corrupted in transfer or tampered with; it was discarded and nothing was stored in the cache",
-                where=where)
+            bundle = _bundle_path(folder.path, present, where)
+            report = _validate(bundle, ref, where)
+            if not report.ok:
+                stack.close()  # release the folders before removing them
+                with _Folder.open(root) as top_again, top_again.subfolder(".partial") as partial_again:
+                    partial_again.remove(name)
+                listing = "\n".join(f"  - {p}" for p in report.errors[:20])
+                raise InvalidBundleError(
+                    f"the record's files are not a valid dnnlik bundle; nothing was stored in the cache:\n{listing}",
+                    report=report, where=where)
 
-    bundle = _bundle_path(files_dir, present, where)
-    report = _validate(bundle, ref, where)
-    if not report.ok:
-        shutil.rmtree(staging, ignore_errors=True)
-        listing = "\n".join(f"  - {p}" for p in report.errors[:20])
-        raise InvalidBundleError(
-            f"the record's files are not a valid dnnlik bundle; nothing was stored in the cache:\n{listing}",
-            report=report, where=where)
-
-    meta = {
-        "id": ref.record, "doi": record.get("doi"), "conceptdoi": record.get("conceptdoi"),
-        "conceptrecid": record.get("conceptrecid"), "metadata": record.get("metadata"),
-        "dnnlik": {"sandbox": ref.sandbox, "files": [f.to_json() for f in files]},
-    }
-    atomic_write_text(staging / "record.json", json.dumps(meta, indent=2) + "\n")
-    entry = root / str(ref.record)
-    old = None
-    if entry.exists():  # refresh, or a broken entry: swap it out only now that the new one is complete
-        old = root / ".partial" / f"{ref.record}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(entry, old)
-    os.replace(staging, entry)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return FetchResult(ref, ref.record, record.get("doi"), entry, _relocate(bundle, staging, entry), files)
+            meta = {
+                "id": ref.record, "doi": _doi(record.get("doi")), "conceptdoi": _doi(record.get("conceptdoi")),
+                "conceptrecid": record.get("conceptrecid"), "metadata": record.get("metadata"),
+                "dnnlik": {"sandbox": ref.sandbox, "files": [f.to_json() for f in files]},
+            }
+            staging.write_file("record.json", (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
+            old = f"{name}.old"
+            if top.lstat(name) is not None:  # refresh, or a broken entry: swapped out only now the new one is complete
+                partial.remove(old)
+                top.move(name, partial, old)
+            partial.move(name, top, name)
+            partial.remove(old)
+    except OSError as exc:
+        what = f"{exc.strerror or one_line(exc)}" + (f": {show_name(str(exc.filename))}" if exc.filename else "")
+        raise ZenodoError(f"cannot write into the cache ({what})", where=str(root)) from None
+    entry = root / name
+    return FetchResult(ref, ref.record, _doi(record.get("doi")), entry,
+                       _relocate(bundle, root / ".partial" / name, entry), files)
 
 
 def _relocate(path: Path, old_root: Path, new_root: Path) -> Path:

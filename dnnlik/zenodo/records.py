@@ -3,6 +3,21 @@
 Zenodo lists a record's files either as ``{"key", "size", "checksum": "md5:..."}``
 (records API, bucket listings) or as ``{"filename", "filesize", "checksum": "..."}``
 (legacy deposition files). :func:`file_entries` reads both into :class:`RecordFile`.
+
+Every name a listing gives, in whichever field (``key``, ``filename``), is checked by
+one rule, :func:`file_name_problem`: a single path component of at most 255 ASCII
+characters from ``A-Z a-z 0-9 . _ + - space``; not ``.`` or ``..``; no ``/``, ``\\``,
+NUL or other control character; not absolute; not ending in a space or a dot; not a
+Windows device name (``CON``, ``NUL``, ``COM1``...). Names that are not ASCII are refused
+rather than normalised, so that no name can change meaning under Unicode
+normalisation, and two names that differ only in case are refused as a pair (they
+would be one file on a case-insensitive file system). An entry whose ``key`` and
+``filename`` disagree, or whose ``size`` and ``filesize`` disagree, is refused.
+
+:func:`file_url` gives the URL a file is downloaded from: its ``links`` (``content``,
+else ``self``) when the entry has them, else the records API's
+``/api/records/<id>/files/<name>/content``; either way it must be on the record's
+own Zenodo host (same scheme, host and port), or the record is refused.
 """
 
 from __future__ import annotations
@@ -10,16 +25,33 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
+from urllib.parse import quote, urlsplit
 
 from ..errors import InvalidInputError
-from .client import DOI_PREFIXES, ZenodoError
+from .client import DOI_PREFIXES, ZenodoError, same_origin
 
-__all__ = ["RecordFile", "ZenodoReference", "file_entries", "parse_reference", "looks_like_zenodo_reference",
-           "safe_file_name", "record_doi", "is_zenodo_source"]
+__all__ = ["RecordFile", "ZenodoReference", "file_entries", "file_url", "file_name_problem", "parse_reference",
+           "looks_like_zenodo_reference", "safe_file_name", "show_name", "record_doi", "is_zenodo_source",
+           "MAX_FILES", "MAX_NAME_LENGTH", "NAME_FIELDS"]
+
+MAX_FILES = 1000
+"""Most file entries a listing may hold (Zenodo itself allows 100 files per record)."""
+
+MAX_NAME_LENGTH = 255
+"""Longest file name accepted (characters; names are ASCII, so bytes too)."""
+
+MAX_URL_LENGTH = 2048
+
+NAME_FIELDS = ("key", "filename")
+"""The fields of a file entry that name the file: each one present is checked, and they must agree."""
+
+SIZE_FIELDS = ("size", "filesize")
 
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9._+-][A-Za-z0-9._+ -]{0,254}$")
+_NAME_CHARS = re.compile(r"[A-Za-z0-9._+ -]*")
+_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", "conin$", "conout$", *(f"com{i}" for i in range(10)),
+                    *(f"lpt{i}" for i in range(10))}
 
 
 @dataclass(frozen=True)
@@ -34,38 +66,133 @@ class RecordFile:
         return {"name": self.name, "size": self.size, "md5": self.md5}
 
 
+def show_name(name: object, limit: int = 80) -> str:
+    """``name`` for a one-line message: quoted, non-ASCII and control characters escaped, shortened."""
+    text = ascii(name) if isinstance(name, str) else f"a {type(name).__name__}"
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def file_name_problem(name: object) -> str | None:
+    """Why ``name`` is not a safe plain file name (see the module docstring), or None when it is."""
+    if not isinstance(name, str):
+        return "is not a string"
+    if not name:
+        return "is empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"is longer than {MAX_NAME_LENGTH} characters"
+    if "\x00" in name:
+        return "contains a NUL character"
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        return "is an absolute path"
+    if "/" in name or "\\" in name:
+        return "contains a path separator ('/' or '\\')"
+    if name in (".", ".."):
+        return "is '.' or '..'"
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+        return "contains a control character"
+    if not name.isascii():
+        return "is not ASCII (dnnlik accepts ASCII file names only, so that no name changes under Unicode " \
+               "normalisation)"
+    if not _NAME_CHARS.fullmatch(name):
+        return "contains characters other than A-Z a-z 0-9 . _ + - and space"
+    if name.endswith((" ", ".")):
+        return "ends with a space or a dot"
+    if name.split(".", 1)[0].rstrip(" ").lower() in _WINDOWS_DEVICES:
+        return "is a Windows device name"
+    return None
+
+
 def safe_file_name(name: str) -> bool:
     """A plain file name (no folder, no '..', no control characters) that is safe to create locally."""
-    return bool(_SAFE_NAME.match(name)) and name not in (".", "..") and not name.endswith((" ", "."))
+    return file_name_problem(name) is None
 
 
-def file_entries(entries: Iterable[Any], *, where: str) -> list[RecordFile]:
-    """Read file entries of either shape; raise :class:`ZenodoError` on a malformed or unsafe one."""
+def _entry_name(entry: Mapping[str, Any], i: int, where: str) -> str:
+    names: dict[str, str] = {}
+    for key in NAME_FIELDS:
+        if key not in entry:
+            continue
+        value = entry[key]
+        problem = file_name_problem(value)
+        if problem is not None:
+            raise ZenodoError(f"file entry {i}: {show_name(value)} (its '{key}') is not a plain file name: it {problem}; "
+                              "refused",
+                              where=where)
+        names[key] = value
+    if not names:
+        raise ZenodoError(f"file entry {i} has no name ('key' or 'filename')", where=where)
+    if len(set(names.values())) > 1:
+        shown = " and ".join(f"'{k}' {show_name(v)}" for k, v in names.items())
+        raise ZenodoError(f"file entry {i} names two different files ({shown}); refused", where=where)
+    return next(iter(names.values()))
+
+
+def _entry_size(entry: Mapping[str, Any], name: str, where: str) -> int:
+    sizes = [entry[k] for k in SIZE_FIELDS if k in entry]
+    if not sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in sizes):
+        raise ZenodoError(f"file {show_name(name)} has no valid size ('size' or 'filesize')", where=where)
+    if len(set(sizes)) > 1:
+        raise ZenodoError(f"file {show_name(name)} has two different sizes ({sizes[0]} and {sizes[1]}); refused",
+                          where=where)
+    return sizes[0]
+
+
+def file_entries(entries: Any, *, where: str) -> list[RecordFile]:
+    """Read the file entries of a listing (a list, either shape); :class:`ZenodoError` on a malformed or unsafe one.
+
+    Checks each name with :func:`file_name_problem`, that names are unique (also ignoring
+    case), and that there are at most :data:`MAX_FILES` entries.
+    """
+    if not isinstance(entries, list):
+        raise ZenodoError(f"the file listing is not a list but {show_name(entries)}", where=where)
+    if len(entries) > MAX_FILES:
+        raise ZenodoError(f"the file listing has {len(entries)} entries, more than the {MAX_FILES} dnnlik accepts",
+                          where=where)
     out: list[RecordFile] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for i, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             raise ZenodoError(f"file entry {i} is not an object", where=where)
-        name = entry.get("key", entry.get("filename"))
-        size = entry.get("size", entry.get("filesize"))
+        name = _entry_name(entry, i, where)
+        folded = name.lower()
+        if folded in seen:
+            other = seen[folded]
+            what = "listed twice" if other == name else f"listed twice (as {show_name(other)}, differing in case only)"
+            raise ZenodoError(f"file {show_name(name)} is {what}", where=where)
+        seen[folded] = name
+        size = _entry_size(entry, name, where)
         checksum = entry.get("checksum")
-        if not isinstance(name, str) or not name:
-            raise ZenodoError(f"file entry {i} has no name ('key' or 'filename')", where=where)
-        if not safe_file_name(name):
-            raise ZenodoError(f"file name {name!r} is not a plain file name; refused", where=where)
-        if name in seen:
-            raise ZenodoError(f"file {name!r} is listed twice", where=where)
-        seen.add(name)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ZenodoError(f"file {name!r} has no valid size ('size' or 'filesize')", where=where)
-        if not isinstance(checksum, str):
-            raise ZenodoError(f"file {name!r} has no checksum", where=where)
+        if not isinstance(checksum, str) or len(checksum) > 100:
+            raise ZenodoError(f"file {show_name(name)} has no checksum", where=where)
         algo, _, value = checksum.rpartition(":")
         value = value.strip().lower()
         if algo not in ("", "md5") or not _MD5.match(value):
-            raise ZenodoError(f"file {name!r} has checksum {checksum!r}, not an MD5", where=where)
+            raise ZenodoError(f"file {show_name(name)} has checksum {show_name(checksum)}, not an MD5", where=where)
         out.append(RecordFile(name, size, value))
     return out
+
+
+def file_url(entry: Mapping[str, Any], name: str, *, record_id: int, base_url: str, where: str) -> str:
+    """The URL to download the file ``name`` (already checked) of ``entry`` from; it must be on ``base_url``'s host.
+
+    ``links.content``, else ``links.self``, else ``<base_url>/api/records/<record_id>/files/<name>/content``.
+    """
+    links = entry.get("links")
+    if links is not None and not isinstance(links, Mapping):
+        raise ZenodoError(f"file {show_name(name)}: its 'links' is not an object", where=where)
+    key = next((k for k in ("content", "self") if links and k in links), None)
+    if links is None or key is None:
+        return f"{base_url.rstrip('/')}/api/records/{record_id}/files/{quote(name, safe='')}/content"
+    url = links[key]
+    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH or any(ord(c) <= 32 or ord(c) >= 127 for c in url):
+        raise ZenodoError(f"file {show_name(name)}: its download link {show_name(url)} is not a plain URL; refused",
+                          where=where)
+    if not same_origin(url, base_url):
+        parts = urlsplit(url)
+        raise ZenodoError(
+            f"file {show_name(name)}: its download link points to {show_name(f'{parts.scheme}://{parts.netloc}')}, "
+            f"not to the record's Zenodo host {show_name(base_url)}; refused", where=where)
+    return url
 
 
 @dataclass(frozen=True)
