@@ -124,6 +124,18 @@ def test_integrated_time_of_an_ar1_process() -> None:
     assert np.all(np.abs(tau / tau_true - 1) < K * rel)
 
 
+@pytest.mark.parametrize("phi, shape", [(0.7, (3000, 16, 3)), (0.95, (800, 32, 2)), (0.3, (150, 200, 5))])
+def test_integrated_time_is_emcees_where_both_apply(phi: float, shape: tuple[int, int, int]) -> None:
+    """Ours is kept for speed and robustness (see its docstring); on ordinary chains it is emcee's estimator."""
+    import emcee
+
+    chain = _ar1(*shape, phi, 4)
+    ours = integrated_time(chain)
+    theirs = emcee.autocorr.integrated_time(chain, quiet=True)
+    assert np.all(theirs > 1)  # where ours is floored at 1 the two differ on purpose
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=0)
+
+
 def test_split_rhat_detects_disagreeing_chains() -> None:
     x = _ar1(2000, 8, 2, 0.5, 1)
     assert np.all(split_rhat(x) < 1.01)

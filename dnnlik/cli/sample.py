@@ -21,8 +21,10 @@ from typing import Any, Callable, TypeVar
 
 import click
 
-from ..errors import DnnlikError, InvalidInputError
+from ..errors import DnnlikError, InvalidInputError, OutputExistsError
 from ..sample.options import STRATEGIES, SampleOptions
+from ._common import cli_message as common_cli_message
+from ._common import config_default
 
 __all__ = ["sample", "cli_message", "LIBRARY_ONLY"]
 
@@ -109,10 +111,10 @@ _ARGUMENTS = {name: flag for name, (flag, _) in _FLAGS.items()} | \
 
 def _option(name: str, flag: str, extra: dict[str, Any]) -> Callable[[F], F]:
     """The click option of the SampleOptions field ``name``."""
-    f = next(f for f in dataclasses.fields(SampleOptions) if f.name == name)
-    meta, extra = f.metadata, dict(extra)
+    meta = next(f.metadata for f in dataclasses.fields(SampleOptions) if f.name == name)
+    default, extra = config_default(SampleOptions, name), dict(extra)
     to_text = extra.pop("to_text", None)
-    kwargs: dict[str, Any] = {"default": f.default if to_text is None else to_text(f.default),
+    kwargs: dict[str, Any] = {"default": default if to_text is None else to_text(default),
                               "show_default": meta["default_text"] or True, "help": meta["help"]}
     if meta["minimum"] is not None:
         kwargs["type"] = click.IntRange(min=meta["minimum"])
@@ -131,9 +133,15 @@ def cli_message(exc: DnnlikError) -> str:
     """A library error in this command's terms: the argument it names (``where``) as its flag, and
     ``overwrite=True``/``resume=True`` as ``--overwrite``/``--resume``.
 
+    (:func:`dnnlik.cli._common.cli_message`, for every command, translates
+    :class:`~dnnlik.errors.OutputExistsError`; this one knows this command's
+    arguments as well.)
+
     >>> cli_message(InvalidInputError("50 walkers are too few", where="n_walkers"))
     '--walkers: 50 walkers are too few'
     """
+    if isinstance(exc, OutputExistsError):
+        return common_cli_message(exc)
     text = exc.bare_message
     for argument in ("overwrite", "resume"):
         text = text.replace(f"{argument}=True", _ARGUMENTS[argument])

@@ -64,6 +64,15 @@ def deduplicate(points: np.ndarray) -> np.ndarray:
 
     Rows are compared exactly (``-0.0`` equals ``0.0``); a 64-bit hash of each
     row finds the candidates, which are then compared in full.
+
+    Args:
+        points: (N, P) array.
+
+    Returns:
+        Sorted int64 indices of the rows to keep.
+
+    >>> deduplicate(np.array([[1.0, 2.0], [0.0, 1.0], [1.0, 2.0], [-0.0, 1.0]])).tolist()
+    [0, 1]
     """
     points = np.ascontiguousarray(points, dtype=np.float64)
     n = points.shape[0]
@@ -91,7 +100,22 @@ def deduplicate(points: np.ndarray) -> np.ndarray:
 
 
 def split_indices(n: int, fractions: Sequence[float], seed: int) -> dict[str, np.ndarray]:
-    """Seeded train/validation/test indices (sorted) of ``n`` points; sizes floor(f * n), rest to train."""
+    """Seeded train/validation/test indices (sorted) of ``n`` points; sizes floor(f * n), rest to train.
+
+    Args:
+        n: the number of points.
+        fractions: train, validation and test fractions (normalised by their sum).
+        seed: seed of the permutation (``numpy.random.default_rng(seed)``).
+
+    Returns:
+        ``{"train": ..., "validation": ..., "test": ...}`` sorted int64 indices.
+
+    Raises:
+        InvalidInputError: not three non-negative fractions with a positive sum (``where="split"``).
+
+    >>> {k: v.size for k, v in split_indices(10, (0.8, 0.1, 0.1), seed=0).items()}
+    {'train': 8, 'validation': 1, 'test': 1}
+    """
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or any(not math.isfinite(f) or f < 0 for f in fractions) or sum(fractions) <= 0:
         raise InvalidInputError(f"expected three non-negative fractions (train, validation, test), "
@@ -119,7 +143,11 @@ class SampleDataset:
     source: dict[str, Any]
 
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(points, logpdf)`` of ``"train"``, ``"validation"`` or ``"test"``."""
+        """``(points, logpdf)`` of ``"train"``, ``"validation"`` or ``"test"``.
+
+    Raises:
+        InvalidInputError: another name (``where="part"``).
+    """
         if name not in self.split:
             raise InvalidInputError(f"unknown part {name!r}; parts: {', '.join(SPLIT_NAMES)}", where="part")
         idx = self.split[name]
@@ -138,7 +166,19 @@ def write_dataset(
     sampling: dict[str, Any],
     source: dict[str, Any],
 ) -> None:
-    """Write a samples file atomically (an existing file is replaced only once the new one is complete)."""
+    """Write a samples file atomically (an existing file is replaced only once the new one is complete).
+
+    Args:
+        path: the file to write.
+        points, logpdf, segment, weight: the datasets (see the module docstring).
+        split: train/validation/test indices (:func:`split_indices`).
+        parameters: the parameters as JSON (``parameters_to_json``).
+        sampling: the bundle's ``sampling`` section (:mod:`.metadata`).
+        source: the source's description.
+
+    Raises:
+        DnnlikError: the file cannot be written (disk full, not writable...).
+    """
     with atomic_h5(path) as f:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
@@ -156,7 +196,17 @@ def write_dataset(
 
 
 def read_dataset(path: str | Path) -> SampleDataset:
-    """Read a samples file written by :func:`write_dataset`."""
+    """Read a samples file written by :func:`write_dataset`.
+
+    Args:
+        path: the samples file.
+
+    Returns:
+        Its points, log-densities, segments, weights, split and metadata.
+
+    Raises:
+        DnnlikError: not a samples file, or unreadable.
+    """
     path = Path(path)
     try:
         with h5py.File(path, "r") as f:
@@ -180,6 +230,18 @@ def augment_dataset(path: str | Path, out: str | Path, points: np.ndarray, logpd
     The extra points form a new segment with weight 1; ``record`` is appended to
     ``sampling.strategy_options.augmentation`` so that the bundle says how its
     training data were made.
+
+    Args:
+        path: the samples file to extend (left as it is).
+        out: the samples file to write.
+        points: (n, P) extra points, in the same parameters.
+        logpdf: (n,) their exact log-densities.
+        record: how they were made (e.g. :func:`.ridge.ridge_samples`' metadata).
+        seed: seed of the new split.
+
+    Raises:
+        InvalidInputError: the points do not fit the samples' parameters.
+        DnnlikError: ``path`` unreadable or ``out`` unwritable.
     """
     base = read_dataset(path)
     points = np.asarray(points, dtype=np.float64)

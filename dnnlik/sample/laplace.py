@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..density import LogDensity
 from ..errors import InvalidInputError, NoGradientError
 
 __all__ = ["Laplace", "PreconditionedSource", "hessian", "laplace_at"]
@@ -40,6 +41,7 @@ class Laplace:
 
     @property
     def covariance(self) -> np.ndarray:
+        """The inverse of the precision."""
         return np.linalg.inv(self.precision)
 
     @property
@@ -62,11 +64,23 @@ def _grad(source: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(g, dtype=np.float64)
 
 
-def hessian(source: Any, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+def hessian(source: LogDensity, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """Hessian of ``source.logpdf`` at ``x`` over the parameters ``indices`` (all by default).
 
     A source with its own ``hessian(x, indices)`` method supplies it (see
     :class:`PreconditionedSource`); otherwise central differences of its gradient.
+
+    Args:
+        source: the log-density (with ``grad_logpdf`` or ``logpdf_and_grad``).
+        x: the point, (P,).
+        indices: the parameters to differentiate over.
+
+    Returns:
+        The symmetric (k, k) Hessian, k = ``len(indices)``.
+
+    Raises:
+        InvalidInputError: the source has no gradient (``where="moves"``), or
+            it is not finite next to ``x`` (``where="hessian"``).
     """
     own = getattr(source, "hessian", None)
     if callable(own):
@@ -94,8 +108,23 @@ def hessian(source: Any, x: np.ndarray, indices: Sequence[int] | np.ndarray | No
     return 0.5 * (h + h.T)
 
 
-def laplace_at(source: Any, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> Laplace:
-    """The Laplace approximation at ``x`` (normally a maximum) over ``indices``."""
+def laplace_at(source: LogDensity, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> Laplace:
+    """The Laplace approximation at ``x`` (normally a maximum) over ``indices``.
+
+    The precision is minus the Hessian, its eigenvalues floored at
+    :data:`EIGEN_FLOOR` times the largest (how many, recorded).
+
+    Args:
+        source: the log-density.
+        x: the point, (P,).
+        indices: the parameters the approximation covers (all by default).
+
+    Returns:
+        Mean ``x[indices]``, precision, and how it was made.
+
+    Raises:
+        InvalidInputError: no gradient, or no downward curvature at ``x``.
+    """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     idx = np.arange(x.size) if indices is None else np.asarray(indices, dtype=np.intp)
     precision = -hessian(source, x, idx)
@@ -125,9 +154,17 @@ class PreconditionedSource:
     Metropolis-Hastings proposals: any fixed Gaussian keeps the chain exact, so
     the reference likelihood's Hessian serves and the samples are still those of
     ``target`` (every log-density and gradient comes from it).
+
+    Args:
+        target: the log-density sampled (a bundle, say).
+        guide: a log-density over the same parameters whose Hessian
+            preconditions the moves (the reference likelihood).
+
+    Raises:
+        InvalidInputError: the two have different parameters.
     """
 
-    def __init__(self, target: Any, guide: Any) -> None:
+    def __init__(self, target: LogDensity, guide: LogDensity) -> None:
         a = [p.name for p in target.parameters]
         b = [p.name for p in guide.parameters]
         if a != b:
@@ -137,16 +174,25 @@ class PreconditionedSource:
         self.parameters = tuple(target.parameters)
         self.name = getattr(target, "name", "surrogate")
 
+    @property
+    def exact_gradient(self) -> bool:
+        """The target's (every gradient comes from it)."""
+        return bool(getattr(self.target, "exact_gradient", False))
+
     def logpdf(self, x: Any) -> np.ndarray:
+        """The target's log-density."""
         return self.target.logpdf(x)
 
     def grad_logpdf(self, x: Any) -> np.ndarray:
+        """The target's gradient."""
         return self.target.grad_logpdf(x)
 
     def hessian(self, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """The guide's Hessian (:func:`hessian`)."""
         return hessian(self.guide, x, indices)
 
     def describe(self) -> dict[str, Any]:
+        """The target's description, with the guide's under ``proposals_preconditioned_by``."""
         def info(s: Any) -> Any:
             return s.describe() if hasattr(s, "describe") else {"name": getattr(s, "name", type(s).__name__)}
         return {**info(self.target), "proposals_preconditioned_by": info(self.guide)}

@@ -77,6 +77,16 @@ class LaplaceIndependenceMove(emcee.moves.MHMove):
     given it (mean shifted linearly with coordinate k, covariance the inverse of
     the precision without row and column k): a proposal that follows the
     profile ridge inside a narrow window of the parameter of interest.
+
+    Args:
+        mean: the proposal's location, (d,).
+        precision: the Laplace precision (inverse covariance), (d, d).
+        df: degrees of freedom of the Student-t (None: a normal).
+        scale: scale factor of the covariance.
+        uniform: ``(k, lo, hi)``: draw coordinate k uniformly in [lo, hi].
+
+    Raises:
+        InvalidInputError: shapes that do not match, ``df <= 0``, a bad ``uniform``.
     """
 
     def __init__(
@@ -213,6 +223,7 @@ class LaplaceIndependenceMove(emcee.moves.MHMove):
         return state, accepted
 
     def describe(self) -> dict[str, Any]:
+        """The proposal's settings, as recorded in the metadata."""
         out: dict[str, Any] = {
             "distribution": "normal" if self.df is None else "student-t",
             "scale": self.scale,
@@ -233,6 +244,10 @@ class LaplaceRandomWalkMove(emcee.moves.MHMove):
     Like emcee's ``GaussianMove`` with a full covariance, but the Cholesky
     factor is computed once (``GaussianMove`` redoes an SVD at every step).
     The proposal is symmetric, so the log q ratio is 0.
+
+    Args:
+        precision: the Laplace precision (inverse covariance), (d, d).
+        scale: the step scale (``build_moves`` uses 2.38 / sqrt(d)).
     """
 
     def __init__(self, precision: np.ndarray, *, scale: float) -> None:
@@ -250,7 +265,13 @@ class LaplaceRandomWalkMove(emcee.moves.MHMove):
 
 
 class CountingMove:
-    """Wraps an emcee move; counts walker proposals and acceptances (for per-move acceptance)."""
+    """Wraps an emcee move; counts walker proposals and acceptances (for per-move acceptance).
+
+    Args:
+        name: the move's name (:data:`MOVE_NAMES`).
+        move: the emcee move.
+        options: its settings, as recorded in the metadata.
+    """
 
     def __init__(self, name: str, move: Any, options: dict[str, Any] | None = None) -> None:
         self.name = name
@@ -260,24 +281,29 @@ class CountingMove:
         self.accepted = 0
 
     def propose(self, model: Any, state: Any) -> tuple[Any, np.ndarray]:
+        """The wrapped move's proposal, counted."""
         state, accepted = self.move.propose(model, state)
         self.proposed += int(accepted.size)
         self.accepted += int(np.count_nonzero(accepted))
         return state, accepted
 
     def tune(self, state: Any, accepted: np.ndarray) -> None:
+        """The wrapped move's tuning (emcee's hook)."""
         self.move.tune(state, accepted)
 
     def reset_cache(self) -> None:
+        """Make the wrapped move forget cached walker state (at each checkpoint)."""
         reset = getattr(self.move, "reset_cache", None)
         if reset is not None:
             reset()
 
     @property
     def acceptance_fraction(self) -> float | None:
+        """Accepted over proposed (None before any proposal)."""
         return self.accepted / self.proposed if self.proposed else None
 
     def describe(self, weight: float) -> dict[str, Any]:
+        """The move's entry in the metadata's ``moves``: class, options, weight, counts and acceptance."""
         out = {"name": self.name, "class": f"{type(self.move).__module__}.{type(self.move).__qualname__}",
                "weight": weight, "options": self.options, "proposed": self.proposed,
                "accepted": self.accepted}
@@ -295,7 +321,21 @@ def build_moves(
     df: float | None = DEFAULT_DF,
     uniform: tuple[int, float, float] | None = None,
 ) -> list[tuple[CountingMove, float]]:
-    """emcee ``moves=`` list (moves wrapped in :class:`CountingMove`) for these specs."""
+    """emcee ``moves=`` list (moves wrapped in :class:`CountingMove`) for these specs.
+
+    Args:
+        specs: the moves and their weights (:func:`parse_moves`).
+        ndim: the dimension sampled.
+        mean, precision: the Laplace approximation (needed by the ``laplace`` moves).
+        df: degrees of freedom of the independence proposal (None: normal).
+        uniform: ``(k, lo, hi)``: the ``laplace`` move draws coordinate k uniformly in [lo, hi].
+
+    Returns:
+        ``[(move, normalised weight), ...]``.
+
+    Raises:
+        InvalidInputError: a ``laplace`` move without a Laplace approximation (``where="moves"``).
+    """
     total = sum(s.weight for s in specs)
     out: list[tuple[CountingMove, float]] = []
     for s in specs:

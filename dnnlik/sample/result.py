@@ -20,7 +20,11 @@ class SampleResult:
     resumed: bool = False
 
     def summary(self) -> str:
-        """A few lines for a terminal."""
+        """A few lines for a terminal: what was written, the split, the moves, tau, acceptance, R-hat, warnings.
+
+    Returns:
+        The lines, joined by newlines.
+    """
         s = self.sampling
         d = s["diagnostics"]
         lines = [

@@ -21,16 +21,34 @@ from typing import Any
 
 import numpy as np
 
+from ..density import LogDensity
 from ..errors import InvalidInputError
 
 __all__ = ["ridge_samples"]
 
 
-def ridge_samples(source: Any, n: int, poi_range: tuple[float, float], *, poi: str | None = None,
-                  n_grid: int = 41, seed: int = 0, scale_power: float = 1.0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def ridge_samples(source: LogDensity, n: int, poi_range: tuple[float, float], *, poi: str | None = None,
+                  n_grid: int = 41, seed: int = 0,
+                  scale_power: float = 1.0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``(points, logpdf, metadata)``: ``n`` points around the profile ridge of ``poi`` over ``poi_range``.
 
     The scale is ``s = u ** scale_power`` with ``u ~ U(0, 1)``: powers above 1 put more points near the ridge.
+
+    Args:
+        source: the likelihood (with a gradient: profile fits and Laplace).
+        n: points to draw (those with a -inf log-density are dropped).
+        poi_range: (lo, hi) of the POI values.
+        poi: the parameter of interest (default: the one with role 'poi').
+        n_grid: exact profile fits between which the ridge is interpolated.
+        seed: seed of the draws.
+        scale_power: see above.
+
+    Returns:
+        The points (n_kept, P), their exact log-densities, and a record of
+        the recipe (for :func:`.dataset.augment_dataset`).
+
+    Raises:
+        InvalidInputError: ``lo >= hi``, ``n < 1``, ``n_grid < 2`` or ``scale_power <= 0``.
     """
     from ..infer import default_poi, maximize, profile
     from .laplace import laplace_at

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import emcee
 import numpy as np
 
+from ..density import LogDensity
 from ..errors import DnnlikError, InvalidInputError
 from .diagnostics import (
     TRUST_FACTOR,
@@ -127,7 +128,7 @@ class Runner:
         notes: the run's warnings, appended to.
     """
 
-    def __init__(self, source: Any, opts: SampleOptions, store: CheckpointStore, segments: list[Segment], *,
+    def __init__(self, source: LogDensity, opts: SampleOptions, store: CheckpointStore, segments: list[Segment], *,
                  specs: Sequence[MoveSpec], n_walkers: int, initial: np.ndarray | None, notes: list[str]) -> None:
         self.source = source
         self.opts = opts

@@ -192,15 +192,18 @@ class CheckpointStore:
         self._lock_fd = fd
 
     def unlock(self) -> None:
+        """Release the lock (if this process holds it)."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
     @property
     def plan_path(self) -> Path:
+        """``plan.h5``: the run's configuration and segments."""
         return self.path / "plan.h5"
 
     def exists(self) -> bool:
+        """Whether there are checkpoints to resume (a complete plan)."""
         return self.plan_path.exists()
 
     def create(self) -> None:
@@ -225,11 +228,13 @@ class CheckpointStore:
 
     # ------------------------------------------------------------------ plan
     def write_plan(self, config: dict[str, Any], writer: Callable[[h5py.File], None]) -> None:
+        """Write ``plan.h5`` atomically: ``config`` (what a resumed run must repeat), then ``writer(file)``."""
         with atomic_h5(self.plan_path) as f:
             f.attrs["config"] = json.dumps(config, sort_keys=True)
             writer(f)
 
     def read_config(self) -> dict[str, Any]:
+        """The configuration stored in ``plan.h5`` (DnnlikError if unreadable)."""
         try:
             with h5py.File(self.plan_path, "r") as f:
                 return json.loads(f.attrs["config"])
@@ -238,10 +243,12 @@ class CheckpointStore:
                               where=str(self.plan_path)) from None
 
     def open_plan(self) -> h5py.File:
+        """``plan.h5``, open for reading."""
         return h5py.File(self.plan_path, "r")
 
     # ------------------------------------------------------------------ chunks
     def chunk_path(self, segment: int, index: int) -> Path:
+        """The file of chunk ``index`` of ``segment``."""
         return self.path / f"seg{segment:03d}-{index:06d}.h5"
 
     def chunk_names(self) -> list[tuple[int, int, Path]]:
@@ -262,6 +269,7 @@ class CheckpointStore:
         return found
 
     def write_chunk(self, chunk: Chunk) -> None:
+        """Write a chunk's file atomically (a kill leaves the previous chunks, never half of this one)."""
         with atomic_h5(self.chunk_path(chunk.segment, chunk.index)) as f:
             f.attrs["segment"] = chunk.segment
             f.attrs["index"] = chunk.index
@@ -282,6 +290,7 @@ class CheckpointStore:
             random_state_to_h5(g, chunk.random_state)
 
     def read_chunk(self, path: Path, *, data: bool = True) -> Chunk:
+        """Read a chunk's file; ``data=False`` skips its samples (state and counters only)."""
         try:
             with h5py.File(path, "r") as f:
                 g = f["state"]

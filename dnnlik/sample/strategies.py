@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import h5py
 import numpy as np
 
+from ..density import LogDensity
 from ..errors import InvalidInputError
 from .laplace import Laplace, laplace_at
 from .options import FALLBACK_MOVE_SET, STRATEGIES, MoveSpec, SampleOptions, needs_laplace, parse_moves
@@ -54,6 +55,7 @@ class Segment:
 
     @property
     def ndim(self) -> int:
+        """The number of sampler coordinates."""
         return int(self.free.size)
 
     def full_points(self, z: np.ndarray) -> np.ndarray:
@@ -64,7 +66,7 @@ class Segment:
         x[:, self.free] = z
         return x
 
-    def target(self, source: Any) -> Callable[[np.ndarray], np.ndarray]:
+    def target(self, source: LogDensity) -> Callable[[np.ndarray], np.ndarray]:
         """The vectorised log-density emcee samples for this segment."""
         window = self.window
 
@@ -82,6 +84,7 @@ class Segment:
         return log_prob
 
     def describe(self) -> dict[str, Any]:
+        """The segment's plan for the metadata (``strategy_options.segments``)."""
         out: dict[str, Any] = {"index": self.index, "kind": self.kind, "n_target": self.n_target,
                                "n_dimensions": self.ndim, "reference": self.reference}
         if self.poi_value is not None:
@@ -98,7 +101,7 @@ def split_counts(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def _laplace_or_none(source: Any, x: np.ndarray, idx: np.ndarray, need: bool) -> Laplace | None:
+def _laplace_or_none(source: LogDensity, x: np.ndarray, idx: np.ndarray, need: bool) -> Laplace | None:
     try:
         return laplace_at(source, x, idx)
     except InvalidInputError:
@@ -108,7 +111,7 @@ def _laplace_or_none(source: Any, x: np.ndarray, idx: np.ndarray, need: bool) ->
 
 
 def build_segments(
-    source: Any,
+    source: LogDensity,
     *,
     strategy: str,
     n: int,
@@ -194,7 +197,7 @@ class _ProfileGrid:
                 "grid": [float(c) for c in self.centres], "window": self.width_text}
 
 
-def _profile_grid(source: Any, poi: str | None, poi_grid: int, poi_range: tuple[float, float] | None,
+def _profile_grid(source: LogDensity, poi: str | None, poi_grid: int, poi_range: tuple[float, float] | None,
                   poi_sigmas: float, window: str | float, best: np.ndarray, lap: Laplace | None) -> _ProfileGrid:
     """The POI, its range (given, or the best fit +- ``poi_sigmas`` Laplace sigma, within the bounds), the grid."""
     from ..infer import default_poi
@@ -233,7 +236,7 @@ def _profile_grid(source: Any, poi: str | None, poi_grid: int, poi_range: tuple[
     return _ProfileGrid(poi_name, j, lo, hi, rule, centres, windows, width_text)
 
 
-def _profile_segments(source: Any, grid: _ProfileGrid, n_profile: int, best: np.ndarray,
+def _profile_segments(source: LogDensity, grid: _ProfileGrid, n_profile: int, best: np.ndarray,
                       need_laplace: bool) -> list[Segment]:
     """One segment per POI value, started at the profiled maximum there (the POI fixed for a zero window)."""
     from ..infer import profile
@@ -311,7 +314,7 @@ class Plan:
         return cls(segments_from_h5(f["segments"]), choices, FALLBACK_MOVE_SET if fallback else moves, fallback)
 
 
-def plan_run(source: Any, opts: SampleOptions) -> Plan:
+def plan_run(source: LogDensity, opts: SampleOptions) -> Plan:
     """Build the segments of a run (:func:`build_segments`) and decide its moves: the one place
     where ``auto`` falls back to :data:`~.options.FALLBACK_MOVE_SET` (a segment without a Laplace
     approximation)."""
@@ -327,6 +330,7 @@ def plan_run(source: Any, opts: SampleOptions) -> Plan:
 
 
 def segments_to_h5(group: h5py.Group, segments: Sequence[Segment]) -> None:
+    """Store the segments in ``group``, one subgroup ``<index>`` each."""
     import json
 
     for s in segments:
@@ -347,6 +351,7 @@ def segments_to_h5(group: h5py.Group, segments: Sequence[Segment]) -> None:
 
 
 def segments_from_h5(group: h5py.Group) -> list[Segment]:
+    """The segments stored by :func:`segments_to_h5`, in order."""
     import json
 
     out = []
