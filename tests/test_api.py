@@ -111,6 +111,7 @@ def test_model_without_gradient_says_so(tmp_path):
     doc["model"]["outputs"] = [t for t in doc["model"]["outputs"] if t["role"] != "grad_logpdf"]
     for case in doc["test_vectors"]["cases"]:
         case["outputs"].pop("grad_logpdf")
+    doc["test_vectors"]["tolerances"].pop("grad_logpdf")
     write_bundle(tmp_path / "nograd", doc, {"model.onnx": model.SerializeToString()})
     b = dnnlik.load(tmp_path / "nograd")
     assert np.isfinite(b.logpdf(random_points(3))).all()
@@ -142,7 +143,7 @@ def test_nan_expected_test_vector_is_never_reproduced():
     doc["test_vectors"]["cases"][0]["outputs"]["logpdf"] = [float("nan")]
     session = make_session(gaussian_model(MEAN, COV).SerializeToString())
     codes = [p.code for p in iter_test_vector_problems(session, doc)]
-    assert codes == ["test-vectors:mismatch"]
+    assert codes == ["test-vectors:bad-array"]  # NaN is no element of a float tensor (spec 6.1)
 
 
 def test_atomic_writes_give_normal_permissions(tmp_path):

@@ -3,14 +3,16 @@
 The functions in the "foreign reader" section use only json, hashlib, re,
 numpy and onnxruntime, and follow the published procedure step by step:
 
-1. read bundle.json (strict JSON: no NaN/Infinity), check format_version;
+1. read bundle.json strictly (no NaN/Infinity, no duplicate key, no unpaired
+   surrogate, nesting at most 64 deep), check format_version (1.0.0 or 1.1.0);
 2. check every listed file's size and sha256, and the document's own digest
    (RFC 8785 canonical JSON without ``document_sha256``);
 3. open the ONNX file named in ``model.file`` (from bytes, CPU provider);
 4. build the [N, P] input in the declared dtype, columns in the order of
    ``parameters``;
-5. run, and compare ``logpdf`` and ``grad_logpdf`` with the test vectors
-   within the declared tolerance.
+5. run, and compare every expected output of the test vectors within its
+   tolerance: its entry of ``test_vectors.tolerances`` (format 1.1.0), else
+   ``test_vectors.tolerance``; elements of float tensors must be numbers.
 
 dnnlik appears only afterwards, as the thing compared against.
 """
@@ -32,8 +34,9 @@ import pytest
 
 # --- the foreign reader (json, hashlib, re, numpy, onnxruntime only) -----------------
 
-SUPPORTED = "1.0.0"
+SUPPORTED = ("1.0.0", "1.1.0")
 DTYPES = {"float32": np.float32, "float64": np.float64}
+MAX_DEPTH = 64
 
 
 class ForeignError(Exception):
@@ -44,12 +47,42 @@ def _reject_constant(name: str) -> Any:
     raise ForeignError(f"bundle.json holds {name}, which is not JSON")
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ForeignError("bundle.json repeats a key in one object")
+    return dict(pairs)
+
+
+def _check_depth_and_strings(doc: Any) -> None:
+    """Nesting at most MAX_DEPTH (the top-level object is 1); no string or key with an unpaired surrogate.
+
+    json decodes an escaped surrogate pair into one character, so any surrogate left is unpaired.
+    """
+    todo = [(doc, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ForeignError(f"bundle.json nests deeper than {MAX_DEPTH}")
+            items = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
+            for key, item in items:
+                todo.append((key, depth))
+                todo.append((item, depth + 1))
+        elif isinstance(value, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            raise ForeignError("bundle.json holds an unpaired surrogate")
+
+
 def read_document(folder: Path) -> dict[str, Any]:
     data = (folder / "bundle.json").read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         raise ForeignError("bundle.json has a byte-order mark")
-    doc = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    if doc.get("format_version") != SUPPORTED:
+    try:
+        doc = json.loads(data.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise ForeignError("bundle.json nests too deep") from None
+    _check_depth_and_strings(doc)
+    if doc.get("format_version") not in SUPPORTED:
         raise ForeignError(f"unsupported format_version {doc.get('format_version')!r}")
     return doc
 
@@ -141,23 +174,45 @@ class ForeignLikelihood:
 
     def check_test_vectors(self) -> int:
         tv = self.doc["test_vectors"]
-        tol_abs, tol_rel = tv["tolerance"]["abs"], tv["tolerance"]["rel"]
+        per_output = tv.get("tolerances", {})
+        declared_outputs = [t["name"] for t in self.doc["model"]["outputs"]]
+        if any(name not in declared_outputs for name in per_output):
+            raise ForeignError("test_vectors.tolerances names an output the model does not have")
         n = 0
         for case in tv["cases"]:
-            feeds = {name: np.asarray(v, dtype=self.dtype) for name, v in case["inputs"].items()}
+            if set(case["inputs"]) != {self.input["name"]}:
+                raise ForeignError("a test-vector case does not give exactly the model's inputs")
+            feeds = {name: _float_tensor(v).astype(self.dtype) for name, v in case["inputs"].items()}
             names = list(case["outputs"])
             for name, got in zip(names, self.session.run(names, feeds)):
-                expected = np.asarray(case["outputs"][name], dtype=np.float64)
+                tol = per_output.get(name, tv["tolerance"])
+                expected = _float_tensor(case["outputs"][name])
                 got = np.asarray(got, dtype=np.float64)
                 if got.shape != expected.shape:
                     raise ForeignError(f"{name}: shape {got.shape} != {expected.shape}")
-                if not np.all(np.abs(got - expected) <= tol_abs + tol_rel * np.abs(expected)):
+                if not np.all(np.abs(got - expected) <= tol["abs"] + tol["rel"] * np.abs(expected)):
                     raise ForeignError(f"{name}: test vector not reproduced")
                 n += 1
         return n
 
 
-FOREIGN_CODE = [read_document, _es_number, canonical, check_files, ForeignLikelihood]
+def _float_tensor(value: Any) -> np.ndarray:
+    """A test-vector tensor of a float dtype: nested arrays of numbers (true/false are bool elements)."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ForeignError(f"{v!r} is not an element of a float tensor")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except ValueError:
+        raise ForeignError("a test-vector tensor is ragged") from None
+
+
+FOREIGN_CODE = [_no_duplicates, _check_depth_and_strings, read_document, _es_number, canonical, check_files,
+                ForeignLikelihood, _float_tensor]
 
 # --- tests ------------------------------------------------------------------------------
 
@@ -233,6 +288,43 @@ def test_foreign_reader_refuses_tampered_bundles(gaussian_bundle: Path, tmp_path
         (folder / "bundle.json").write_text(text.replace('"offset": 0.0', '"offset": NaN', 1))
     with pytest.raises(ForeignError):
         ForeignLikelihood(folder)
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "spec" / "examples"
+
+#: Invalid spec examples whose defect lies in what the foreign reader checks (reading, digests,
+#: test vectors); the others need a schema validator or an ONNX model inspection.
+FOREIGN_REFUSES = [
+    "byte-order-mark", "digest-mismatch", "document-digest-mismatch", "duplicate-json-key", "lone-surrogate",
+    "missing-model-file", "nan-in-test-vectors", "nesting-too-deep", "size-mismatch", "test-vectors-not-reproduced",
+    "per-output-tolerance-violated", "tolerance-unknown-output", "boolean-in-float-tensor", "wrong-format-version",
+]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (EXAMPLES / "valid").iterdir() if p.is_dir()))
+def test_foreign_reader_accepts_the_valid_spec_examples(name: str) -> None:
+    lik = ForeignLikelihood(EXAMPLES / "valid" / name)
+    outputs = {t["name"] for t in lik.doc["model"]["outputs"]}
+    assert lik.check_test_vectors() == sum(len(c["outputs"]) for c in lik.doc["test_vectors"]["cases"])
+    assert set(lik.doc["test_vectors"].get("tolerances", {})) <= outputs
+
+
+@pytest.mark.parametrize("name", FOREIGN_REFUSES)
+def test_foreign_reader_refuses_the_invalid_spec_examples(name: str) -> None:
+    folder = EXAMPLES / "invalid" / name
+    assert folder.is_dir(), name
+    with pytest.raises((ForeignError, FileNotFoundError)):
+        ForeignLikelihood(folder).check_test_vectors()
+
+
+def test_per_output_tolerance_is_what_refuses_the_example() -> None:
+    """Without 'tolerances' (the default alone) the example passes: the per-output rule does the work."""
+    folder = EXAMPLES / "invalid" / "per-output-tolerance-violated"
+    lik = ForeignLikelihood(folder)
+    with pytest.raises(ForeignError, match="grad_logpdf"):
+        lik.check_test_vectors()
+    del lik.doc["test_vectors"]["tolerances"]
+    assert lik.check_test_vectors() == 4
 
 
 def test_module_imports_only_the_allowed_libraries() -> None:

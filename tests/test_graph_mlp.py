@@ -551,7 +551,8 @@ def test_bundle_document_contents():
     assert np.all(np.abs(spread) <= 2.0)  # inside the training range
     assert doc["keywords"] == ["test"] and doc["training"] == {"epochs": 3}
     tol = doc["test_vectors"]["tolerance"]
-    assert 0 < tol["rel"] <= 1e-3 and 0 < tol["abs"]
+    assert 0 <= tol["rel"] <= 1e-3 and 0 < tol["abs"]
+    assert set(doc["test_vectors"]["tolerances"]) == {o["name"] for o in model["outputs"]}  # one per output
     # reproducible
     doc2, files2 = mlp_bundle_document(members, params, name="doc-test", baseline=base, input_scale=2.0,
                                        n_test_points=6, extra_test_points=[[0.5] * P], seed=4,

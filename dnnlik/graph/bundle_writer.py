@@ -16,6 +16,7 @@ Like the rest of :mod:`dnnlik.graph`, nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Mapping, Sequence
 
@@ -36,16 +37,28 @@ from .mlp import (
 )
 from .reference import mlp_reference
 
-__all__ = ["mlp_bundle_document", "write_mlp_bundle", "make_test_points", "DEFAULT_TOLERANCE", "MODEL_FILE"]
+__all__ = ["mlp_bundle_document", "write_mlp_bundle", "make_test_points", "measured_tolerances",
+           "DEFAULT_TOLERANCE", "TOLERANCE_SAFETY", "MODEL_FILE"]
 
 MODEL_FILE = "model.onnx"
 
-#: Test-vector tolerance. The network always runs in float32, so a different CPU (other
-#: SIMD kernels, other summation order) or onnxruntime version moves each value by a few
-#: float32 ulps of the largest terms summed: ~sqrt(width) * depth * 6e-8 relative, i.e.
-#: ~1e-5 for 512-wide layers. ``rel`` covers that with a margin of ten; ``abs`` (scaled by
-#: the largest expected magnitude, see :func:`_tolerance`) covers values that cancel to ~0.
+#: Largest disagreement accepted between the exported float32 network and its float64
+#: reference (``check_reference``): a different CPU (other SIMD kernels, other summation
+#: order) or onnxruntime version moves each value by a few float32 ulps of the largest terms
+#: summed, ~sqrt(width) * depth * 6e-8 relative, i.e. ~1e-5 for 512-wide layers; ``rel``
+#: covers that with a margin of ten, ``abs`` (scaled by the largest expected magnitude)
+#: values that cancel to ~0. A model beyond it is ill-conditioned, and refused. The test
+#: vectors' own tolerances are much tighter: see :func:`measured_tolerances`.
 DEFAULT_TOLERANCE = {"abs": 1e-4, "rel": 1e-4}
+
+#: Safety factor between an output's measured float32 error and its test-vector tolerance
+#: (:func:`measured_tolerances`). The expected values are this runtime's outputs; another
+#: runtime or CPU rounds the same float32 sums in another order, so its error is of the same
+#: size as ours and the two differ by up to about twice the error measured; a factor of 4
+#: leaves another factor of 2 for a point where its error exceeds the largest we measured.
+TOLERANCE_SAFETY = 4.0
+
+_FLOAT32_ULP = 2.0 ** -23  # the spacing of float32 numbers in [1, 2)
 
 # Oldest onnxruntime that runs each default-domain opset / IR version (onnxruntime's
 # compatibility table); the bundle declares the later of the two.
@@ -139,17 +152,56 @@ def make_test_points(
     return np.clip(np.round(pts, decimals), lower, upper)
 
 
-def _tolerance(expected: Mapping[str, np.ndarray], tolerance: Mapping[str, float] | None) -> dict[str, float]:
-    if tolerance is not None:
-        try:
-            tol = {"abs": float(tolerance["abs"]), "rel": float(tolerance["rel"])}
-        except (KeyError, TypeError, ValueError):
-            raise InvalidInputError("must be a mapping with numbers 'abs' and 'rel'", where="tolerance") from None
-        if not all(np.isfinite(v) and v >= 0 for v in tol.values()):
-            raise InvalidInputError(f"abs and rel must be finite and >= 0, got {tol}", where="tolerance")
-        return tol
+def _given_tolerance(tolerance: Mapping[str, float]) -> dict[str, float]:
+    try:
+        tol = {"abs": float(tolerance["abs"]), "rel": float(tolerance["rel"])}
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInputError("must be a mapping with numbers 'abs' and 'rel'", where="tolerance") from None
+    if not all(np.isfinite(v) and v >= 0 for v in tol.values()):
+        raise InvalidInputError(f"abs and rel must be finite and >= 0, got {tol}", where="tolerance")
+    return tol
+
+
+def _reference_bound(expected: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """:data:`DEFAULT_TOLERANCE` with ``abs`` scaled by the largest expected magnitude."""
     scale = max([1.0] + [float(np.max(np.abs(v), initial=0.0)) for v in expected.values()])
     return {"abs": float(f"{DEFAULT_TOLERANCE['abs'] * scale:.3g}"), "rel": DEFAULT_TOLERANCE["rel"]}
+
+
+def _ceil_2(x: float) -> float:
+    """``x`` rounded up to two significant digits (so that the JSON number is short)."""
+    if not x > 0:
+        return 0.0
+    e = math.floor(math.log10(x)) - 1
+    return float(f"{math.ceil(x / 10.0 ** e - 1e-9)}e{e}")
+
+
+def measured_tolerances(
+    got: Mapping[str, np.ndarray],
+    reference: Mapping[str, np.ndarray],
+    float32_part: Mapping[str, np.ndarray],
+    *,
+    safety: float = TOLERANCE_SAFETY,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The default and per-output test-vector tolerances (format 1.1.0) of an exported model.
+
+    ``got`` holds the model's outputs on the test points (what the test vectors will
+    expect), ``reference`` the float64 evaluation of the same model on the same points
+    (:func:`~dnnlik.graph.mlp_reference`), ``float32_part`` the part of each output that the
+    network computes in float32 (the outputs without the baseline and output shift, which
+    the graph adds in the input dtype). Each output's tolerance is
+    ``{"abs": safety * max(error, ulp), "rel": 0}``, rounded up to two digits, where
+    ``error`` is the largest ``|got - reference|`` over the points and ``ulp`` one float32
+    ulp of the largest ``float32_part`` (a floor for an error that happens to be ~0). The
+    default tolerance, for an output not listed, is the loosest of them.
+    """
+    per_output: dict[str, dict[str, float]] = {}
+    for name, value in got.items():
+        error = float(np.max(np.abs(np.asarray(value, np.float64) - reference[name]), initial=0.0))
+        ulp = _FLOAT32_ULP * max(float(np.max(np.abs(float32_part[name]), initial=0.0)), 1e-30)
+        per_output[name] = {"abs": _ceil_2(safety * max(error, ulp)), "rel": 0.0}
+    default = {"abs": max(t["abs"] for t in per_output.values()), "rel": 0.0}
+    return default, per_output
 
 
 def _within(got: np.ndarray, want: np.ndarray, tol: Mapping[str, float]) -> tuple[bool, float]:
@@ -223,10 +275,14 @@ def mlp_bundle_document(
       any) alone, then ``n_test_points`` points (the rows of
       ``extra_test_points``, then random ones in the training range, from
       ``seed``). Expected outputs are computed by onnxruntime on the model as
-      written; ``tolerance`` defaults to :data:`DEFAULT_TOLERANCE` (``abs``
-      scaled by the largest expected magnitude). With ``check_reference``
-      they are compared first with the float64 numpy reference, and a
-      disagreement beyond the tolerance raises
+      written. Without ``tolerance``, each output gets its own tolerance
+      (``test_vectors.tolerances``, format 1.1.0) from the model's measured
+      float32 error against the float64 numpy reference on these points,
+      times :data:`TOLERANCE_SAFETY` (:func:`measured_tolerances`); a given
+      ``tolerance`` is written as the one tolerance of every output. With
+      ``check_reference``, a disagreement with the float64 reference beyond
+      ``tolerance`` (or, without it, beyond :data:`DEFAULT_TOLERANCE`, which
+      float32 rounding never reaches in a well-conditioned network) raises
       :class:`~dnnlik.errors.BundleError` (nothing is written).
     - ``sections``: further top-level members (``training``, ``sampling``,
       ``validation``, ``provenance``, ``references``, ``keywords``, ``x-...``),
@@ -247,6 +303,8 @@ def mlp_bundle_document(
     )
     spec = _validate(members, **model_kwargs)
     dtype = _check_dtype(dtype)
+    if tolerance is not None:
+        _given_tolerance(tolerance)
     params = _as_parameters(parameters, spec.n_par)
     name = _check_identifier(name, "name")
     version = _check_semver(version, "version")
@@ -285,27 +343,38 @@ def mlp_bundle_document(
 
     session = make_session(model_bytes)
     out_names = [o.name for o in session.get_outputs()]
-    cases, expected_all = [], {}
-    for k, pts in enumerate((first, spread)):
+    cases = []
+    for pts in (first, spread):
         got = dict(zip(out_names, session.run(out_names, {input_name: pts.astype(NUMPY_DTYPES[dtype])})))
         got = {n: np.asarray(v, dtype=np.float64) for n, v in got.items()}
         for n, v in got.items():
             if not np.all(np.isfinite(v)):
                 raise BundleError(f"the model returns non-finite {n!r} on test points (overflowing weights?)")
-            expected_all[f"{k}/{n}"] = v
         cases.append((pts, got))
-    tol = _tolerance(expected_all, tolerance)
+    # the float64 evaluation of the same model on all the test points (as fed: in the input
+    # dtype), and the part of it that the network computes in float32
+    all_pts = np.vstack([pts.astype(NUMPY_DTYPES[dtype]).astype(np.float64) for pts, _ in cases])
+    all_got = {n: np.concatenate([got[n] for _, got in cases]) for n in out_names}
+    reference = mlp_reference(all_pts, members, with_gradient=with_gradient, **model_kwargs)
+    tolerances: dict[str, dict[str, float]] | None = None
+    if tolerance is not None:
+        tol = _given_tolerance(tolerance)
+        bound = tol
+    else:
+        float32_part = mlp_reference(all_pts, members, with_gradient=with_gradient,
+                                     **{**model_kwargs, "baseline": None, "output_shift": 0.0})
+        tol, tolerances = measured_tolerances(all_got, reference, float32_part)
+        bound = _reference_bound(all_got)
     if check_reference:
-        for pts, got in cases:
-            ref = mlp_reference(pts, members, with_gradient=with_gradient, **model_kwargs)
-            for n, v in got.items():
-                ok, worst = _within(v, ref[n], tol)
-                if not ok:
-                    raise BundleError(
-                        f"the ONNX model's {n!r} differs from the float64 reference by more than the test-vector "
-                        f"tolerance (abs {tol['abs']:g}, rel {tol['rel']:g}; worst excess {worst:.3g}): "
-                        "pass a looser tolerance if the network is ill-conditioned"
-                    )
+        for n, v in all_got.items():
+            ok, worst = _within(v, reference[n], bound)
+            if not ok:
+                raise BundleError(
+                    f"the ONNX model's {n!r} differs from the float64 reference by more than "
+                    + ("the test-vector tolerance" if tolerance is not None else "float32 rounding explains")
+                    + f" (abs {bound['abs']:g}, rel {bound['rel']:g}; worst excess {worst:.3g}): "
+                    "pass a looser tolerance if the network is ill-conditioned"
+                )
 
     tv_cases = []
     labels = ["nominal point" + (" and baseline centre" if spec.baseline is not None else ""),
@@ -379,7 +448,7 @@ def mlp_bundle_document(
         "output": dict(output) if output is not None else {
             "quantity": "log-likelihood", "includes_constraints": True, "offset": 0.0,
         },
-        "test_vectors": {"tolerance": tol, "cases": tv_cases},
+        "test_vectors": {"tolerance": tol, **({"tolerances": tolerances} if tolerances else {}), "cases": tv_cases},
         "validation": {"verdict": "not-run"},
         "provenance": {"command": "dnnlik.graph.write_mlp_bundle"},
     }

@@ -27,7 +27,7 @@ __all__ = [
     "is_relative_path",
 ]
 
-SUPPORTED_VERSIONS = ("1.0.0",)
+SUPPORTED_VERSIONS = ("1.0.0", "1.1.0")
 LATEST_VERSION = SUPPORTED_VERSIONS[-1]
 _BASE_ID = "https://schemas.dnnlik.org/bundle/{version}/"
 

@@ -13,8 +13,10 @@ Python values. Running it again, here or on another machine, gives identical
 files; tests/test_spec_examples.py checks that the committed files are what
 this script writes.
 
-Every invalid bundle is a valid one with exactly one thing broken (the folder's
-name says what). ``invalid/expected.json`` maps each folder to the problem codes
+The valid examples follow format 1.1.0, except ``gaussian-3d-float64-format-1.0.0``,
+the same bundle in the frozen format 1.0.0, so that reading 1.0.0 stays tested.
+Every invalid bundle is the valid ``gaussian-2d-float32`` (1.1.0) with exactly one
+thing broken (the folder's name says what). ``invalid/expected.json`` maps each folder to the problem codes
 a validator must report for it (the codes of dnnlik's reference validator, see
 spec/README.md, "Validation"). Apart from the breakage the invalid bundles are
 consistent: where the breakage is in ``bundle.json``, the document digest is
@@ -38,6 +40,13 @@ from dnnlik.examples import gaussian_document, gaussian_model, gaussian_spec
 
 CREATED = "2026-11-25T00:00:00Z"
 """Fixed creation time of every example (the release date of format 1.0.0)."""
+
+FORMAT_1_0 = "1.0.0"
+"""The frozen first release: one valid example stays in it, so that reading it stays tested."""
+
+DEPTH_LIMIT = 64
+"""Maximum nesting depth of bundle.json (spec/README.md, section 2): the valid float32
+example reaches it exactly, the invalid example ``nesting-too-deep`` goes one beyond."""
 
 DNNLIK_VERSION = "0.1.0"
 """The dnnlik release that first generated these examples; fixed so that they do not change with each release."""
@@ -97,11 +106,35 @@ def gaussian(dim: int, dtype: str) -> tuple[Document, Files]:
 # ----------------------------------------------------------------------------- valid
 
 
+def nested(depth: int, leaf: Any = 0) -> Any:
+    """``leaf`` inside ``depth`` nested arrays: a value of nesting depth ``depth`` (``[0]`` is 1)."""
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def as_format_1_0(doc: Document) -> Document:
+    """A 1.1.0 example document written in format 1.0.0: the same, without the 1.1.0 additions."""
+    doc = copy.deepcopy(doc)
+    doc["format_version"] = FORMAT_1_0
+    del doc["test_vectors"]["tolerances"]
+    return doc
+
+
 def valid_examples() -> dict[str, tuple[Document, Files]]:
     doc3, files3 = gaussian(3, "float64")
     doc2, files2 = gaussian(2, "float32")
-    doc2["x-spec-example"] = {"note": "keys starting with 'x-' are producers' extensions; readers ignore them"}
-    return {"gaussian-3d-float64": (doc3, files3), "gaussian-2d-float32": (doc2, files2)}
+    doc2["x-spec-example"] = {
+        "note": "keys starting with 'x-' are producers' extensions; readers ignore them",
+        # the top-level object is depth 1, this object depth 2: 62 arrays reach the limit, 64
+        "at_the_depth_limit": nested(DEPTH_LIMIT - 2),
+    }
+    return {
+        "gaussian-3d-float64": (doc3, files3),
+        "gaussian-2d-float32": (doc2, files2),
+        "gaussian-3d-float64-format-1.0.0": (as_format_1_0(doc3), files3),
+    }
 
 
 # --------------------------------------------------------------------------- invalid
@@ -287,6 +320,77 @@ def external_data(doc: Document, files: Files) -> Files:
     return _relist(doc, {**files, MODEL: model.SerializeToString()})
 
 
+def per_output_tolerance_violated(doc: Document, files: Files) -> Files:
+    """An expected gradient off by 2e-5: within the default tolerance, beyond grad_logpdf's own."""
+    tv = doc["test_vectors"]
+    grad = tv["cases"][1]["outputs"]["grad_logpdf"]
+    grad[2][1] = _rounded(grad[2][1] + 2e-5)
+    default, own = tv["tolerance"], tv["tolerances"]["grad_logpdf"]
+    assert 2e-5 < default["abs"] and 2e-5 > own["abs"] + own["rel"] * abs(grad[2][1]) * 2
+    return redigest(doc, files)
+
+
+def tolerance_unknown_output(doc: Document, files: Files) -> Files:
+    """A per-output tolerance for an output the model does not have (a typo would silently fall back)."""
+    tols = doc["test_vectors"]["tolerances"]
+    tols["logpfd"] = tols.pop("logpdf")
+    return redigest(doc, files)
+
+
+def parameter_name_trailing_newline(doc: Document, files: Files) -> Files:
+    """Parameter 1 renamed "mu\\n" next to "mu": a pattern ending in $ must not accept the newline (ECMA-262)."""
+    assert doc["parameters"][0]["name"] == "mu"
+    doc["parameters"][1]["name"] = "mu\n"
+    return redigest(doc, files)
+
+
+def _digest_replacing(doc: Document, key: str, canonical_value: bytes) -> str:
+    """``document_sha256`` of ``doc`` whose top-level member ``key`` has the canonical form
+    ``canonical_value``: for values that dnnlik's own canonicaliser refuses to write."""
+    import hashlib
+
+    from dnnlik.digest import canonical_json
+
+    placeholder = f"placeholder of {key}"
+    body = {k: v for k, v in doc.items() if k != DIGEST_FIELD}
+    body[key] = placeholder
+    canonical = canonical_json(body)
+    assert canonical.count(json.dumps(placeholder).encode()) == 1
+    return hashlib.sha256(canonical.replace(json.dumps(placeholder).encode(), canonical_value)).hexdigest()
+
+
+def nesting_too_deep(doc: Document, files: Files) -> Files:
+    """An extension nested one level beyond the limit: the top-level object is 1, 64 arrays make 65.
+
+    ``document_sha256`` is that of the whole document: a reader that misses the depth
+    rule finds nothing else wrong.
+    """
+    doc["x-deep"] = nested(DEPTH_LIMIT)
+    doc[DIGEST_FIELD] = _digest_replacing(doc, "x-deep", b"[" * DEPTH_LIMIT + b"0" + b"]" * DEPTH_LIMIT)
+    return as_is(doc, files)
+
+
+def boolean_in_float_tensor(doc: Document, files: Files) -> Files:
+    """A test-vector input element written true in a float32 tensor (booleans are for bool tensors only)."""
+    doc["test_vectors"]["cases"][0]["inputs"]["x"][0][0] = True
+    return redigest(doc, files)
+
+
+def lone_surrogate(doc: Document, files: Files) -> Files:
+    """An escaped unpaired UTF-16 surrogate in the title (JSON.parse accepts it; a strict reader must not).
+
+    ``document_sha256`` is what a reader that accepts it computes, writing the string as
+    JavaScript's JSON.stringify does (the surrogate as the escape ``\\ud800``): such a reader
+    finds nothing else wrong.
+    """
+    title = json.dumps(doc["title"], ensure_ascii=False).encode("utf-8")
+    with_surrogate = title[:-1] + b" \\ud800\""
+    doc[DIGEST_FIELD] = _digest_replacing(doc, "title", with_surrogate)
+    data = as_is(doc, files)["bundle.json"]
+    assert data.count(title) == 1
+    return {**files, "bundle.json": data.replace(title, with_surrogate)}
+
+
 def _relist(doc: Document, files: Files) -> Files:
     """Re-finalize after changing file contents: the bundle is consistent except for what the file holds."""
     body = {k: v for k, v in doc.items() if k != "files"}
@@ -319,6 +423,12 @@ INVALID: dict[str, Callable[[Document, Files], Files]] = {
     "opset-mismatch": opset_mismatch,
     "custom-operator": custom_operator,
     "external-data": external_data,
+    "per-output-tolerance-violated": per_output_tolerance_violated,
+    "tolerance-unknown-output": tolerance_unknown_output,
+    "parameter-name-trailing-newline": parameter_name_trailing_newline,
+    "nesting-too-deep": nesting_too_deep,
+    "boolean-in-float-tensor": boolean_in_float_tensor,
+    "lone-surrogate": lone_surrogate,
 }
 
 EXPECTED: dict[str, list[str]] = {
@@ -330,8 +440,9 @@ EXPECTED: dict[str, list[str]] = {
     "missing-bundle-json": ["json:missing"],
     "byte-order-mark": ["json:bom"],
     "duplicate-json-key": ["json:duplicate-key"],
-    # NaN cannot be canonicalised, so the document digest cannot be verified either.
-    "nan-in-test-vectors": ["files:document-digest", "json:non-finite", "test-vectors:mismatch"],
+    # NaN cannot be canonicalised, so the document digest cannot be verified either; nor is
+    # it an element of a float tensor.
+    "nan-in-test-vectors": ["files:document-digest", "json:non-finite", "test-vectors:bad-array"],
     "wrong-format-version": ["schema:format-version"],
     "missing-required-field": ["schema:required"],
     "bad-semver": ["schema:pattern"],
@@ -350,6 +461,12 @@ EXPECTED: dict[str, list[str]] = {
     "opset-mismatch": ["contract:opset"],
     "custom-operator": ["onnx:custom-op"],
     "external-data": ["onnx:external-data"],
+    "per-output-tolerance-violated": ["test-vectors:mismatch"],
+    "tolerance-unknown-output": ["test-vectors:tolerance-name"],
+    "parameter-name-trailing-newline": ["schema:pattern"],
+    "nesting-too-deep": ["json:too-deep"],
+    "boolean-in-float-tensor": ["test-vectors:bad-array"],
+    "lone-surrogate": ["json:lone-surrogate"],
 }
 
 INVALID_BASE = "gaussian-2d-float32"
