@@ -1,6 +1,7 @@
 # The two set-up commands of the README. Each creates .venv with Python 3.11 on first use.
 #   make demo   evaluate the zoo's toy LHC-like DNNLikelihood: validate it, t_mu exact vs DNN, verdict, plot
-#   make test   install every extra and the test dependencies, run the whole test suite
+#   make test   install every extra and the test dependencies (and, when npm is present, the
+#               JavaScript reader's packages: readers/js), run the whole test suite
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -23,6 +24,7 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pip install --quiet -e ".[all]"
+	if command -v npm >/dev/null; then (cd readers/js && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error); fi
 	$(BIN)/python -m pytest -q
 
 clean:
