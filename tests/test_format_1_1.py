@@ -416,6 +416,35 @@ def test_spec_onnx_field_numbers_are_those_of_onnx_proto() -> None:
         for name, value in re.findall(r"`(\w+)` = (\d+)", fields):  # enum values (DataLocation)
             assert onnx.TensorProto.DataLocation.Value(name) == int(value)
     assert seen >= 20
+    cost = text.split("### 4.4 Bounded cost (control flow)", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`(\w+Proto)\.(\w+)` \((\d+)\)", cost)
+    for message, field, number in named:
+        assert getattr(onnx, message).DESCRIPTOR.fields_by_name[field].number == int(number), f"{message}.{field}"
+    assert len(named) >= 8
+
+
+def test_spec_states_the_cost_limits_the_code_applies() -> None:
+    """Section 4.4 gives the numbers of dnnlik's static cost rule (onnx:unbounded)."""
+    from dnnlik.bundle import onnx_checks
+
+    text = (SPEC / "README.md").read_text(encoding="utf-8")
+    cost = text.split("### 4.4 Bounded cost (control flow)", 1)[1].split("\n## ", 1)[0]
+
+    def spaced(n: int) -> str:
+        return f"{n:,}".replace(",", " ")
+
+    def power(n: int) -> str:
+        exponent = n.bit_length() - 1
+        assert n == 2**exponent
+        return "2" + str(exponent).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+    assert f"Control-flow depth ≤ {onnx_checks.MAX_CONTROL_FLOW_DEPTH}." in cost
+    assert f"deeper than level {onnx_checks.MAX_CONTROL_FLOW_DEPTH}" in cost
+    assert f"0 ≤ M ≤ {spaced(onnx_checks.MAX_LOOP_TRIPS)}" in cost
+    assert f"is at most {spaced(onnx_checks.MAX_NESTED_TRIPS)}" in cost
+    assert f"Tensor sizes ≤ {power(onnx_checks.MAX_TENSOR_ELEMENTS)} elements" in cost
+    assert f"Work at load time ≤ {power(onnx_checks.MAX_CONSTANT_WORK)} element operations" in cost
+    assert "`onnx:unbounded`" in cost
 
 
 def test_spec_states_the_depth_limit_the_code_applies() -> None:
