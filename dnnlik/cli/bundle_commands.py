@@ -109,11 +109,40 @@ def parse_assignments(items: tuple[str, ...], names: list[str]) -> dict[str, flo
             raise click.BadParameter(f"{name}={text!r}: {text!r} is not a number", param_hint="--param") from None
         if math.isnan(value):
             raise click.BadParameter(f"{name}={text}: NaN is not a parameter value", param_hint="--param")
+        if math.isinf(value):
+            raise click.BadParameter(
+                f"{name}={text}: not a finite number (parameter values must be finite doubles, |x| < 1.8e308)",
+                param_hint="--param",
+            )
         values[name] = value
     return values
 
 
-@click.command("eval")
+_EVAL_HELP = """Evaluate the log-likelihood of the bundle at PATH at one point.
+
+\b
+Text output: the value on the first line. A value of -inf says why:
+  -inf  (the point is outside the parameters' allowed bounds)
+  -inf  (the model's value at this point, which is inside the bounds)
+With --grad, one line per parameter follows (nan where no gradient exists:
+outside the bounds, or where the log-likelihood is -inf).
+
+\b
+JSON output (--format json) is strict JSON (RFC 8259: no NaN or Infinity):
+  point          every parameter's value (those not given at nominal)
+  inside_bounds  true when the point is inside the allowed bounds
+  logpdf         the value, or null when it is -inf
+  logpdf_note    present only when logpdf is null, saying why (as above)
+  grad_logpdf    with --grad: the gradient by parameter name, or null
+                 where no gradient exists (then grad_logpdf_note says why)
+
+A model that returns NaN or +inf, or a malformed output, at the point is an
+error (exit status 1, one line naming the point and the output), never a
+number. Parameter values must be finite numbers.
+"""
+
+
+@click.command("eval", help=_EVAL_HELP)
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
               help="A parameter value; repeat for several. Parameters not given are at their nominal value.")
@@ -121,23 +150,37 @@ def parse_assignments(items: tuple[str, ...], names: list[str]) -> dict[str, flo
 @format_option
 @clean_errors
 def eval_(path: Path, params: tuple[str, ...], grad: bool, fmt: str) -> None:
-    """Evaluate the log-likelihood of the bundle at PATH at one point."""
     from ..api import load
 
     bundle = load(path)
     names = [p.name for p in bundle.parameters]
     point = parse_assignments(params, names)
     full = {p.name: point.get(p.name, p.nominal) for p in bundle.parameters}
-    value = float(bundle.logpdf(point))
-    gradient = [float(g) for g in bundle.grad_logpdf(point)] if grad else None
-    if fmt == "json":
-        out: dict[str, object] = {"point": full, "logpdf": value if math.isfinite(value) else None}
-        if gradient is not None:
-            out["grad_logpdf"] = dict(zip(names, gradient))
-        click.echo(json.dumps(out, indent=2))
-        return
+    inside = all(p.lower <= full[p.name] <= p.upper for p in bundle.parameters)
+    if grad:
+        value_, gradient_ = bundle.logpdf_and_grad(point)
+        value, gradient = float(value_), [float(g) for g in gradient_]
+    else:
+        value, gradient = float(bundle.logpdf(point)), None
+    # the Bundle raises on NaN and +inf: the only non-finite value left is -inf
+    note = None
     if not math.isfinite(value):
-        click.echo("-inf  (the point is outside the parameters' allowed bounds)")
+        note = ("-inf: the point is outside the parameters' allowed bounds" if not inside
+                else "-inf: the model's value at this point, which is inside the bounds")
+    if fmt == "json":
+        out: dict[str, object] = {"point": full, "inside_bounds": inside, "logpdf": value if note is None else None}
+        if note is not None:
+            out["logpdf_note"] = note
+        if gradient is not None:
+            finite = all(math.isfinite(g) for g in gradient)
+            out["grad_logpdf"] = dict(zip(names, gradient)) if finite else None
+            if not finite:
+                out["grad_logpdf_note"] = ("no gradient exists where the log-likelihood is -inf" if note is not None
+                                           else "the gradient is not finite at this point")
+        click.echo(json.dumps(out, indent=2, allow_nan=False))
+        return
+    if note is not None:
+        click.echo(f"-inf  ({note.removeprefix('-inf: ')})")
     else:
         click.echo(f"{value:.10g}")
     if gradient is not None:

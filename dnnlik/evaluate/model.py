@@ -5,6 +5,15 @@ Get one from :func:`dnnlik.load`. For a likelihood bundle::
     b = dnnlik.load("zoo/toy-lhc-like")
     b.logpdf({"mu": [0.0, 0.5, 1.0]})      # other parameters at nominal
     b.grad_logpdf(points)                  # exact, from the model's gradient output
+
+Every evaluation checks what the model returns, cheaply (one reduction per output):
+one row per point (an output of the wrong length, e.g. shape [1] for any batch, raises
+:class:`~dnnlik.errors.BundleError` instead of being broadcast), and values a
+log-likelihood can take at a point inside the bounds: ``logpdf`` may be -inf, never
+NaN or +inf; the gradient and the spread must be finite wherever ``logpdf`` is not -inf.
+Validation (the ``behaviour`` stage, :mod:`dnnlik.evaluate.behaviour`) tries the same
+rules at points across the bounds before a bundle is ever loaded; these run-time checks
+catch a model that breaks them elsewhere.
 """
 
 from __future__ import annotations
@@ -16,10 +25,53 @@ import numpy as np
 
 from ..errors import BundleError, InvalidInputError, NoGradientError
 from ..parameters import Parameter, parameters_from_json
-from ..points import as_points, check_bounds
+from ..points import as_points, check_bounds, outside_bounds
+from ..report import one_line
 from .session import DEFAULT_CHUNK, NUMPY_DTYPES, SessionPool, run_chunked
 
 __all__ = ["Bundle"]
+
+_ROLE_CHECKED = ("logpdf", "grad_logpdf", "logpdf_spread")
+
+
+class _CheckedSession:
+    """A session whose every run must give each output one row per input row.
+
+    ``run_chunked`` stacks chunk outputs into preallocated arrays, where numpy would
+    broadcast a one-row output over the whole chunk: the check has to be made run by
+    run, so the Bundle hands ``run_chunked`` this wrapper instead of the session. A
+    failing run (onnxruntime's own exception) becomes a :class:`BundleError`.
+    """
+
+    __slots__ = ("session", "row_sizes", "where")
+
+    def __init__(self, session: Any, row_sizes: Mapping[str, int], where: str) -> None:
+        self.session = session
+        self.row_sizes = row_sizes
+        self.where = where
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[Any]:
+        (batch,) = feeds.values()
+        n = batch.shape[0]
+        try:
+            outs = self.session.run(names, feeds)
+        except Exception as exc:  # onnxruntime's own exception classes
+            raise BundleError(f"the model failed on a batch of {n} point(s): {one_line(exc)}", where=self.where) from None
+        for name, out in zip(names, outs):
+            size = self.row_sizes[name]
+            try:  # onnxruntime returns numpy arrays; a 0-d one has no shape[0]
+                if out.shape[0] == n and out.size == n * size:
+                    continue
+            except (AttributeError, IndexError):
+                pass
+            shape = np.shape(out)
+            expected = f"[{n}]" if size == 1 else f"[{n}, {size}]"
+            raise BundleError(
+                f"the model's output {name!r} has shape {[int(d) for d in shape]} for a batch of {n} point(s), "
+                f"expected {expected}: the model is broken (its rows are not one per point)",
+                where=self.where,
+            )
+        return outs
 
 
 class Bundle:
@@ -44,6 +96,10 @@ class Bundle:
         self._bounded = bool(np.isfinite(self._lower).any() or np.isfinite(self._upper).any())
         self._box_lo = float(self._lower.max()) if len(self.parameters) else -np.inf
         self._box_hi = float(self._upper.min()) if len(self.parameters) else np.inf
+        n_par = len(self.parameters)
+        self._row_sizes = {
+            t["name"]: (n_par if role == "grad_logpdf" else 1) for role, t in self._outputs.items() if role in _ROLE_CHECKED
+        }
 
     # identity -----------------------------------------------------------
     @property
@@ -101,7 +157,7 @@ class Bundle:
         inp = self._inputs[0]
         names = [self._outputs[r]["name"] for r in roles]
         outs = run_chunked(
-            self._sessions.for_outputs(names),
+            _CheckedSession(self._sessions.for_outputs(names), self._row_sizes, self.name),
             inp["name"],
             points,
             names,
@@ -110,16 +166,94 @@ class Bundle:
             row_filter=row_filter,
             fill_values=fills,
         )
+        self._check_values(points, roles, outs, filtered=row_filter is not None)
         return outs, single
+
+    def _check_values(self, points: np.ndarray, roles: list[str], outs: list[np.ndarray], *, filtered: bool) -> None:
+        """Raise :class:`BundleError` if the model gave a value no log-likelihood has at a point inside the bounds.
+
+        ``logpdf`` may be -inf (a legal log-likelihood), never NaN or +inf. ``grad_logpdf``
+        and ``logpdf_spread`` must be finite at every point inside the bounds whose
+        ``logpdf`` is not -inf (they are NaN-filled outside, where no gradient exists).
+        The common case costs one reduction per output; the rest runs only on failure.
+        """
+        n = points.shape[0]
+        if not n:
+            return
+        logpdf = outs[roles.index("logpdf")] if "logpdf" in roles else None
+        for role, out in zip(roles, outs):
+            if role == "logpdf":
+                # NaN or +inf fail the comparison (-inf, the fill outside the bounds, passes)
+                if (out.item() if n == 1 else out.max()) < np.inf:
+                    continue
+                flat = out.reshape(-1)
+                self._model_failure(role, points, np.flatnonzero(np.isnan(flat) | (flat == np.inf)), flat)
+            if np.isfinite(out).all():
+                continue
+            bad = ~np.isfinite(out.reshape(n, -1)).all(axis=1)
+            if filtered:  # rows outside the bounds were not evaluated: they hold the NaN fill
+                bad &= ~outside_bounds(points, self.parameters)
+            rows = np.flatnonzero(bad)
+            if rows.size:  # no gradient (or spread) exists where the log-likelihood is -inf
+                at = logpdf.reshape(-1)[rows] if logpdf is not None else self._logpdf_at(points[rows])
+                rows = rows[~(at == -np.inf)]
+            if rows.size:
+                self._model_failure(role, points, rows, out.reshape(n, -1))
+
+    def _logpdf_at(self, points: np.ndarray) -> np.ndarray:
+        """The model's logpdf at points inside the bounds (used on the error path only)."""
+        inp = self._inputs[0]
+        name = self._outputs["logpdf"]["name"]
+        (values,) = run_chunked(
+            _CheckedSession(self._sessions.for_outputs([name]), self._row_sizes, self.name),
+            inp["name"], points, [name], dtype=NUMPY_DTYPES[inp["dtype"]], chunk_size=self.chunk_size,
+        )
+        return values.reshape(-1)
+
+    def _model_failure(self, role: str, points: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+        """Raise the BundleError for the model's impossible values at ``rows`` of ``points``."""
+        row = int(rows[0])
+        got = out[row]
+        got = got[~np.isfinite(got)] if np.ndim(got) else got
+        first = float(np.ravel(got)[0])
+        what = "NaN" if np.isnan(first) else ("+inf" if first > 0 else "-inf")
+        name = self._outputs[role]["name"]
+        point = points[row]
+        shown = ""
+        if len(self.parameters) <= 6:
+            shown = " (" + ", ".join(f"{p.name}={v:.6g}" for p, v in zip(self.parameters, point)) + ")"
+        beyond = [p.name for p, v in zip(self.parameters, point)
+                  if p.training_range is not None and not p.training_range[0] <= v <= p.training_range[1]]
+        hint = ""
+        if beyond:
+            hint = f"; the point is outside the training range of {beyond[0]!r}" + (f" and {len(beyond) - 1} more" if len(beyond) > 1 else "")
+        rule = ("a log-likelihood may be -inf, never NaN or +inf" if role == "logpdf"
+                else "it must be finite wherever the log-likelihood is not -inf")
+        raise BundleError(
+            f"the model returned {what} for output {name!r} at point {row}{shown}, inside the bounds "
+            f"({rows.size} point(s) in all){hint}; {rule}, so the model is broken there",
+            where=self.name,
+        )
 
     def logpdf(self, x: Any, *, strict: bool = False) -> np.ndarray:
         """The model's log-likelihood (see ``document['output']`` for its exact meaning).
 
         ``x``: an (N, P) array, one point of length P, or a mapping of
-        parameter names to values or arrays (missing ones at nominal).
-        Points outside the allowed bounds give -inf, or raise
+        parameter names to values or arrays (missing ones at nominal). Values
+        must be real numbers: NaN, complex numbers, non-numbers and finite
+        numbers beyond a double's range raise
+        :class:`~dnnlik.errors.InvalidInputError` naming the input; so does
+        ``-inf``/``+inf`` for a parameter with no bound on that side (see
+        :mod:`dnnlik.points`).
+        Points outside the allowed bounds give -inf (an infinity beyond a
+        finite bound is such a point), or raise
         :class:`~dnnlik.errors.OutOfBoundsError` with ``strict=True``.
         Returns float64, of shape (N,), or a scalar for a single point.
+
+        Inside the bounds the value is the model's, which may be -inf. If the
+        model returns NaN or +inf there, or an output whose length is not the
+        number of points, :class:`~dnnlik.errors.BundleError` is raised naming
+        the point and the output (no wrong number is returned).
         """
         (values,), single = self._evaluate(x, ["logpdf"], strict, [-np.inf])
         values = values.reshape(-1)
@@ -130,7 +264,10 @@ class Bundle:
 
         Points outside the bounds give NaN rows (no gradient exists there), or
         raise with ``strict=True``. A model without a gradient output raises
-        :class:`~dnnlik.errors.NoGradientError`.
+        :class:`~dnnlik.errors.NoGradientError`. Inside the bounds a gradient
+        with NaN or infinite values where the log-likelihood is not -inf raises
+        :class:`~dnnlik.errors.BundleError` (where it is -inf, the row is the
+        model's, with no meaning).
         """
         if self.kind == "likelihood" and not self.has_gradient:
             raise NoGradientError(

@@ -1,9 +1,10 @@
-"""Full validation (static checks + test vectors) and :func:`load`.
+"""Full validation (static checks, test vectors, behaviour) and :func:`load`.
 
 ``validate`` never raises for a bad bundle: it returns a report holding every
 problem. ``load`` validates and raises :class:`InvalidBundleError` (carrying
 that report) unless the bundle is valid, so a loaded Bundle is always one
-whose model reproduces its own test vectors.
+whose model reproduces its own test vectors and behaves as a function of each
+point (:mod:`dnnlik.evaluate.behaviour`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Any
 from ..bundle import Inspection, inspect_bundle
 from ..errors import BundleError, InvalidBundleError
 from ..report import Report
+from .behaviour import iter_behaviour_problems
 from .model import Bundle
 from .session import make_session, onnxruntime_version
 from .test_vectors import iter_test_vector_problems
 
 __all__ = ["validate", "load_local"]
 
+_NOT_RUNNABLE = {"test-vectors:timeout", "test-vectors:run-failed"}
 _CASE = re.compile(r"#/test_vectors/cases/(\d+)(/|$)")
 
 
@@ -30,9 +33,9 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 def _runtime_checks(inspection: Inspection) -> Any:
-    """Create the session and run the test vectors; return the session (or None)."""
+    """Create the session, run the test vectors, then the behaviour checks; return the session (or None)."""
     report, doc = inspection.report, inspection.document
-    report.checks.append("test-vectors")
+    report.checks += ["test-vectors", "behaviour"]
     if not (inspection.model_structure_ok and inspection.schema_valid and doc is not None and inspection.model_bytes):
         return None
     wanted = doc["model"]["onnxruntime_min_version"]
@@ -48,7 +51,16 @@ def _runtime_checks(inspection: Inspection) -> Any:
     except BundleError as exc:
         report.add("test-vectors:session", exc.bare_message, doc["model"]["file"])
         return None
-    report.extend(iter_test_vector_problems(session, doc, skip=_malformed_cases(report)))
+    malformed = _malformed_cases(report)
+    before = len(report.problems)
+    report.extend(iter_test_vector_problems(session, doc, skip=malformed))
+    # the behaviour stage runs when the test vectors could run: not after a timeout (it would
+    # only wait again), nor when the model fails on its own test vectors (it would only fail
+    # again), nor when the model is not the one the document declares (contract errors)
+    if not any(p.code in _NOT_RUNNABLE for p in report.problems[before:]) and not any(
+        p.code.startswith("contract:") and p.level == "error" for p in report.problems
+    ):
+        report.extend(iter_behaviour_problems(session, doc, skip=malformed))
     return session
 
 
