@@ -14,11 +14,12 @@ import json
 import math
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, Any, Iterable, Mapping
 
 __all__ = [
     "md5_file",
     "sha256_bytes",
+    "sha256_chunks",
     "sha256_file",
     "sha256_stream",
     "canonical_json",
@@ -42,6 +43,16 @@ def sha256_stream(stream: IO[bytes]) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
     while chunk := stream.read(_CHUNK):
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
+
+
+def sha256_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
+    """Hex SHA-256 and byte count of a sequence of chunks, hashed as they come (never joined)."""
+    h = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
         h.update(chunk)
         size += len(chunk)
     return h.hexdigest(), size

@@ -14,6 +14,14 @@ Stages, each named in the report's ``checks`` (and in JUnit output):
 Every problem found is reported; later stages run on whatever earlier ones
 could establish. Test vectors need a runtime and are run by
 :mod:`dnnlik.evaluate.validate`.
+
+Memory: only ``bundle.json`` (at most 16 MiB) and the model file (at most
+:data:`~dnnlik.bundle.source.MAX_MODEL_BYTES`, 512 MiB, refused before it
+is read) are read whole; every other listed file is hashed as a stream, and
+unlisted files are never read. Running out of memory anyway (a
+``MemoryError``) becomes a problem of the stage it happened in, not a crash.
+The bundle's source is closed when :func:`inspect_bundle` returns (its
+``files`` listing stays available).
 """
 
 from __future__ import annotations
@@ -26,12 +34,21 @@ from typing import Any
 
 from ..digest import DIGEST_FIELD, document_digest, sha256_bytes
 from ..errors import BundleError
-from ..report import Report
+from ..report import Problem, Report
 from ..schema import SUPPORTED_VERSIONS, iter_schema_problems
 from .document import parse_document
 from .onnx_checks import iter_onnx_problems, load_onnx
 from .semantics import iter_semantic_problems
-from .source import DOCUMENT_NAME, MAX_DOCUMENT_BYTES, BundleSource, TooLargeError, open_source
+from .source import (
+    DOCUMENT_NAME,
+    MAX_DOCUMENT_BYTES,
+    MAX_FILE_BYTES,
+    MAX_MODEL_BYTES,
+    BundleSource,
+    SourceError,
+    TooLargeError,
+    open_source,
+)
 
 __all__ = ["Inspection", "inspect_bundle", "STATIC_CHECKS"]
 
@@ -60,30 +77,76 @@ def inspect_bundle(path: str | os.PathLike[str]) -> Inspection:
     except BundleError as exc:
         report.add("archive:unreadable", exc.bare_message, exc.where or str(path))
         return result
+    except MemoryError:
+        report.add("archive:unreadable", "cannot be scanned in the memory available", str(path))
+        return result
     result.source = source
+    with source:
+        _inspect_source(result, source)
+    return result
+
+
+def _inspect_source(result: Inspection, source: BundleSource) -> None:
+    report = result.report
     report.extend(source.problems)
     if DOCUMENT_NAME not in source.files:
         report.add("json:missing", "the bundle has no bundle.json at its root", DOCUMENT_NAME)
-        return result
+        return
     try:
         data = source.read(DOCUMENT_NAME, limit=MAX_DOCUMENT_BYTES)
     except TooLargeError as exc:
         report.add("json:too-large", exc.bare_message, DOCUMENT_NAME)
-        return result
+        return
     except BundleError as exc:
-        report.add("json:unreadable", exc.bare_message, DOCUMENT_NAME)
-        return result
-    document, problems = parse_document(data, DOCUMENT_NAME)
+        report.extend([_read_problem(exc, "json:unreadable", DOCUMENT_NAME)])
+        return
+    except MemoryError:
+        report.add("json:too-large", _NO_MEMORY, DOCUMENT_NAME)
+        return
+    try:
+        document, problems = parse_document(data, DOCUMENT_NAME)
+    except MemoryError:
+        report.add("json:too-large", "cannot be parsed in the memory available", DOCUMENT_NAME)
+        return
+    del data
     report.extend(problems)
     if document is None:
-        return result
+        return
     result.document = document
-    _check_schema(result)
+    try:
+        _check_schema(result)
+    except MemoryError:
+        report.add("json:too-large", "cannot be checked against the schema in the memory available", DOCUMENT_NAME)
+        return
     if "files" in document and isinstance(document.get("files"), list):
         _check_files(result)
-    _check_document_digest(result)
-    _check_model(result)
-    return result
+    try:
+        _check_document_digest(result)
+    except MemoryError:
+        report.add("files:document-digest", "cannot be canonicalised in the memory available", f"bundle.json#/{DIGEST_FIELD}")
+    try:
+        _check_model(result)
+    except MemoryError:
+        result.model_bytes = None
+        result.model_structure_ok = False
+        report.add("onnx:unreadable", "cannot be parsed and checked in the memory available", _model_file(document) or DOCUMENT_NAME)
+
+
+_NO_MEMORY = "cannot be read in the memory available; refused"
+
+
+def _read_problem(exc: BundleError, default: str, where: str) -> Problem:
+    """The problem a failed read of ``where`` reports: the source's own code, else ``default``."""
+    code = exc.code if isinstance(exc, SourceError) and exc.code else default
+    return Problem(code, exc.bare_message, exc.where or where)
+
+
+def _read_model(source: BundleSource, name: str) -> bytes:
+    """The model file, whole; refused before reading when over :data:`MAX_MODEL_BYTES`."""
+    try:
+        return source.read(name, limit=MAX_MODEL_BYTES)
+    except MemoryError:
+        raise TooLargeError(_NO_MEMORY, where=name) from None
 
 
 def _check_schema(result: Inspection) -> None:
@@ -148,15 +211,22 @@ def _check_files(result: Inspection) -> None:
             continue
         if isinstance(entry.get("size"), int) and entry["size"] != source.files[name]:
             report.add("files:size-mismatch", f"{name!r} has {source.files[name]} bytes, bundle.json says {entry['size']}", where)
+        is_model = name == _model_file(doc)
         try:
-            data = source.read(name)
+            if is_model:  # the only listed file read whole: the runtime needs its bytes
+                data = _read_model(source, name)
+                digest = sha256_bytes(data)
+            else:  # streamed: memory holds one chunk, whatever the file's size
+                digest = source.sha256(name, limit=MAX_FILE_BYTES)
         except BundleError as exc:
-            report.add("files:unreadable", exc.bare_message, name)
+            report.extend([_read_problem(exc, "files:unreadable", name)])
             continue
-        digest = sha256_bytes(data)
+        except MemoryError:
+            report.add("files:too-large", _NO_MEMORY, name)
+            continue
         if isinstance(entry.get("sha256"), str) and digest != entry["sha256"]:
             report.add("files:digest-mismatch", f"sha256 of {name!r} is {digest}, bundle.json says {entry['sha256']} (modified or corrupted)", where)
-        if name == _model_file(doc):
+        if is_model:
             result.model_bytes = data
     for name in sorted(set(source.files) - listed_paths - {DOCUMENT_NAME}):
         report.add("files:unlisted", "is in the bundle but not listed in bundle.json 'files'", name)
@@ -198,9 +268,9 @@ def _check_model(result: Inspection) -> None:
             report.add("files:missing", f"model file {name!r} is not in the bundle", "bundle.json#/model/file")
             return
         try:
-            result.model_bytes = source.read(name)
+            result.model_bytes = _read_model(source, name)
         except BundleError as exc:
-            report.add("files:unreadable", exc.bare_message, name)
+            report.extend([_read_problem(exc, "files:unreadable", name)])
             return
     model, problems = load_onnx(result.model_bytes, name)
     report.extend(problems)
