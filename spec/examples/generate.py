@@ -391,6 +391,37 @@ def lone_surrogate(doc: Document, files: Files) -> Files:
     return {**files, "bundle.json": data.replace(title, with_surrogate)}
 
 
+def unbounded_loop(doc: Document, files: Files) -> Files:
+    """logpdf passed through a Loop of 2**62 iterations: a reader that runs it never returns.
+
+    The Loop carries the value unchanged, so the graph computes the same function and
+    passes the ONNX checker; only the static cost rule (spec 4.4: a Loop's trip count is a
+    constant of at most 10 000) or a time limit on the run stops it.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = _model_proto(files)
+    graph = model.graph
+    (producer,) = [n for n in graph.node if "logpdf" in n.output]
+    producer.output[list(producer.output).index("logpdf")] = "logpdf_before_loop"
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"], name="keep_going"),
+         helper.make_node("Identity", ["value_in"], ["value_out"], name="carry")],
+        "forever",
+        [helper.make_tensor_value_info("iteration", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("value_in", TensorProto.FLOAT, ["N"])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("value_out", TensorProto.FLOAT, ["N"])],
+    )
+    graph.initializer.extend([numpy_helper.from_array(np.array(2**62, np.int64), "trip_count"),
+                              numpy_helper.from_array(np.array(True), "keep_going")])
+    graph.node.append(helper.make_node("Loop", ["trip_count", "keep_going", "logpdf_before_loop"], ["logpdf"],
+                                       name="loop_2_to_the_62", body=body))
+    return _relist(doc, {**files, MODEL: model.SerializeToString()})
+
+
 def _relist(doc: Document, files: Files) -> Files:
     """Re-finalize after changing file contents: the bundle is consistent except for what the file holds."""
     body = {k: v for k, v in doc.items() if k != "files"}
@@ -429,6 +460,7 @@ INVALID: dict[str, Callable[[Document, Files], Files]] = {
     "nesting-too-deep": nesting_too_deep,
     "boolean-in-float-tensor": boolean_in_float_tensor,
     "lone-surrogate": lone_surrogate,
+    "unbounded-loop": unbounded_loop,
 }
 
 EXPECTED: dict[str, list[str]] = {
@@ -467,6 +499,8 @@ EXPECTED: dict[str, list[str]] = {
     "nesting-too-deep": ["json:too-deep"],
     "boolean-in-float-tensor": ["test-vectors:bad-array"],
     "lone-surrogate": ["json:lone-surrogate"],
+    # refused before it runs (the checker, the test vectors and the behaviour checks do not run)
+    "unbounded-loop": ["onnx:unbounded"],
 }
 
 INVALID_BASE = "gaussian-2d-float32"
