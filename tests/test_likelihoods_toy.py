@@ -221,19 +221,20 @@ def test_nan_input_raises(toy: ToyLHCLike) -> None:
 
 # --------------------------------------------------------------------------- support
 def test_minus_inf_outside_bounds_without_warnings(toy: ToyLHCLike) -> None:
-    x = np.zeros((6, N_PAR))
+    x = np.zeros((7, N_PAR))
     x[0, 0] = 5.5        # mu above 5
-    x[1, 0] = -1.0       # the flat prior is -1 < mu < 5: the edge itself is excluded
-    x[2, 0] = 5.0
+    x[1, 0] = -1.0001    # mu below -1
+    x[2, 0] = 5.0001
     x[3, 17] = 5.01      # a nuisance outside [-5, 5]
     x[4, 94] = -7.0
     x[5, 0] = 0.2        # a valid point
+    x[6, 0] = 5.0        # the bounds are closed: the flat prior is -1 <= mu <= 5 (spec 3.2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         values, grad = toy.logpdf_and_grad(x)
     assert np.all(np.isneginf(values[:5]))
-    assert np.isfinite(values[5])
-    assert np.all(np.isnan(grad[:5])) and np.all(np.isfinite(grad[5]))
+    assert np.isfinite(values[5:]).all()
+    assert np.all(np.isnan(grad[:5])) and np.all(np.isfinite(grad[5:]))
     assert toy.logpdf(x[3]) == -np.inf
 
 

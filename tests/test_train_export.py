@@ -115,7 +115,9 @@ def test_a_failed_export_leaves_nothing(trained, samples: Path, tmp_path: Path, 
         report.add("test:broken", "broken on purpose")
         return report
 
-    monkeypatch.setattr(dnnlik.api, "validate", fake_validate)
+    import dnnlik.evaluate
+
+    monkeypatch.setattr(dnnlik.evaluate, "validate", fake_validate)
     out = tmp_path / "b"
     with pytest.raises(InvalidBundleError if failure == "invalid" else KeyboardInterrupt):
         export_bundle(result, data, out)

@@ -239,7 +239,7 @@ class ToyLHCLike(ReferenceLikelihood):
             expected = np.multiply.outer(mu, self._signal)
             expected += nb
             ok = expected.min(axis=1) > 0.0
-            ok &= (mu > -1.0) & (mu < 5.0)           # the flat prior is strict
+            ok &= (mu >= -1.0) & (mu <= 5.0)         # the flat prior over its closed bounds
             log_n = np.log(expected)
             value = log_n @ self._obs
             value -= expected.sum(axis=1)
