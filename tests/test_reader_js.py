@@ -168,6 +168,7 @@ def test_zoo_eval_at_nominal_equals_dnnlik() -> None:
     assert abs(got - want) <= abs_tol + rel_tol * abs(want), (got, want)
 
 
+@pytest.mark.slow
 def test_eval_bounds_and_usage() -> None:
     """eval on the float32 example: on a bound (inside), beyond it (-inf), and usage errors (exit 2)."""
     import dnnlik
@@ -249,3 +250,37 @@ def test_test_vectors_agree_with_dnnlik(folder: Path, reports: dict[str, dict[st
             total += got.size
     assert total
     record_property("bit_identical_outputs", f"{identical}/{total}")
+
+
+@pytest.mark.slow
+def test_every_broken_catalog_bundle_is_refused(gaussian_bundle: Path, tmp_path: Path) -> None:
+    """The broken-bundle catalog (tests/broken_catalog*.py) through the second reader: all refused.
+
+    One node process for the valid base bundle and every entry; the base must be valid, so
+    that the refusals mean something. Codes are not compared (other validators may use others).
+    """
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import broken_catalog
+
+    targets: dict[str, str] = {str(gaussian_bundle): "(the valid base bundle)"}
+    for entry in broken_catalog.CATALOG:
+        where = tmp_path / entry.name
+        where.mkdir()
+        target = str(entry.build(gaussian_bundle, where))
+        if "\0" not in target:  # a path with a NUL byte cannot be passed to a program at all
+            targets[target] = entry.name
+    proc = run_reader("validate", "--json", "--run-seconds", "10", *targets)
+    _no_trace(proc.stderr)
+    reports = {}
+    for line in proc.stdout.splitlines():
+        report = json.loads(line)
+        reports[report["path"]] = report
+    assert set(reports) == set(targets)
+    assert reports[str(gaussian_bundle)]["valid"], reports[str(gaussian_bundle)]["problems"]
+    accepted = [targets[p] for p, r in reports.items() if r["valid"] and p != str(gaussian_bundle)]
+    assert not accepted, f"the JavaScript reader accepted broken bundles: {accepted}"
+    for report in reports.values():
+        for problem in report["problems"]:
+            assert problem["message"] and "\n" not in problem["message"] and "\n" not in problem["location"], problem

@@ -146,7 +146,7 @@ function feedsFor(rows, index) {
 export function planBehaviour(doc, badCases) {
   const likelihood = doc.kind === 'likelihood';
   const rows = (likelihood && rowsOfLikelihood(doc)) || rowsOfTestVectors(doc, badCases);
-  if (!rows) return null;
+  if (!rows || rows.count < 1) return null;
   const M = rows.count;
   const all = [...Array(M).keys()];
   const runs = [{ label: `all ${M} rows together`, index: all }];

@@ -20,6 +20,12 @@ function send(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
 }
 
+// Exit once everything written has reached the pipe: writes to a full pipe are queued,
+// and process.exit() would drop them.
+function exitWhenFlushed() {
+  process.stdout.write('', () => process.exit(0));
+}
+
 async function readAll(stream) {
   const parts = [];
   for await (const c of stream) parts.push(c);
@@ -42,7 +48,8 @@ try {
   send({ session: 'ok', inputNames: session.inputNames, outputNames: session.outputNames, ortVersion: ort.env.versions.node || ort.env.versions.common });
 } catch (e) {
   send({ session: 'error', message: firstLine(e) });
-  process.exit(0);
+  exitWhenFlushed();
+  await new Promise(() => {}); // the exit comes from the callback
 }
 
 for (const job of header.jobs) {
@@ -70,4 +77,4 @@ for (const job of header.jobs) {
     send({ ok: false, message: firstLine(e) });
   }
 }
-process.exit(0);
+exitWhenFlushed();

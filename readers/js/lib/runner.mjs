@@ -100,6 +100,7 @@ export function runModel(modelBytes, jobs, { seconds = RUN_SECONDS, sharedSecond
     });
     child.stdin.on('error', () => {}); // the child may die before reading everything
     arm();
-    child.stdin.end(Buffer.concat([len, header, modelBytes]));
+    child.stdin.write(Buffer.concat([len, header]));
+    child.stdin.end(modelBytes); // written as it is: a large model is not copied once more
   });
 }

@@ -20,6 +20,7 @@ export const MAX_FOLDER_DEPTH = 128;
 const BOMB_MIN = 1024 ** 2; // an entry larger than 1 MiB ...
 const BOMB_RATIO = 200; // ... may not expand more than 200-fold
 const CHUNK = 1 << 20;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export class SourceProblem {
   constructor(code, message, location) {
@@ -43,7 +44,13 @@ export async function openBundle(p) {
   } catch (e) {
     return { problems: [new SourceProblem('archive:unreadable', `cannot open ${p}: ${e.code || e.message}`, '')] };
   }
-  if (st.isDirectory()) return FolderSource.open(p);
+  if (st.isDirectory()) {
+    try {
+      return FolderSource.open(p);
+    } catch (e) {
+      return { problems: [new SourceProblem('archive:unreadable', `cannot read the folder ${p}: ${e.code || e.message}`, '')] };
+    }
+  }
   if (st.isFile()) return ZipSource.open(p, st);
   return { problems: [new SourceProblem('archive:unreadable', `${p} is neither a folder nor a zip file`, '')] };
 }
@@ -59,19 +66,40 @@ class FolderSource {
     const problems = [];
     // iterative walk with lstat: links are reported, never followed
     const stack = [''];
+    let total = 0;
     while (stack.length) {
+      if (src.files.size > MAX_ZIP_ENTRIES) break;
       const rel = stack.pop();
       if (rel && rel.split('/').length > MAX_FOLDER_DEPTH) {
         problems.push(new SourceProblem('archive:too-deep', `folders nested more than ${MAX_FOLDER_DEPTH} deep`, rel));
         continue;
       }
-      let names;
+      let raw;
       try {
-        names = fs.readdirSync(path.join(src.root, rel)).sort();
+        raw = fs.readdirSync(path.join(src.root, rel), { encoding: 'buffer' });
       } catch (e) {
         problems.push(new SourceProblem('archive:unreadable', `cannot list folder ${rel || '.'}: ${e.code || e.message}`, rel || ''));
         continue;
       }
+      const names = [];
+      for (const b of raw) {
+        let name;
+        try {
+          name = STRICT_UTF8.decode(b);
+        } catch {
+          const shown = b.toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+          problems.push(new SourceProblem('archive:unsafe-path', 'a file name that is not UTF-8', rel ? `${rel}/${shown}` : shown));
+          continue;
+        }
+        // a control character in a name would break every one-line report
+        if (/[\x00-\x1f\x7f]/.test(name)) {
+          const shown = name.replace(/[\x00-\x1f\x7f]/g, '?');
+          problems.push(new SourceProblem('archive:unsafe-path', 'a file name with a control character', rel ? `${rel}/${shown}` : shown));
+          continue;
+        }
+        names.push(name);
+      }
+      names.sort();
       for (const name of names) {
         const r = rel ? `${rel}/${name}` : name;
         let st;
@@ -83,10 +111,16 @@ class FolderSource {
         }
         if (st.isSymbolicLink()) problems.push(new SourceProblem('archive:link', 'is a symbolic link: links are refused whatever they point to', r));
         else if (st.isDirectory()) stack.push(r);
-        else if (st.isFile()) src.files.set(r, { dev: st.dev, ino: st.ino });
+        else if (st.isFile()) {
+          src.files.set(r, { dev: st.dev, ino: st.ino, size: st.size });
+          total += st.size;
+        }
         else problems.push(new SourceProblem('archive:special-file', 'is not a regular file or folder (device, FIFO or socket)', r));
       }
     }
+    // the limits of a zip hold for a folder too: a bundle is the same thing in either form
+    if (src.files.size > MAX_ZIP_ENTRIES) problems.push(new SourceProblem('archive:unreadable', `the folder holds more than ${MAX_ZIP_ENTRIES} files`, ''));
+    else if (total > MAX_ZIP_TOTAL) problems.push(new SourceProblem('archive:unreadable', `the folder's files hold ${total} bytes, more than 8 GiB in all`, ''));
     return { source: src, problems };
   }
 
@@ -96,6 +130,12 @@ class FolderSource {
 
   list() {
     return [...this.files.keys()];
+  }
+
+  // the size the scan found (a folder) or the central directory declares (a zip)
+  sizeOf(rel) {
+    const e = this.files.get(rel);
+    return e ? e.size : undefined;
   }
 
   // Open rel without following a link at any step: O_NOFOLLOW refuses a link as
@@ -195,15 +235,16 @@ class ZipSource {
         names.add(e.name);
         const unsafe = unsafeReason(e.name);
         if (unsafe) { problems.push(new SourceProblem('archive:unsafe-path', `zip entry name ${JSON.stringify(e.name)} ${unsafe}`, e.name)); continue; }
-        if (e.flags & 0x41) { problems.push(new SourceProblem('archive:encrypted', 'is encrypted', e.name)); continue; }
+        const reported = (code, message) => { problems.push(new SourceProblem(code, message, e.name)); e.reported = true; src.files.set(e.name, e); };
+        if (e.flags & 0x41) { reported('archive:encrypted', 'is encrypted'); continue; }
         const type = e.unixMode === null ? null : e.unixMode & 0o170000;
         if (type === 0o120000) { problems.push(new SourceProblem('archive:link', 'is a symbolic link: links are refused whatever they point to', e.name)); continue; }
         const isDir = e.name.endsWith('/') || type === 0o040000;
         if (isDir) continue;
         if (type !== null && type !== 0 && type !== 0o100000) { problems.push(new SourceProblem('archive:special-file', 'is not a regular file (device, FIFO or socket)', e.name)); continue; }
-        if (e.method !== 0 && e.method !== 8) { problems.push(new SourceProblem('archive:unreadable', `uses compression method ${e.method}; this reader reads stored (0) and deflate (8)`, e.name)); continue; }
+        if (e.method !== 0 && e.method !== 8) { reported('archive:unreadable', `uses compression method ${e.method}; this reader reads stored (0) and deflate (8)`); continue; }
         if (e.usize > BOMB_MIN && e.usize > BOMB_RATIO * Math.max(e.csize, 1)) {
-          problems.push(new SourceProblem('archive:zip-bomb', `expands ${e.usize} bytes from ${e.csize} (more than ${BOMB_RATIO}-fold)`, e.name));
+          reported('archive:zip-bomb', `expands ${e.usize} bytes from ${e.csize} (more than ${BOMB_RATIO}-fold)`);
           continue;
         }
         total += e.usize;
@@ -246,6 +287,11 @@ class ZipSource {
       if (lh.readUInt32LE(0) !== 0x04034b50) {
         problems.push(new SourceProblem('archive:header-mismatch', 'has no local header where the central directory points', e.name));
         continue;
+      }
+      const why = localHeaderDisagrees(e, lh, this);
+      if (why) {
+        problems.push(new SourceProblem('archive:header-mismatch', `its local header disagrees with the central directory: ${why}`, e.name));
+        e.reported = true;
       }
       spans.push({ name: e.name, start: e.offset, end: e.offset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28) + e.csize });
     }
@@ -341,9 +387,15 @@ class ZipSource {
     return [...this.files.keys()];
   }
 
+  sizeOf(rel) {
+    const e = this.files.get(rel);
+    return e ? e.usize : undefined;
+  }
+
   async read(rel, limit, keep) {
     const e = this.files.get(rel);
     if (!e) throw new Refusal('files:missing', 'is not in the bundle');
+    if (e.reported) throw new Refusal(null, 'already reported when the zip was opened');
     const lh = this.readAt(e.offset, 30);
     if (lh.readUInt32LE(0) !== 0x04034b50) throw new Refusal('archive:unreadable', 'its local header is missing');
     const nlen = lh.readUInt16LE(26), xlen = lh.readUInt16LE(28);
@@ -412,6 +464,42 @@ class ZipSource {
   close() {
     if (this.fd !== undefined) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.fd = undefined; }
   }
+}
+
+// What the local header of entry e says differently from the central directory, or null.
+// With flag bit 3 (a data descriptor follows the data) the local CRC and sizes may be 0.
+function localHeaderDisagrees(e, lh, src) {
+  const flags = lh.readUInt16LE(6), method = lh.readUInt16LE(8);
+  const nlen = lh.readUInt16LE(26), xlen = lh.readUInt16LE(28);
+  let name;
+  try {
+    name = src.readAt(e.offset + 30, nlen);
+  } catch {
+    return 'its name runs past the end of the zip';
+  }
+  if (!name.equals(e.rawName)) return `it names ${JSON.stringify(name.toString('latin1'))}`;
+  if (method !== e.method) return `compression method ${method}, not ${e.method}`;
+  if ((flags & 1) !== (e.flags & 1)) return 'it disagrees on encryption';
+  if (flags & 8) return null;
+  let crc = lh.readUInt32LE(14), csize = lh.readUInt32LE(18), usize = lh.readUInt32LE(22);
+  if (csize === 0xffffffff || usize === 0xffffffff) {
+    // ZIP64: the local extra field holds the uncompressed then the compressed size
+    let extra;
+    try {
+      extra = src.readAt(e.offset + 30 + nlen, xlen);
+    } catch {
+      return 'its extra field runs past the end of the zip';
+    }
+    for (let j = 0; j + 4 <= extra.length;) {
+      const id = extra.readUInt16LE(j), len = extra.readUInt16LE(j + 2);
+      if (id === 0x0001 && len >= 16 && j + 20 <= extra.length) { usize = num64(extra, j + 4); csize = num64(extra, j + 12); }
+      j += 4 + len;
+    }
+  }
+  if (crc !== e.crc) return 'another CRC-32';
+  if (csize !== e.csize) return `compressed size ${csize}, not ${e.csize}`;
+  if (usize !== e.usize) return `size ${usize}, not ${e.usize}`;
+  return null;
 }
 
 function num64(buf, at) {

@@ -15,6 +15,10 @@ import { parseStrict, escapePointerToken, MAX_BYTES } from './strict-json.mjs';
 import { documentDigest } from './jcs.mjs';
 import { inspectModel, ELEM_TYPES, STANDARD_DOMAINS } from './onnx-facts.mjs';
 import { openBundle, MAX_FILE, Refusal } from './source.mjs';
+
+// The model is held in memory whole (the runtime needs it so); the spec lets a reader set a
+// lower limit than 2 GiB for it (section 9), and this one holds at most 1 GiB.
+const MAX_MODEL = 1024 ** 3;
 import { runModel, encodeTensor, decodeToDoubles, RUN_SECONDS } from './runner.mjs';
 import { tensorFromJson, compareOutput } from './tensors.mjs';
 import { planBehaviour } from './behaviour.mjs';
@@ -285,7 +289,7 @@ async function readFile(src, rel, limit, keep, r) {
     return await src.read(rel, limit, keep);
   } catch (e) {
     if (!(e instanceof Refusal)) throw e;
-    r.add(e.code, rel, e.message);
+    if (e.code) r.add(e.code, rel, e.message); // no code: reported already, when the bundle was opened
     return null;
   }
 }
@@ -296,6 +300,7 @@ async function validateOpened(src, r, result, options) {
     r.add('json:missing', FILE, 'the bundle has no bundle.json at its root');
     return;
   }
+  if (src.sizeOf(FILE) > MAX_BYTES) { r.add('json:too-large', FILE, `bundle.json is larger than ${MAX_BYTES} bytes (16 MiB)`); return; }
   const raw = await readFile(src, FILE, MAX_BYTES, true, r);
   if (!raw) return;
   if (raw.overLimit) { r.add('json:too-large', FILE, `bundle.json is larger than ${MAX_BYTES} bytes (16 MiB)`); return; }
@@ -348,10 +353,16 @@ async function validateOpened(src, r, result, options) {
       listed.set(f.path, i);
       if (!src.has(f.path)) { r.add('files:missing', f.path, `listed in /files/${i} but not in the bundle`); continue; }
       const isModel = ok('model') && f.path === doc.model.file;
-      const limit = Math.min(f.size, MAX_FILE);
-      const got = await readFile(src, f.path, limit, isModel, r);
+      // sizes first, from the scan or the zip's directory: a file is never read when they already disagree
+      const max = isModel ? MAX_MODEL : MAX_FILE;
+      const found = src.sizeOf(f.path);
+      if (f.size > max || found > max) {
+        r.add('files:too-large', f.path, `${f.size > max ? `listed with ${f.size}` : `holds ${found}`} bytes, more than this reader's ${isModel ? 'limit for a model, which it holds in memory (1 GiB)' : 'limit for a bundle file (2 GiB)'}`);
+        continue;
+      }
+      if (found !== f.size) { r.add('files:size-mismatch', f.path, `has ${found} bytes, /files/${i} lists ${f.size}`); continue; }
+      const got = await readFile(src, f.path, f.size, isModel, r);
       if (!got) continue;
-      if (f.size > MAX_FILE) { r.add('files:too-large', f.path, `listed with ${f.size} bytes, more than the 2 GiB a bundle file may hold`); continue; }
       if (got.overLimit) { r.add('files:size-mismatch', f.path, `is larger than the ${f.size} bytes listed in /files/${i}`); continue; }
       if (got.size !== f.size) { r.add('files:size-mismatch', f.path, `has ${got.size} bytes, /files/${i} lists ${f.size}`); continue; }
       if (got.sha256 !== f.sha256) { r.add('files:digest-mismatch', f.path, `has SHA-256 ${got.sha256}, /files/${i} lists ${f.sha256}`); continue; }
@@ -379,6 +390,8 @@ async function validateOpened(src, r, result, options) {
   for (const d of facts.nonStandardDomains) r.add('onnx:custom-op', modelFile, `${d.where} uses the operator domain ${JSON.stringify(d.domain)}; only "" (ai.onnx) and "ai.onnx.ml" are allowed`);
   if (facts.functionCount) r.add('onnx:custom-op', modelFile, `defines ${facts.functionCount} model-local function(s); they are not allowed`);
   for (const w of facts.externalData) r.add('onnx:external-data', modelFile, `${w} keeps its data outside the model file (external data)`);
+  // spec 4.4: refused before the model is loaded into a runtime
+  for (const m of facts.unbounded) r.add('onnx:unbounded', modelFile, `${m}: the model's cost cannot be bounded`);
   const onnxOk = !r.has('onnx:');
 
   // ---- contract
