@@ -14,7 +14,7 @@ import json
 import math
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Iterable, Mapping
+from typing import IO, Any, Iterable, Iterator, Mapping
 
 __all__ = [
     "md5_file",
@@ -25,10 +25,18 @@ __all__ = [
     "canonical_json",
     "document_digest",
     "DIGEST_FIELD",
+    "MAX_JSON_DEPTH",
 ]
 
 DIGEST_FIELD = "document_sha256"
 """The top-level member of ``bundle.json`` that holds the document's own digest."""
+
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of arrays and objects in ``bundle.json`` (the top-level object is depth 1).
+
+One limit for every stage: parsing (``json:too-deep``), canonicalisation, schema
+validation and test-vector tensors. Documents dnnlik writes nest about 8 deep.
+"""
 
 _CHUNK = 1 << 20
 
@@ -99,8 +107,12 @@ def _format_number(x: float) -> str:
     return sign + body
 
 
-def _write(value: Any, out: list[str]) -> None:
-    if value is None:
+def _write_scalar(value: Any, out: list[str]) -> None:
+    if isinstance(value, float):
+        out.append(_format_number(value))
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
@@ -115,38 +127,61 @@ def _write(value: Any, out: list[str]) -> None:
                 out.append(_format_number(float(value)))
             except OverflowError:
                 raise ValueError(f"integer {str(value)[:12]}... is beyond the range of a double") from None
-    elif isinstance(value, float):
-        out.append(_format_number(value))
-    elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        for key in value:
-            if not isinstance(key, str):
-                raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
-        items = sorted(value.items(), key=lambda kv: kv[0].encode("utf-16-be", "surrogatepass"))
-        for i, (key, item) in enumerate(items):
-            if i:
-                out.append(",")
-            out.append(json.dumps(key, ensure_ascii=False))
-            out.append(":")
-            _write(item, out)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _write(item, out)
-        out.append("]")
     else:
         raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
-def canonical_json(value: Any) -> bytes:
-    """The RFC 8785 canonical UTF-8 serialisation of a JSON value."""
+def _write(value: Any, out: list[str], max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Append the canonical form of ``value`` to ``out``, without recursion.
+
+    Raises ValueError for a value JCS cannot write (NaN, a number beyond a double) or one
+    nesting arrays and objects deeper than ``max_depth``; TypeError for a non-JSON value.
+    """
+    # one entry per open array or object: an iterator over its (index, child), and whether it is an object
+    stack: list[tuple[Iterator[tuple[int, Any]], bool]] = []
+    item = value
+    while True:
+        if isinstance(item, Mapping):
+            if len(stack) >= max_depth:
+                raise ValueError(f"arrays and objects nest more than {max_depth} deep (the limit of a JSON document)")
+            for key in item:
+                if not isinstance(key, str):
+                    raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
+            out.append("{")
+            stack.append((enumerate(sorted(item.items(), key=lambda kv: kv[0].encode("utf-16-be", "surrogatepass"))), True))
+        elif isinstance(item, (list, tuple)):
+            if len(stack) >= max_depth:
+                raise ValueError(f"arrays and objects nest more than {max_depth} deep (the limit of a JSON document)")
+            out.append("[")
+            stack.append((enumerate(item), False))
+        else:
+            _write_scalar(item, out)
+        while stack:  # the next value to write, closing what is finished
+            children, is_object = stack[-1]
+            step = next(children, None)
+            if step is None:
+                out.append("}" if is_object else "]")
+                stack.pop()
+                continue
+            i, item = step
+            if is_object:
+                key, item = item
+                out.append(("," if i else "") + json.dumps(key, ensure_ascii=False) + ":")
+            elif i:
+                out.append(",")
+            break
+        else:
+            return
+
+
+def canonical_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> bytes:
+    """The RFC 8785 canonical UTF-8 serialisation of a JSON value.
+
+    Raises ValueError when arrays and objects nest deeper than ``max_depth``
+    (:data:`MAX_JSON_DEPTH` by default), never RecursionError.
+    """
     out: list[str] = []
-    _write(value, out)
+    _write(value, out, max_depth)
     return "".join(out).encode("utf-8")
 
 

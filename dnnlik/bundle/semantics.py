@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..digest import MAX_JSON_DEPTH
 from ..report import Problem
 
 __all__ = ["iter_semantic_problems"]
@@ -153,18 +154,41 @@ def _test_vectors(doc: dict[str, Any]) -> Iterator[Problem]:
                 if name not in declared:
                     yield _problem("test-vector-name", f"{name!r} is not a model {side[:-1]} (declared: {sorted(declared)})", f"{where}/{side}/{name}")
                     continue
-                try:
-                    shape = np.shape(np.asarray(value, dtype=np.float64))
-                except ValueError:
+                want = declared[name]["shape"]
+                shape = _tensor_shape(value, min(len(want), MAX_JSON_DEPTH))
+                if shape == "ragged":
                     yield _problem("test-vector-ragged", "is a ragged array", f"{where}/{side}/{name}")
                     continue
-                want = declared[name]["shape"]
+                if isinstance(shape, str):
+                    yield _problem("test-vector-shape", f"{shape}, the model declares {_shape_str(want)}", f"{where}/{side}/{name}")
+                    continue
                 if len(shape) != len(want) or any(w is not None and w != s for w, s in zip(want, shape)):
                     yield _problem(
                         "test-vector-shape",
                         f"has shape {list(shape)}, the model declares {_shape_str(want)}",
                         f"{where}/{side}/{name}",
                     )
+
+
+def _tensor_shape(value: Any, max_rank: int) -> list[int] | str:
+    """The shape of a tensor written as nested arrays, level by level (no recursion, linear time).
+
+    Returns ``"ragged"`` when sibling arrays differ in length or mix arrays with numbers, and a
+    sentence when the nesting goes beyond ``max_rank`` dimensions (it stops reading there).
+    """
+    shape: list[int] = []
+    level = [value]
+    while level and any(isinstance(v, list) for v in level):
+        if not all(isinstance(v, list) for v in level):
+            return "ragged"
+        n = len(level[0])
+        if any(len(v) != n for v in level):
+            return "ragged"
+        if len(shape) == max_rank:
+            return f"nests arrays more than {max_rank} deep (shape {_shape_str(shape + [n])}...)"
+        shape.append(n)
+        level = [x for v in level for x in v]
+    return shape
 
 
 _CHECKS: list[tuple[Check, set[str]]] = [

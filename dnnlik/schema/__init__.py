@@ -4,6 +4,17 @@ The schema files have one copy in the repository, ``spec/schemas/<version>/``.
 A wheel carries them as ``dnnlik/_spec/schemas`` (see ``pyproject.toml``); a
 source checkout reads them from ``spec/`` directly. Every ``$ref`` resolves
 through a local :class:`referencing.Registry`: nothing is fetched.
+
+JSON Schema patterns are ECMA-262 regular expressions. Python's ``re`` reads the
+same text with other meanings (``$`` matches before a final newline, ``\\d``
+matches Arabic-Indic digits), so validation runs on a copy of the schemas whose
+``pattern`` and ``patternProperties`` regexes are translated to Python patterns
+with the ECMA meaning (:mod:`dnnlik.schema.ecma`); :func:`registry` keeps the
+files as written.
+
+Documents nested deeper than :data:`dnnlik.digest.MAX_JSON_DEPTH` (64) are
+refused (``json:too-deep``) before the schema sees them: the validator recurses
+once per level.
 """
 
 from __future__ import annotations
@@ -13,8 +24,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..digest import MAX_JSON_DEPTH
 from ..errors import DnnlikError
 from ..report import Problem, json_pointer
+from . import ecma
 
 __all__ = [
     "SUPPORTED_VERSIONS",
@@ -25,6 +38,7 @@ __all__ = [
     "validator",
     "iter_schema_problems",
     "is_relative_path",
+    "matches_pattern",
 ]
 
 SUPPORTED_VERSIONS = ("1.0.0", "1.1.0")
@@ -59,25 +73,129 @@ def registry() -> Any:
     return Registry().with_resources(resources).crawl()
 
 
+# Keywords of draft 2020-12 whose value is a schema, a list of schemas, or a map of names to schemas.
+_SUBSCHEMA = ("additionalProperties", "items", "contains", "not", "if", "then", "else", "propertyNames",
+              "unevaluatedItems", "unevaluatedProperties", "contentSchema")
+_SUBSCHEMA_LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_MAP = ("properties", "$defs", "definitions", "dependentSchemas")
+_ORIGINAL_PATTERN: dict[str, str] = {}  # translated -> as written in the schema file
+
+
+def _ecma_schema(schema: Any, where: str) -> Any:
+    """A copy of ``schema`` whose patterns are Python regexes with their ECMA-262 meaning."""
+    if not isinstance(schema, dict):
+        return schema
+
+    def translated(pattern: str) -> str:
+        try:
+            out = ecma.translate(pattern)
+        except ecma.UnsupportedPatternError as exc:
+            raise DnnlikError(f"schema {where} holds a pattern dnnlik cannot run with its ECMA-262 meaning: {exc}") from None
+        _ORIGINAL_PATTERN[out] = pattern
+        return out
+
+    out = dict(schema)
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            out[key] = translated(value)
+        elif key == "patternProperties" and isinstance(value, dict):
+            out[key] = {translated(k): _ecma_schema(v, where) for k, v in value.items()}
+        elif key in _SUBSCHEMA:
+            out[key] = _ecma_schema(value, where)
+        elif key in _SUBSCHEMA_LIST and isinstance(value, list):
+            out[key] = [_ecma_schema(v, where) for v in value]
+        elif key in _SUBSCHEMA_MAP and isinstance(value, dict):
+            out[key] = {k: _ecma_schema(v, where) for k, v in value.items()}
+    return out
+
+
+@lru_cache(maxsize=None)
+def _ecma_registry() -> Any:
+    """:func:`registry` with every pattern translated to Python with its ECMA-262 meaning."""
+    from referencing import Registry, Resource
+
+    resources = []
+    for version in SUPPORTED_VERSIONS:
+        for path in sorted((schema_root() / version).glob("*.schema.json")):
+            contents = json.loads(path.read_text(encoding="utf-8"))
+            contents = _ecma_schema(contents, f"{version}/{path.name}")
+            resources.append((contents["$id"], Resource.from_contents(contents)))
+    return Registry().with_resources(resources).crawl()
+
+
 @lru_cache(maxsize=None)
 def validator(version: str = LATEST_VERSION) -> Any:
-    """A Draft 2020-12 validator for ``bundle.json`` documents of ``version``."""
+    """A Draft 2020-12 validator for ``bundle.json`` documents of ``version``, with ECMA-262 patterns.
+
+    It validates against translated copies of the schemas (see :func:`_ecma_registry`), so that
+    every keyword that reads a pattern (``pattern``, ``patternProperties``, and through them
+    ``additionalProperties``, ``unevaluatedProperties``, ``propertyNames``) has the ECMA meaning,
+    whichever validator class jsonschema picks after a ``$ref``.
+    """
     from jsonschema import Draft202012Validator
 
-    schema = registry().contents(bundle_schema_id(version))
-    return Draft202012Validator(schema, registry=registry())
+    schema = _ecma_registry().contents(bundle_schema_id(version))
+    return Draft202012Validator(schema, registry=_ecma_registry())
+
+
+def matches_pattern(pattern: str, value: Any) -> bool:
+    """Whether ``value`` is a string that JSON Schema's ``pattern`` keyword accepts (ECMA-262 meaning)."""
+    return isinstance(value, str) and ecma.search(pattern, value)
 
 
 def is_relative_path(name: str, version: str = LATEST_VERSION) -> bool:
     """Whether ``name`` is a valid bundle file name (the spec's ``relative_path``)."""
-    import re
-
     spec = registry().contents(_BASE_ID.format(version=version) + "defs.schema.json")["$defs"]["relative_path"]
-    return isinstance(name, str) and len(name) <= spec["maxLength"] and re.fullmatch(spec["pattern"], name) is not None
+    return (
+        isinstance(name, str)
+        and spec.get("minLength", 0) <= len(name) <= spec["maxLength"]
+        and matches_pattern(spec["pattern"], name)
+    )
+
+
+def _too_deep(document: Any, limit: int) -> list[Any] | None:
+    """Path to the first array or object nested deeper than ``limit`` (the top one is depth 1); None if none.
+
+    Linear time, no recursion: a breadth-first pass, level by level, keeping only containers;
+    the path is looked for (depth first, in document order) only when there is one.
+    """
+    containers = (dict, list, tuple)
+    level = [document] if isinstance(document, containers) else []
+    for _ in range(limit):
+        level = [v for x in level for v in (x.values() if isinstance(x, dict) else x) if isinstance(v, containers)]
+    if not level:
+        return None
+    path: list[Any] = []
+    stack = [iter(document.items()) if isinstance(document, dict) else enumerate(document)]
+    while stack and len(stack) <= limit:
+        for key, item in stack[-1]:
+            if isinstance(item, containers):
+                path.append(key)
+                stack.append(iter(item.items()) if isinstance(item, dict) else enumerate(item))
+                break
+        else:
+            stack.pop()
+            if path:
+                path.pop()
+    return path
 
 
 def iter_schema_problems(document: Any, version: str = LATEST_VERSION, file: str = "bundle.json") -> Iterator[Problem]:
-    """Every schema violation of ``document``, each located by a JSON pointer."""
+    """Every schema violation of ``document``, each located by a JSON pointer.
+
+    A document nested deeper than :data:`~dnnlik.digest.MAX_JSON_DEPTH` is one problem,
+    ``json:too-deep``, and is not validated further.
+    """
+    deep = _too_deep(document, MAX_JSON_DEPTH)
+    if deep is not None:
+        pointer = json_pointer(deep)
+        shown = pointer if len(pointer) <= 120 else pointer[:117] + "..."
+        yield Problem(
+            "json:too-deep",
+            f"arrays and objects nest more than {MAX_JSON_DEPTH} deep (the limit) at {shown}",
+            file,
+        )
+        return
     errors = sorted(validator(version).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:
         for leaf in _leaves(error):
@@ -99,7 +217,13 @@ def _message(error: Any) -> str:
         return error.message.replace("were unexpected", "are not allowed here").replace(
             "was unexpected", "is not allowed here"
         )
+    if error.validator == "pattern" and isinstance(error.validator_value, str):
+        written = _ORIGINAL_PATTERN.get(error.validator_value, error.validator_value)
+        return _shorten(f"{_shorten(repr(error.instance), 120)} does not match {written!r}")
     if error.validator == "const" and error.absolute_path and error.absolute_path[-1] == "format_version":
         return f"format_version must be {error.validator_value!r}, got {error.instance!r}"
-    message = error.message
-    return message if len(message) <= 300 else message[:297] + "..."
+    return _shorten(error.message)
+
+
+def _shorten(message: str, limit: int = 300) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."
