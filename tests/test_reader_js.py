@@ -40,8 +40,19 @@ EXAMPLES = ROOT / "spec" / "examples"
 ZOO = ROOT / "zoo" / "toy-lhc-like" / "bundle"
 NODE = shutil.which("node")
 
+
+def _node_major() -> int:
+    try:
+        out = subprocess.run([NODE, "--version"], check=False, capture_output=True, text=True, timeout=30).stdout  # type: ignore[list-item]
+        return int(out.strip().lstrip("v").split(".")[0])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return 0
+
+
 if NODE is None:
     pytestmark = pytest.mark.skip(reason="node is not on PATH: the JavaScript reader (readers/js) cannot run")
+elif _node_major() < 18:
+    pytestmark = pytest.mark.skip(reason=f"node at {NODE} is older than 18, which readers/js needs")
 elif not (READER_DIR / "node_modules").is_dir():
     pytestmark = pytest.mark.skip(
         reason="readers/js/node_modules is missing: install it with "
@@ -63,7 +74,7 @@ def _expected_codes() -> dict[str, list[str]]:
 
 
 def run_reader(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([NODE, str(READER), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)  # type: ignore[list-item]
+    return subprocess.run([NODE, str(READER), *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT)  # type: ignore[list-item]
 
 
 def _no_trace(text: str) -> None:

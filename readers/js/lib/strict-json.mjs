@@ -24,6 +24,7 @@
 
 export const MAX_DEPTH = 64;
 export const MAX_BYTES = 16 * 1024 * 1024;
+const MAX_PROBLEMS = 100;
 
 export class JsonProblem {
   constructor(code, message, pointer) {
@@ -94,6 +95,16 @@ class Parser {
     return `line ${line}, column ${col}`;
   }
 
+  // A problem after which parsing goes on (so that all of them are reported), up to a cap:
+  // a document of a million duplicate keys gets 100 lines, not a million.
+  soft(problem) {
+    this.problems.push(problem);
+    if (this.problems.length >= MAX_PROBLEMS) {
+      this.problems.push(new JsonProblem(problem.code, `and more problems: reading stopped after ${MAX_PROBLEMS}`, null));
+      throw new Fatal('too many problems');
+    }
+  }
+
   fail(code, message) {
     this.problems.push(new JsonProblem(code, message, code === 'json:too-deep' ? this.pointer() : null));
     throw new Fatal(message);
@@ -125,7 +136,7 @@ class Parser {
     if (c === 'n' && s.startsWith('null', this.i)) { this.i += 4; return null; }
     for (const word of ['NaN', 'Infinity', '-Infinity', '+Infinity']) {
       if (s.startsWith(word, this.i)) {
-        this.problems.push(new JsonProblem('json:non-finite', `${word} is not JSON (numbers must be finite)`, this.pointer()));
+        this.soft(new JsonProblem('json:non-finite', `${word} is not JSON (numbers must be finite)`, this.pointer()));
         this.i += word.length;
         return NaN;
       }
@@ -142,7 +153,7 @@ class Parser {
     const v = Number(m[0]);
     if (!Number.isFinite(v)) {
       const shown = m[0].length > 40 ? m[0].slice(0, 20) + '...' + ` (${m[0].length} characters)` : m[0];
-      this.problems.push(new JsonProblem('json:number-range', `number ${shown} is outside the range of an IEEE 754 double`, this.pointer()));
+      this.soft(new JsonProblem('json:number-range', `number ${shown} is outside the range of an IEEE 754 double`, this.pointer()));
     }
     return v;
   }
@@ -184,7 +195,7 @@ class Parser {
   }
 
   loneSurrogate(unit) {
-    this.problems.push(new JsonProblem('json:lone-surrogate',
+    this.soft(new JsonProblem('json:lone-surrogate',
       `\\u${unit.toString(16).padStart(4, '0')} is an unpaired UTF-16 surrogate, not a character`, this.pointer()));
   }
 
@@ -211,7 +222,7 @@ class Parser {
       this.path.push(key);
       const v = this.value(depth);
       if (seen.has(key)) {
-        this.problems.push(new JsonProblem('json:duplicate-key',
+        this.soft(new JsonProblem('json:duplicate-key',
           `member name ${JSON.stringify(key)} appears more than once in the same object`, this.pointer()));
       } else {
         seen.add(key);
