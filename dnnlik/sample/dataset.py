@@ -216,11 +216,18 @@ def read_dataset(path: str | Path) -> SampleDataset:
             return SampleDataset(
                 points=f["points"][()], logpdf=f["logpdf"][()], segment=f["segment"][()], weight=f["weight"][()],
                 split={k: f["split"][k][()] for k in SPLIT_NAMES},
-                parameter_names=tuple(json.loads(f.attrs["parameter_names"])),
-                sampling=json.loads(f.attrs["sampling"]), parameters=json.loads(f.attrs["parameters"]),
-                source=json.loads(f.attrs["source"]))
+                parameter_names=tuple(_json_attr(f, "parameter_names", path)),
+                sampling=_json_attr(f, "sampling", path), parameters=_json_attr(f, "parameters", path),
+                source=_json_attr(f, "source", path))
     except (OSError, KeyError, ValueError) as exc:
         raise DnnlikError(f"cannot read the samples file ({exc})", where=str(path)) from None
+
+
+def _json_attr(f: Any, name: str, path: Path) -> Any:
+    """A JSON attribute of a samples file (a file from outside: size and nesting bounded)."""
+    from ..bundle.document import loads_bounded
+
+    return loads_bounded(f.attrs[name], where=f"{path}: attribute {name!r}")
 
 
 def augment_dataset(path: str | Path, out: str | Path, points: np.ndarray, logpdf: np.ndarray,

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 PARTIAL_SUFFIX = ".partial"
-_CHUNK_RE = re.compile(r"^seg(\d{3})-(\d{6})\.h5$")
+_CHUNK_RE = re.compile(r"^seg([0-9]{3})-([0-9]{6})\.h5\Z")
 
 
 def write_error(exc: OSError, where: str) -> DnnlikError:

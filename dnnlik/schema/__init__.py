@@ -39,6 +39,7 @@ __all__ = [
     "iter_schema_problems",
     "is_relative_path",
     "matches_pattern",
+    "matches_string_rule",
 ]
 
 SUPPORTED_VERSIONS = ("1.0.0", "1.1.0")
@@ -141,6 +142,29 @@ def validator(version: str = LATEST_VERSION) -> Any:
 def matches_pattern(pattern: str, value: Any) -> bool:
     """Whether ``value`` is a string that JSON Schema's ``pattern`` keyword accepts (ECMA-262 meaning)."""
     return isinstance(value, str) and ecma.search(pattern, value)
+
+
+def matches_string_rule(where: str, value: Any, version: str = LATEST_VERSION) -> bool:
+    """Whether ``value`` passes the string rule (pattern, lengths) of the schema at ``where``.
+
+    ``where`` is ``"<file>#<JSON pointer>"`` inside a version's schema files, e.g.
+    ``"defs.schema.json#/$defs/identifier"``; writers check names with the spec's own rule,
+    so that there is one copy of each pattern.
+
+    >>> matches_string_rule("defs.schema.json#/$defs/identifier", "toy-lhc-like")
+    True
+    >>> matches_string_rule("defs.schema.json#/$defs/identifier", "toy\\n")
+    False
+    """
+    file, _, pointer = where.partition("#")
+    node: Any = registry().contents(_BASE_ID.format(version=version) + file)
+    for part in [p for p in pointer.split("/") if p]:
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return (
+        isinstance(value, str)
+        and node.get("minLength", 0) <= len(value) <= node.get("maxLength", len(value))
+        and ("pattern" not in node or matches_pattern(node["pattern"], value))
+    )
 
 
 def is_relative_path(name: str, version: str = LATEST_VERSION) -> bool:

@@ -13,7 +13,6 @@ Needs numpy and h5py only (no TensorFlow).
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -116,13 +115,15 @@ def _recorded_maximum(sampling: Mapping[str, Any], n_par: int) -> tuple[np.ndarr
 def _json_attr(f: Any, name: str, path: str, default: Any) -> Any:
     if name not in f.attrs:
         return default
+    from ..bundle.document import loads_bounded
+
     raw = f.attrs[name]
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
     try:
-        return json.loads(raw)
-    except (TypeError, ValueError):
-        raise DnnlikError(f"attribute {name!r} is not valid JSON", where=path) from None
+        return loads_bounded(raw, where=path)
+    except (TypeError, ValueError) as exc:
+        raise DnnlikError(f"attribute {name!r} is not valid JSON ({exc})", where=path) from None
 
 
 def _dataset(f: Any, name: str, path: str) -> np.ndarray:

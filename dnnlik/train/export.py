@@ -39,6 +39,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..fsutil import refuse_existing
+from ..schema import matches_string_rule
 from .._version import __version__
 from ..errors import DnnlikError, InvalidBundleError, InvalidInputError
 from ..graph import OUTPUT_GRAD, OUTPUT_LOGPDF, OUTPUT_SPREAD, build_mlp_model, mlp_reference
@@ -73,9 +74,8 @@ class ExportResult:
 
 def bundle_name(data: TrainingData, given: str | None = None) -> str:
     """A valid bundle identifier: ``given`` (checked) or derived from the source likelihood's name."""
-    pattern = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
     if given is not None:
-        if not pattern.match(given):
+        if not matches_string_rule("defs.schema.json#/$defs/identifier", given):
             raise InvalidInputError(
                 f"{given!r} is not a bundle name: lower-case letters, digits, '.', '_' and '-', "
                 "starting with a letter or digit", where="name")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..fsutil import refuse_existing
 from ..density import LogDensity
+from ..schema import matches_string_rule
 from ..errors import DnnlikError, InvalidInputError
 from .baseline import prepare
 from .config import TrainConfig
@@ -19,7 +19,8 @@ from .fit import ProgressFn, member_subset
 
 __all__ = ["train_bundle", "check_output", "check_parameters"]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
+PARAMETER_NAME_RULE = "parameters.schema.json#/$defs/parameter/properties/name"
+"""Where the spec defines a parameter name (checked with :func:`dnnlik.schema.matches_string_rule`)."""
 
 
 def check_output(out: str | os.PathLike[str], overwrite: bool) -> Path:
@@ -36,7 +37,7 @@ def check_parameters(data: TrainingData) -> None:
     names = [p.name for p in data.parameters]
     for i, p in enumerate(data.parameters):
         where = f"{data.where}: parameter {i} ({p.name!r})"
-        if not isinstance(p.name, str) or not _NAME.match(p.name):
+        if not matches_string_rule(PARAMETER_NAME_RULE, p.name):
             raise InvalidInputError("is not a valid bundle parameter name (letters, digits, '_', '.', ':', '-'; "
                                     "starting with a letter or '_')", where=where)
         if names.count(p.name) > 1:

@@ -79,7 +79,7 @@ _TOKEN_PAGE = "{base}/account/settings/applications/tokens/new/"
 MAX_LISTING_BYTES = 4 * 1024**2
 """Largest record listing (JSON body of ``/api/records/<id>``) dnnlik reads."""
 
-MAX_JSON_DEPTH = 64
+from ..digest import MAX_JSON_DEPTH  # noqa: E402  (the one depth limit of every JSON dnnlik reads)
 """Deepest nesting of arrays and objects accepted in a listing (the top level is depth 1), as for bundle.json."""
 
 MAX_REDIRECTS = 5

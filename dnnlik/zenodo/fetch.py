@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME
 from ..errors import BundleError, InvalidBundleError
 from ..evaluate import validate as validate_bundle
@@ -107,7 +108,7 @@ def cached_entry(reference: ZenodoReference, cache_dir: Path | None = None) -> F
     """The cache entry of ``reference`` if it is complete (files present with their sizes), else None."""
     entry = (cache_dir or cache_root(reference.sandbox)) / str(reference.record)
     try:
-        meta = json.loads((entry / "record.json").read_text(encoding="utf-8"))
+        meta = loads_bounded((entry / "record.json").read_bytes(), where=str(entry / "record.json"))
         files = [RecordFile(f["name"], int(f["size"]), f["md5"]) for f in meta["dnnlik"]["files"]]
         if any(file_name_problem(f.name) is not None for f in files):
             return None
@@ -542,7 +543,7 @@ def _check_archive_section(bundle: Path, ref: ZenodoReference, report: Report) -
     from ..bundle import open_source
 
     try:
-        document = json.loads(open_source(bundle).read(DOCUMENT_NAME))
+        document = loads_bounded(open_source(bundle).read(DOCUMENT_NAME), where=str(bundle))
     except (BundleError, ValueError, UnicodeDecodeError):
         return
     archive = document.get("archive") if isinstance(document, dict) else None

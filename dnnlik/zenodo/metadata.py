@@ -33,6 +33,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..bundle.document import loads_bounded
 from ..errors import InvalidInputError
 from .client import ZenodoError
 
@@ -59,9 +60,9 @@ RELATIONS: dict[str, str] = {
 
 _TEMPLATE_KEYS = {"upload_type", "access_right", "keywords", "communities", "notes", "publication_type",
                   "image_type", "grants", "subjects", "contributors", "language"}
-_SIMPLE_LICENSE = re.compile(r"^[A-Za-z0-9.+-]+$")
-_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)?(10\.[0-9]{4,9}/\S+)$", re.IGNORECASE)
-_ARXIV = re.compile(r"^(?:arXiv:)?(\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)$", re.IGNORECASE)
+_SIMPLE_LICENSE = re.compile(r"^[A-Za-z0-9.+-]+\Z")
+_DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)?(10\.[0-9]{4,9}/\S+)\Z", re.IGNORECASE)
+_ARXIV = re.compile(r"^(?:arXiv:)?([0-9]{4}\.[0-9]{4,5}(?:v[0-9]+)?|[a-z-]+(?:\.[A-Z]{2})?/[0-9]{7}(?:v[0-9]+)?)\Z", re.IGNORECASE)
 
 
 def load_template(path: str | Path | None = None) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def load_template(path: str | Path | None = None) -> dict[str, Any]:
     if path is None:
         return template
     try:
-        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+        loaded = loads_bounded(Path(path).read_bytes(), where=str(path))
     except OSError as exc:
         raise InvalidInputError(f"cannot read the metadata template ({exc.strerror})", where=str(path)) from None
     except (ValueError, UnicodeDecodeError) as exc:

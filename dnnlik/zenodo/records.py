@@ -48,7 +48,7 @@ NAME_FIELDS = ("key", "filename")
 
 SIZE_FIELDS = ("size", "filesize")
 
-_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_MD5 = re.compile(r"^[0-9a-f]{32}\Z")
 _NAME_CHARS = re.compile(r"[A-Za-z0-9._+ -]*")
 _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", "conin$", "conout$", *(f"com{i}" for i in range(10)),
                     *(f"lpt{i}" for i in range(10))}
@@ -216,12 +216,12 @@ def record_doi(record: int, sandbox: bool = False) -> str:
 
 
 _PATTERNS = [
-    (re.compile(r"^zenodo:(\d+)$"), None),
-    (re.compile(r"^zenodo-sandbox:(\d+)$"), True),
-    (re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)?10\.5281/zenodo\.(\d+)$", re.IGNORECASE), False),
-    (re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)?10\.5072/zenodo\.(\d+)$", re.IGNORECASE), True),
-    (re.compile(r"^https?://(?:www\.)?zenodo\.org/(?:records?|api/records)/(\d+)/?$"), False),
-    (re.compile(r"^https?://sandbox\.zenodo\.org/(?:records?|api/records)/(\d+)/?$"), True),
+    (re.compile(r"^zenodo:([0-9]+)\Z"), None),
+    (re.compile(r"^zenodo-sandbox:([0-9]+)\Z"), True),
+    (re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)?10\.5281/zenodo\.([0-9]+)\Z", re.IGNORECASE), False),
+    (re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)?10\.5072/zenodo\.([0-9]+)\Z", re.IGNORECASE), True),
+    (re.compile(r"^https?://(?:www\.)?zenodo\.org/(?:records?|api/records)/([0-9]+)/?\Z"), False),
+    (re.compile(r"^https?://sandbox\.zenodo\.org/(?:records?|api/records)/([0-9]+)/?\Z"), True),
 ]
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME, open_source
 from ..bundle.write import dump_document, zip_bundle
 from ..digest import DIGEST_FIELD, document_digest, md5_file, sha256_file
@@ -96,7 +97,7 @@ def read_receipts(receipts_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]
         if path.name.endswith(".draft.json"):
             continue
         try:
-            receipt = json.loads(path.read_text(encoding="utf-8"))
+            receipt = loads_bounded(path.read_bytes(), where=str(path))
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"cannot read this receipt ({exc})", where=str(path)) from None
         if not isinstance(receipt, dict) or not isinstance(receipt.get("record_id"), int):
@@ -169,11 +170,11 @@ def upload_bundle(
         raise InvalidBundleError(f"is not a valid bundle; fix it before archiving:\n{listing}", report=report,
                                  where=str(bundle))
     source = open_source(bundle)
-    document = json.loads(source.read(DOCUMENT_NAME))
+    document = loads_bounded(source.read(DOCUMENT_NAME), where=str(bundle))
     name, version = document["name"], document["version"]
     receipt_path, draft_path = receipt_paths(receipts_dir, name, version, sandbox)
     if receipt_path.exists():
-        previous = json.loads(receipt_path.read_text(encoding="utf-8"))
+        previous = loads_bounded(receipt_path.read_bytes(), where=str(receipt_path))
         raise ZenodoError(
             f"{name} {version} is already archived as {previous.get('doi')} (record {previous.get('record_id')}); "
             f"give the bundle a new version and upload it with --new-version-of {previous.get('record_id')}",
@@ -284,7 +285,7 @@ def _draft(client: ZenodoClient, draft_path: Path, sandbox: bool, new_version_of
     """The draft deposition to fill: resumed from the draft state, a new version, or a new deposition."""
     if draft_path.exists():
         try:
-            state = json.loads(draft_path.read_text(encoding="utf-8"))
+            state = loads_bounded(draft_path.read_bytes(), where=str(draft_path))
             deposition_id = int(state["deposition_id"])
         except (OSError, ValueError, KeyError, TypeError):
             raise ZenodoError("the draft state is unreadable; delete it to start a new deposition",

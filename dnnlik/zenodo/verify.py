@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME, open_source
 from ..errors import DnnlikError, InvalidBundleError
 from ..evaluate import validate as validate_local
@@ -65,7 +66,6 @@ def validate_target(target: str | os.PathLike[str]) -> Report:
 
 def archived_reports(label: str, refs: list[tuple[str, str | None]]) -> list[Report]:
     """Reports of the archived copies ``refs``: (reference, expected ``document_sha256`` or None)."""
-    import json
 
     reports = []
     for ref, expected in refs:
@@ -74,7 +74,7 @@ def archived_reports(label: str, refs: list[tuple[str, str | None]]) -> list[Rep
         if expected and report.ok:
             try:
                 bundle = fetch(ref).bundle_path  # in the cache by now: no network
-                digest = json.loads(open_source(bundle).read(DOCUMENT_NAME)).get("document_sha256")
+                digest = loads_bounded(open_source(bundle).read(DOCUMENT_NAME), where=ref).get("document_sha256")
             except (DnnlikError, ValueError) as exc:
                 report.add("zenodo:fetch-failed", str(exc), ref)
             else:

@@ -9,11 +9,11 @@ What ``dnnlik validate --zoo`` runs, callable from Python::
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME, open_source
 from ..digest import sha256_file
 from ..errors import DnnlikError
@@ -96,7 +96,7 @@ def _entry_report(entry: ZooEntry, path: Path, pointer: str) -> Report:
 
 def _document(path: Path) -> Any:
     try:
-        return json.loads(open_source(path).read(DOCUMENT_NAME))
+        return loads_bounded(open_source(path).read(DOCUMENT_NAME), where=str(path))
     except (DnnlikError, ValueError, UnicodeDecodeError, RecursionError):
         return None
 

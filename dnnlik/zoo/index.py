@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bundle.document import loads_bounded
 from ..errors import BundleError, InvalidInputError
 from ..fsutil import atomic_write_text
 from ..report import one_line
@@ -85,7 +86,7 @@ def read_index(file: str | Path) -> list[ZooEntry]:
     """
     file = Path(file)
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = loads_bounded(file.read_bytes(), where=str(file))
     except FileNotFoundError:
         raise BundleError("no zoo index here (is the zoo empty?)", where=str(file)) from None
     except OSError as exc:
@@ -135,7 +136,7 @@ def entry_path(entry: ZooEntry, root: str | Path | None = None) -> Path:
     path = root / entry.path
     document = path / "bundle.json"
     try:
-        digest = json.loads(document.read_text(encoding="utf-8")).get("document_sha256")
+        digest = loads_bounded(document.read_bytes(), where=str(document)).get("document_sha256")
     except (OSError, ValueError, AttributeError):
         raise BundleError("the entry's bundle.json is missing or unreadable", where=str(document)) from None
     if digest != entry.sha256:
@@ -148,7 +149,7 @@ def make_entry(bundle_dir: str | Path, root: str | Path, *, tags: tuple[str, ...
                doi: str | None = None) -> ZooEntry:
     """An index entry describing the bundle folder ``bundle_dir`` (inside ``root``)."""
     bundle_dir, root = Path(bundle_dir), Path(root)
-    doc = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
+    doc = loads_bounded((bundle_dir / "bundle.json").read_bytes(), where=str(bundle_dir / "bundle.json"))
     size = bundle_size(bundle_dir)
     return ZooEntry(name=doc["name"], version=doc["version"], kind=doc["kind"],
                     path=bundle_dir.resolve().relative_to(root.resolve()).as_posix(),
