@@ -181,24 +181,24 @@ class FolderSource {
     const fd = this.openChecked(rel);
     try {
       const hash = createHash('sha256');
-      const parts = [];
+      // kept bytes are read straight into one buffer of the limit's size (no second copy)
+      const whole = keep ? Buffer.allocUnsafe(limit + 1) : null;
+      const buf = keep ? null : Buffer.allocUnsafe(CHUNK);
       let total = 0;
-      const buf = Buffer.allocUnsafe(CHUNK);
       for (;;) {
         const want = Math.min(CHUNK, limit + 1 - total);
         if (want <= 0) break;
         let n;
         try {
-          n = fs.readSync(fd, buf, 0, want, null);
+          n = keep ? fs.readSync(fd, whole, total, want, null) : fs.readSync(fd, buf, 0, want, null);
         } catch (e) {
           throw new Refusal('files:unreadable', `cannot be read: ${e.code || e.message}`);
         }
         if (n === 0) break;
-        hash.update(buf.subarray(0, n));
-        if (keep) parts.push(Buffer.from(buf.subarray(0, n)));
+        hash.update(keep ? whole.subarray(total, total + n) : buf.subarray(0, n));
         total += n;
       }
-      return { size: total, sha256: hash.digest('hex'), bytes: keep ? Buffer.concat(parts) : undefined, overLimit: total > limit };
+      return { size: total, sha256: hash.digest('hex'), bytes: keep ? whole.subarray(0, total) : undefined, overLimit: total > limit };
     } finally {
       fs.closeSync(fd);
     }
@@ -407,7 +407,7 @@ class ZipSource {
     // never produce more than the smaller of the limit and the declared size, plus one byte to see overflow
     const cap = Math.min(limit, e.usize) + 1;
     const hash = createHash('sha256');
-    const parts = [];
+    const whole = keep ? Buffer.allocUnsafe(cap) : null; // kept bytes go straight into one buffer
     let total = 0;
     let crc = 0;
     const take = (chunk) => {
@@ -415,7 +415,7 @@ class ZipSource {
       const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
       hash.update(piece);
       crc = crc32(piece, crc);
-      if (keep) parts.push(Buffer.from(piece));
+      if (keep) piece.copy(whole, total);
       total += piece.length;
       return total >= cap;
     };
@@ -458,7 +458,7 @@ class ZipSource {
     if (total > e.usize) throw new Refusal('archive:size-mismatch', `inflates to more than the ${e.usize} bytes the central directory declares`);
     if (total <= limit && total < e.usize) throw new Refusal('archive:size-mismatch', `holds ${total} bytes, the central directory declares ${e.usize}`);
     if (total <= limit && (crc >>> 0) !== e.crc) throw new Refusal('archive:unreadable', 'fails its CRC-32 check');
-    return { size: total, sha256: hash.digest('hex'), bytes: keep ? Buffer.concat(parts) : undefined, overLimit: total > limit };
+    return { size: total, sha256: hash.digest('hex'), bytes: keep ? whole.subarray(0, total) : undefined, overLimit: total > limit };
   }
 
   close() {
