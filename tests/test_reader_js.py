@@ -10,7 +10,7 @@ guessing. These tests run it (one node process for all the bundles, one per
   invalid one (other validators MUST detect the same defects but MAY use other
   codes: refusal is asserted, the codes it reports are compared with
   expected.json and shown, not asserted);
-- it accepts the zoo entry, and its ``eval`` at the nominal point gives
+- it accepts every zoo entry (zoo/*/bundle), and its ``eval`` at the nominal point gives
   dnnlik's ``logpdf`` within the bundle's own float32-derived tolerance;
 - the test-vector tensors it feeds the model are bit for bit those dnnlik
   builds (spec 6.1 makes the JSON-to-tensor conversion exact), and the outputs
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 READER_DIR = ROOT / "readers" / "js"
 READER = READER_DIR / "reader.mjs"
 EXAMPLES = ROOT / "spec" / "examples"
-ZOO = ROOT / "zoo" / "toy-lhc-like" / "bundle"
+ZOO = sorted(p for p in (ROOT / "zoo").glob("*/bundle") if p.is_dir())  # the zoo entries
 NODE = shutil.which("node")
 
 
@@ -84,7 +84,7 @@ def _no_trace(text: str) -> None:
 @pytest.fixture(scope="module")
 def reports() -> dict[str, dict[str, Any]]:
     """The reader's JSON report of every example and the zoo entry, from one node process."""
-    paths = [*VALID, *INVALID, ZOO]
+    paths = [*VALID, *INVALID, *ZOO]
     proc = run_reader("validate", "--json", *(str(p.relative_to(ROOT)) for p in paths))
     _no_trace(proc.stderr)
     assert proc.returncode in (0, 1), proc.stderr
@@ -106,7 +106,7 @@ def _errors(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_examples_exist() -> None:
     # without examples the parametrized tests below would check nothing
-    assert VALID and INVALID
+    assert VALID and INVALID and ZOO
 
 
 @pytest.mark.parametrize("folder", VALID, ids=lambda p: p.name)
@@ -152,8 +152,9 @@ def test_report_codes_against_expected(reports: dict[str, dict[str, Any]], capsy
         print("\n".join(rows))
 
 
-def test_zoo_entry_is_valid(reports: dict[str, dict[str, Any]]) -> None:
-    report = _report(reports, ZOO)
+@pytest.mark.parametrize("entry", ZOO, ids=lambda p: p.parent.name)
+def test_zoo_entry_is_valid(entry: Path, reports: dict[str, dict[str, Any]]) -> None:
+    report = _report(reports, entry)
     assert report["valid"], _errors(report)
 
 
@@ -165,14 +166,15 @@ def _logpdf_tolerance(doc: dict[str, Any]) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-def test_zoo_eval_at_nominal_equals_dnnlik() -> None:
+@pytest.mark.parametrize("entry", ZOO, ids=lambda p: p.parent.name)
+def test_zoo_eval_at_nominal_equals_dnnlik(entry: Path) -> None:
     import dnnlik
 
-    proc = run_reader("eval", str(ZOO.relative_to(ROOT)))
+    proc = run_reader("eval", str(entry.relative_to(ROOT)))
     _no_trace(proc.stderr)
     assert proc.returncode == 0, proc.stderr
     got = float(proc.stdout.strip())
-    bundle = dnnlik.load(ZOO)
+    bundle = dnnlik.load(entry)
     want = float(bundle.logpdf(bundle.nominal))
     abs_tol, rel_tol = _logpdf_tolerance(bundle.document)
     assert math.isfinite(got)
@@ -226,7 +228,7 @@ def _as_array(t: dict[str, Any]) -> np.ndarray:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", [*VALID, ZOO], ids=lambda p: p.name if p != ZOO else "zoo-toy-lhc-like")
+@pytest.mark.parametrize("folder", [*VALID, *ZOO], ids=lambda p: f"zoo-{p.parent.name}" if p in ZOO else p.name)
 def test_test_vectors_agree_with_dnnlik(folder: Path, reports: dict[str, dict[str, Any]], record_property: Any) -> None:
     import dnnlik
     from dnnlik.evaluate.test_vectors import tensor_from_json

@@ -366,7 +366,10 @@ function walk(gr, where, outer, trips, facts) {
       if (!m) facts.unbounded.push(`${label} has no trip count: it runs until its condition turns false`);
       else if (!meaning || !meaning.tensor) facts.unbounded.push(`${label}: its trip count ${JSON.stringify(m)} is computed at run time, not a constant`);
       else if (!vals || vals.length !== 1 || ![6, 7].includes(meaning.tensor.dataType) || !Number.isInteger(vals[0])) facts.unbounded.push(`${label}: its trip count ${JSON.stringify(m)} is not one stored integer`);
-      else if (vals[0] < 0 || vals[0] > MAX_TRIP_COUNT) facts.unbounded.push(`${label} runs ${vals[0]} iterations, more than ${MAX_TRIP_COUNT} (or fewer than 0)`);
+      else if (vals[0] < 0 || vals[0] > MAX_TRIP_COUNT) {
+        const shown = Math.abs(vals[0]) > Number.MAX_SAFE_INTEGER ? `about ${vals[0].toExponential(3)}` : String(vals[0]);
+        facts.unbounded.push(`${label}: its trip count is ${shown}, outside 0 to ${MAX_TRIP_COUNT}`);
+      }
       else {
         inner = trips * Math.max(vals[0], 1);
         if (trips * vals[0] > MAX_TRIP_PRODUCT) facts.unbounded.push(`${label} runs ${vals[0]} iterations inside loops of ${trips}: ${trips * vals[0]} in all, more than ${MAX_TRIP_PRODUCT}`);
