@@ -15,7 +15,8 @@ guessing. These tests run it (one node process for all the bundles, one per
 - the test-vector tensors it feeds the model are bit for bit those dnnlik
   builds (spec 6.1 makes the JSON-to-tensor conversion exact), and the outputs
   it gets agree with dnnlik's within the tolerances (spec 6.3; two onnxruntime
-  versions need not agree to the bit, so identical bits are counted, not required).
+  versions need not agree to the bit, so identical bits are counted, not required);
+- it refuses every bundle of the broken-bundle catalog (tests/broken_catalog*.py).
 
 The module is skipped when node is not on PATH or readers/js/node_modules is
 missing (``make test`` installs it with ``npm ci`` when npm is present).
