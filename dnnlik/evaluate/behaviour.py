@@ -73,7 +73,8 @@ import numpy as np
 from ..errors import ModelTimeoutError
 from ..parameters import Parameter, parameters_from_json
 from ..report import Problem, json_pointer, one_line
-from .session import NUMPY_DTYPES, RUN_SECONDS, run_bounded
+from . import session as _session
+from .session import NUMPY_DTYPES, run_bounded
 from .test_vectors import tensor_from_json, tolerance_for
 
 __all__ = ["iter_behaviour_problems", "likelihood_points", "SEED", "MAX_VALUES", "BATCH_SIZES", "FLOOR_ULPS"]
@@ -131,12 +132,14 @@ class _Runner:
 
 
 def iter_behaviour_problems(session: Any, document: dict[str, Any], *, skip: Collection[int] = (),
-                            seconds: float = RUN_SECONDS) -> Iterator[Problem]:
+                            seconds: float | None = None) -> Iterator[Problem]:
     """Problems of the ``behaviour`` stage (module docstring) for a schema-valid ``document``.
 
     ``skip``: test-vector cases the static checks found malformed (not used as rows).
     ``seconds``: the time all the stage's model runs may take together.
     """
+    if seconds is None:  # read at call time, so that changing session.RUN_SECONDS reaches this stage
+        seconds = _session.RUN_SECONDS
     runner = _Runner(session, time.monotonic() + seconds, seconds, document["model"]["file"])
     try:
         if document["kind"] == "likelihood":

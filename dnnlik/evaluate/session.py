@@ -130,8 +130,13 @@ def make_session(model_bytes: bytes, *, threads: int | None = None, providers: S
     import onnxruntime as ort
 
     try:
+        # No constant folding: it computes at load time, where no time bound applies, whatever a
+        # graph computes from its constants (a 4096^2 MatMul of constants took 7 s to load). The
+        # static cost rule refuses such graphs in validated bundles; this keeps session creation
+        # cheap for any bytes. dnnlik's own graphs have nothing to fold.
         session = ort.InferenceSession(
-            model_bytes, sess_options=_session_options(threads), providers=list(providers or ["CPUExecutionProvider"])
+            model_bytes, sess_options=_session_options(threads), providers=list(providers or ["CPUExecutionProvider"]),
+            disabled_optimizers=["ConstantFolding"],
         )
     except Exception as exc:  # onnxruntime raises its own exception classes
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
