@@ -35,6 +35,8 @@ const BROADCAST = new Set(('Add Sub Mul Div Pow Mod Max Min Sum Mean Equal Less 
 const LAYOUT = new Set(('Transpose Reshape Flatten Squeeze Unsqueeze Concat Shape Size Gather GatherElements Expand Tile ConstantOfShape ' +
   'Range Slice Split Pad Identity Cast CastLike').split(' '));
 const RANDOM = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+// Operators whose output size is the value of some of their inputs (spec 4.4, rule 3).
+const SIZE_INPUTS = { ConstantOfShape: [0], Expand: [1], Tile: [1], Range: [0, 1, 2], Pad: [1], Resize: [2, 3], Upsample: [1], OneHot: [1], CenterCropPad: [1], MaxUnpool: [2], Col2Im: [1, 2] };
 const isReduce = (op) => op.startsWith('Reduce') || op === 'ArgMax' || op === 'ArgMin';
 
 const count = (shape) => shape.reduce((a, d) => a * d, 1);
@@ -205,9 +207,9 @@ export function shapeChecks(main, inputs, opset) {
   const inputNames = new Set(main.inputs.map((v) => v.name));
   for (const t of main.initializers) {
     if (inputNames.has(t.name)) continue;
-    info.set(t.name, { shape: t.dims.map(Number), values: t.values, constant: true });
+    info.set(t.name, { shape: t.dims.map(Number), values: t.values, constant: true, stored: true });
   }
-  for (const s of main.sparse) info.set(s.name, { shape: s.dims.map(Number), values: null, constant: true });
+  for (const s of main.sparse) info.set(s.name, { shape: s.dims.map(Number), values: null, constant: true, stored: true });
   for (const v of main.inputs) {
     if (info.has(v.name) && !inputNames.has(v.name)) continue;
     const shape = v.type && !v.type.notTensor && v.type.shape ? v.type.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : 1)) : null;
@@ -224,7 +226,7 @@ export function shapeChecks(main, inputs, opset) {
     }
     if (n.opType === 'Constant') {
       const c = constantValue(n);
-      if (n.outputs[0]) info.set(n.outputs[0], { shape: c ? c.dims.map(Number) : null, values: c ? c.values : null, constant: true });
+      if (n.outputs[0]) info.set(n.outputs[0], { shape: c ? c.dims.map(Number) : null, values: c ? c.values : null, constant: true, stored: true });
       return;
     }
     const ins = n.inputs.map((name) => (name ? info.get(name) || { shape: null, values: null, constant: false } : null));
@@ -235,6 +237,19 @@ export function shapeChecks(main, inputs, opset) {
     if (RANDOM.has(n.opType)) {
       const s = attrInts(n, 'shape');
       outs = [{ shape: s || (present[0] ? present[0].shape : null), values: null }];
+    }
+    // rule 3: an output whose size is the value of an input computed from constants
+    // (not stored) must have a shape that can be known
+    const sizeInputs = SIZE_INPUTS[n.opType];
+    if (sizeInputs && !(outs[0] && outs[0].shape)) {
+      for (const k of sizeInputs) {
+        const name = n.inputs[k];
+        const i = name ? info.get(name) : null;
+        if (i && i.constant && !i.stored) {
+          messages.push(`${label}: its output size is the value of ${JSON.stringify(name)}, computed from constants, which this reader cannot determine before running the model`);
+          break;
+        }
+      }
     }
     n.outputs.forEach((o, j) => {
       if (!o) return;

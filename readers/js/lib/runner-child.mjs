@@ -26,24 +26,41 @@ function exitWhenFlushed() {
   process.stdout.write('', () => process.exit(0));
 }
 
-async function readAll(stream) {
-  const parts = [];
-  for await (const c of stream) parts.push(c);
-  return Buffer.concat(parts);
+// The header, then the model's bytes copied once into a buffer of their announced length.
+async function readInput(stream) {
+  let head = Buffer.alloc(0);
+  let header = null, model = null, got = 0;
+  for await (const c of stream) {
+    let chunk = c;
+    if (!header) {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < 4 || head.length < 4 + head.readUInt32BE(0)) continue;
+      const hlen = head.readUInt32BE(0);
+      header = JSON.parse(head.subarray(4, 4 + hlen).toString('utf8'));
+      model = Buffer.allocUnsafe(header.modelLength);
+      chunk = head.subarray(4 + hlen);
+    }
+    const n = Math.min(chunk.length, model.length - got);
+    chunk.copy(model, got, 0, n);
+    got += n;
+  }
+  if (!header || got !== model.length) throw new Error('the runtime process received a truncated model');
+  return { header, model };
 }
 
-const input = await readAll(process.stdin);
-const hlen = input.readUInt32BE(0);
-const header = JSON.parse(input.subarray(4, 4 + hlen).toString('utf8'));
-const model = new Uint8Array(input.buffer, input.byteOffset + 4 + hlen, input.length - 4 - hlen);
+const { header, model } = await readInput(process.stdin);
 
 let session;
 try {
-  // from the bytes, CPU only, no custom-operator library registered
+  // From the bytes, CPU only, no custom-operator library registered. No constant folding:
+  // it computes, while the session is created, whatever the graph computes from its
+  // constants (a MatMul of two 4096 x 4096 constants took 10 s); spec 4.4 refuses such
+  // graphs beforehand, and this keeps loading cheap for any graph (dnnlik does the same).
   session = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    extra: { optimization: { disable_specified_optimizers: 'ConstantFolding' } },
   });
   send({ session: 'ok', inputNames: session.inputNames, outputNames: session.outputNames, ortVersion: ort.env.versions.node || ort.env.versions.common });
 } catch (e) {

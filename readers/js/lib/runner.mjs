@@ -4,10 +4,22 @@
 // run takes longer than the bound: onnxruntime-node's session.run blocks its
 // thread, so nothing in the same process could stop it.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const CHILD = fileURLToPath(new URL('./runner-child.mjs', import.meta.url));
 export const RUN_SECONDS = 30;
+// The runtime process runs under this address-space limit (spec 4.4: readers SHOULD run
+// untrusted models under a memory limit) where a POSIX shell can set it (ulimit -v).
+export const MEMORY_LIMIT_MIB = 4096;
+
+function spawnChild() {
+  if (process.platform !== 'win32' && fs.existsSync('/bin/sh')) {
+    const kib = MEMORY_LIMIT_MIB * 1024;
+    return spawn('/bin/sh', ['-c', `ulimit -v ${kib} 2>/dev/null; exec "$0" "$@"`, process.execPath, CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+  return spawn(process.execPath, [CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
+}
 
 export const TYPED = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array, bool: Uint8Array, uint8: Uint8Array, int8: Int8Array, int16: Int16Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array };
 
@@ -32,8 +44,8 @@ export function decodeToDoubles(t) {
 // (undefined: not run, because an earlier job stopped the runtime process).
 export function runModel(modelBytes, jobs, { seconds = RUN_SECONDS, sharedSeconds = RUN_SECONDS } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const header = Buffer.from(JSON.stringify({ jobs: jobs.map(({ feeds, fetches }) => ({ feeds, fetches })) }), 'utf8');
+    const child = spawnChild();
+    const header = Buffer.from(JSON.stringify({ modelLength: modelBytes.length, jobs: jobs.map(({ feeds, fetches }) => ({ feeds, fetches })) }), 'utf8');
     const len = Buffer.alloc(4);
     len.writeUInt32BE(header.length);
     const out = { session: null, results: new Array(jobs.length) };
