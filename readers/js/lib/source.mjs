@@ -26,7 +26,8 @@ export class SourceProblem {
   constructor(code, message, location) {
     this.code = code;
     this.message = message;
-    this.location = location;
+    // a name from the bundle, shown without its control characters (one line per problem)
+    this.location = location.replace(/[\x00-\x1f\x7f]/g, '?');
   }
 }
 
@@ -512,6 +513,7 @@ function num64(buf, at) {
 export function unsafeReason(name) {
   if (name === '') return 'is empty';
   if (name.includes('\0')) return 'contains a NUL character';
+  if (/[\x01-\x1f\x7f]/.test(name)) return 'contains a control character';
   if (name.includes('\\')) return 'contains a backslash';
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) return 'is absolute';
   const segs = name.replace(/\/$/, '').split('/');

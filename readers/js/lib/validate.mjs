@@ -30,7 +30,9 @@ export const IMPLEMENTED_VERSIONS = ['1.0.0', '1.1.0'];
 export const SCHEMA_ROOT = fileURLToPath(new URL('../../../spec/schemas/', import.meta.url));
 
 const FILE = 'bundle.json';
-const at = (pointer) => (pointer ? `${FILE}#${pointer}` : FILE);
+// A location inside bundle.json: the pointer in its URI-fragment form, with control characters
+// percent-encoded (RFC 6901, section 6) so that a report line stays one line.
+const at = (pointer) => (pointer ? `${FILE}#${pointer.replace(/[\x00-\x1f\x7f]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))}` : FILE);
 const ptr = (...tokens) => tokens.map((t) => '/' + escapePointerToken(t)).join('');
 
 class Report {
@@ -324,7 +326,7 @@ async function validateOpened(src, r, result, options) {
   let schemaErrors = 0;
   if (!validate(doc)) {
     for (const e of validate.errors) {
-      let pointer = e.instancePath;
+      const pointer = e.instancePath;
       let message = e.message;
       if (e.keyword === 'additionalProperties') message = `member ${JSON.stringify(e.params.additionalProperty)} is not allowed here`;
       if (e.keyword === 'required') message = `member ${JSON.stringify(e.params.missingProperty)} is required`;
