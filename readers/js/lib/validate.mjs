@@ -166,10 +166,11 @@ function semanticModel(doc, r) {
     if (h.length !== P || h.some((row) => row.length !== P)) {
       r.add('semantics:hessian-shape', at('/model/transform/baseline/hessian'), `hessian must be ${P} x ${P}`);
     } else {
-      // the spec says "a symmetric P x P matrix" and gives no tolerance: exact symmetry
+      // spec 3.3.2: symmetric means |H_ij - H_ji| <= 1e-12 + 1e-9 |H_ji| for every i, j (both orders)
       outer: for (let i = 0; i < P; i++) {
         for (let j = i + 1; j < P; j++) {
-          if (h[i][j] !== h[j][i]) {
+          const a = h[i][j], c = h[j][i];
+          if (!(Math.abs(a - c) <= 1e-12 + 1e-9 * Math.min(Math.abs(a), Math.abs(c)))) {
             r.add('semantics:hessian-asymmetric', at('/model/transform/baseline/hessian'), `hessian is not symmetric: [${i}][${j}] = ${h[i][j]} but [${j}][${i}] = ${h[j][i]}`);
             break outer;
           }
