@@ -197,7 +197,7 @@ def ort_matmul_peak(repeats: int) -> tuple[float, Any]:
 
 
 def build_mlp_bundle(out: Path) -> Path:
-    from dnnlik.graph import random_mlp_weights, write_mlp_bundle
+    from dnnlik.graph import NetworkSpec, random_mlp_weights, write_mlp_bundle
     from dnnlik.parameters import Parameter
 
     params = [
@@ -205,8 +205,9 @@ def build_mlp_bundle(out: Path) -> Path:
                   bounds=(-10.0, 10.0), nominal=0.0, training_range=(-3.0, 3.0))
         for i in range(SIZES[0])
     ]
-    write_mlp_bundle(out, random_mlp_weights(SIZES, seed=20240601), params, name="bench-mlp-95",
-                     activation="selu", dtype="float32", with_gradient=True)
+    network = NetworkSpec(random_mlp_weights(SIZES, seed=20240601), activation="selu", dtype="float32",
+                          with_gradient=True)
+    write_mlp_bundle(out, network, params, name="bench-mlp-95")
     return out
 
 

@@ -311,20 +311,19 @@ def test_a_model_that_runs_forever_is_stopped() -> None:
 
 
 def test_writer_tolerances_are_a_few_times_the_float32_error() -> None:
-    from dnnlik.graph import mlp_bundle_document, mlp_reference
-    from dnnlik.graph.bundle_writer import TOLERANCE_SAFETY
-    from dnnlik.graph.mlp import random_mlp_weights
+    from dnnlik.graph import NetworkSpec, mlp_bundle_document, mlp_reference, random_mlp_weights
+    from dnnlik.graph.mlp_bundle import TOLERANCE_SAFETY
     from dnnlik.parameters import Parameter
 
     params = [Parameter(name=f"p{i}", role="poi" if i == 0 else "nuisance", bounds=(-4.0, 4.0), nominal=0.0,
                         training_range=(-2.0, 2.0)) for i in range(5)]
     members = random_mlp_weights([5, 64, 64, 1], seed=3)
     kwargs = {"output_shift": -300.0, "output_scale": 5.0}  # a log L of about -300, as in a real analysis
-    doc, _ = mlp_bundle_document(members, params, name="tol-test", dtype="float64", **kwargs)
+    doc, _ = mlp_bundle_document(NetworkSpec(members, dtype="float64", **kwargs), params, name="tol-test")
     tv = doc["test_vectors"]
     assert doc["format_version"] == "1.1.0" and set(tv["tolerances"]) == {"logpdf", "grad_logpdf"}
     x = np.vstack([np.asarray(c["inputs"]["x"]) for c in tv["cases"]])
-    ref = mlp_reference(x, members, **kwargs)
+    ref = mlp_reference(x, NetworkSpec(members, **kwargs))
     for name, tol in tv["tolerances"].items():
         got = np.concatenate([np.ravel(c["outputs"][name]) for c in tv["cases"]])
         error = float(np.max(np.abs(got - ref[name].ravel())))
@@ -341,15 +340,14 @@ def test_writer_tolerances_are_a_few_times_the_float32_error() -> None:
 def test_writer_tolerance_catches_what_the_old_one_missed(tmp_path: Path) -> None:
     """An expected gradient off by 1e-3 fails now; the 1.0.0-style tolerance (abs 1e-4 x |log L|) let it pass."""
     from dnnlik.bundle.write import read_bundle_files, write_bundle
-    from dnnlik.graph import write_mlp_bundle
-    from dnnlik.graph.mlp import random_mlp_weights
+    from dnnlik.graph import NetworkSpec, random_mlp_weights, write_mlp_bundle
     from dnnlik.parameters import Parameter
 
     params = [Parameter(name=f"p{i}", role="poi" if i == 0 else "nuisance", bounds=(-4.0, 4.0), nominal=0.0,
                         training_range=(-2.0, 2.0)) for i in range(3)]
     out = tmp_path / "b"
-    write_mlp_bundle(out, random_mlp_weights([3, 32, 1], seed=1), params, name="catch", dtype="float64",
-                     output_shift=-300.0)
+    write_mlp_bundle(out, NetworkSpec(random_mlp_weights([3, 32, 1], seed=1), dtype="float64", output_shift=-300.0),
+                     params, name="catch")
     assert dnnlik.validate(out).ok
     doc, files = read_bundle_files(out)
     doc["test_vectors"]["cases"][1]["outputs"]["grad_logpdf"][0][0] += 1e-3
@@ -368,8 +366,7 @@ def test_zoo_entry_is_1_1_0_with_measured_tolerances() -> None:
     import onnx
     from onnx import numpy_helper
 
-    from dnnlik.graph.mlp import MLPWeights, QuadraticBaseline
-    from dnnlik.graph.reference import mlp_reference
+    from dnnlik.graph import MLPWeights, NetworkSpec, QuadraticBaseline, mlp_reference
 
     doc = json.loads((ZOO_BUNDLE / "bundle.json").read_text())
     assert doc["format_version"] == "1.1.0"
@@ -386,10 +383,12 @@ def test_zoo_entry_is_1_1_0_with_measured_tolerances() -> None:
     tr = model["transform"]
     base = tr["baseline"]
     x = np.vstack([np.asarray(c["inputs"]["x"]) for c in tv["cases"]])
-    ref = mlp_reference(x, weights, activation=model["architecture"]["activation"], input_shift=tr["input_shift"],
-                        input_scale=tr["input_scale"], output_shift=tr["output_shift"], output_scale=tr["output_scale"],
-                        baseline=QuadraticBaseline(np.asarray(base["center"]), np.asarray(base["hessian"]),
-                                                   base["value_at_center"]))
+    ref = mlp_reference(x, NetworkSpec(weights, activation=model["architecture"]["activation"],
+                                       input_shift=tr["input_shift"], input_scale=tr["input_scale"],
+                                       output_shift=tr["output_shift"], output_scale=tr["output_scale"],
+                                       baseline=QuadraticBaseline(np.asarray(base["center"]),
+                                                                  np.asarray(base["hessian"]),
+                                                                  base["value_at_center"])))
     for name, tol in tv["tolerances"].items():
         got = np.concatenate([np.ravel(c["outputs"][name]) for c in tv["cases"]])
         error = float(np.max(np.abs(got - ref[name].ravel())))

@@ -23,6 +23,7 @@ tighter tolerances where they compute in float64 (test_float64_graph_is_more_pre
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -41,6 +42,7 @@ from dnnlik.graph import (  # noqa: E402
     OUTPUT_SPREAD,
     SUPPORTED_OPSETS,
     MLPWeights,
+    NetworkSpec,
     QuadraticBaseline,
     build_mlp_model,
     make_test_points,
@@ -84,6 +86,12 @@ TRANSFORMS = {
 }
 
 
+def network_arguments(kwargs: dict) -> tuple[dict, dict]:
+    """``kwargs`` split into the NetworkSpec's keyword arguments and the others."""
+    names = set(inspect.signature(NetworkSpec).parameters) - {"members"}
+    return {k: v for k, v in kwargs.items() if k in names}, {k: v for k, v in kwargs.items() if k not in names}
+
+
 def points(n: int = 40, p: int = P, seed: int = 5, scale: float = 1.5) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, scale, size=(n, p))
 
@@ -92,7 +100,7 @@ def run_model(model, x: np.ndarray, dtype: str) -> dict[str, np.ndarray]:
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
     outs = sess.run(names, {sess.get_inputs()[0].name: x.astype(dtype)})
-    return {n: np.asarray(o, dtype=np.float64) for n, o in zip(names, outs)}
+    return {n: np.asarray(o, dtype=np.float64) for n, o in zip(names, outs, strict=True)}
 
 
 def tolerances(x: np.ndarray, members, kwargs: dict, dtype: str = "float32") -> dict[str, float]:
@@ -110,16 +118,17 @@ def tolerances(x: np.ndarray, members, kwargs: dict, dtype: str = "float32") -> 
     n_par = mem[0].sizes[0]
     eps_io = float(np.finfo(np.dtype(dtype)).eps)
     per_op = SAFETY * EPS32 * depth * math.sqrt(width)
-    full = mlp_reference(x, members, **kwargs)
-    net = mlp_reference(x, members, activation=kwargs.get("activation", "selu"),
-                        input_shift=kwargs.get("input_shift"), input_scale=kwargs.get("input_scale"))
+    full = mlp_reference(x, NetworkSpec(members, **kwargs))
+    net = mlp_reference(x, NetworkSpec(members, activation=kwargs.get("activation", "selu"),
+                                       input_shift=kwargs.get("input_shift"), input_scale=kwargs.get("input_scale")))
     out_scale = abs(kwargs.get("output_scale", 1.0))
     shift = abs(kwargs.get("output_shift", 0.0))
     net_v = max(1.0, float(np.max(np.abs(net[OUTPUT_LOGPDF]))))
     net_g = max(1.0, float(np.max(np.abs(net[OUTPUT_GRAD]))))
     base_v = float(np.max(np.abs(full[OUTPUT_LOGPDF] - kwargs.get("output_scale", 1.0) * net[OUTPUT_LOGPDF])))
     base_g = float(np.max(np.abs(full[OUTPUT_GRAD] - kwargs.get("output_scale", 1.0) * net[OUTPUT_GRAD])))
-    in_shift = np.zeros(n_par) if kwargs.get("input_shift") is None else np.broadcast_to(kwargs["input_shift"], (n_par,))
+    given_shift = kwargs.get("input_shift")
+    in_shift = np.zeros(n_par) if given_shift is None else np.broadcast_to(given_shift, (n_par,))
     z_round = SAFETY * EPS32 * math.sqrt(n_par) * float(np.max(np.abs(x - in_shift))) * out_scale * net_g
     io = SAFETY * eps_io * n_par * (base_v + shift + float(np.max(np.abs(x))) * (out_scale * net_g + base_g))
     tol = {
@@ -134,7 +143,7 @@ def tolerances(x: np.ndarray, members, kwargs: dict, dtype: str = "float32") -> 
 
 
 def assert_matches_reference(got: dict, x: np.ndarray, members, kwargs: dict, dtype: str = "float32") -> None:
-    ref = mlp_reference(x, members, **kwargs)
+    ref = mlp_reference(x, NetworkSpec(members, **kwargs))
     tol = tolerances(x, members, kwargs, dtype)
     assert set(got) == set(ref)
     for name, want in ref.items():
@@ -153,7 +162,7 @@ def assert_matches_reference(got: dict, x: np.ndarray, members, kwargs: dict, dt
 def test_onnx_matches_reference(activation, k, transform, dtype):
     members = members_of(k)
     kwargs = {"activation": activation, **TRANSFORMS[transform]}
-    model = build_mlp_model(members, dtype=dtype, **kwargs)
+    model = build_mlp_model(NetworkSpec(members, dtype=dtype, **kwargs))
     x = points()
     got = run_model(model, x, dtype)
     expected_outputs = [OUTPUT_LOGPDF, OUTPUT_GRAD] + ([OUTPUT_SPREAD] if k > 1 else [])
@@ -168,7 +177,7 @@ def test_depths_including_a_linear_model(sizes, activation):
     # every point: it must still come out with shape [N, P] (and [N, P] for ensembles)
     for k in (1, 2):
         members = members_of(k, sizes=sizes)
-        model = build_mlp_model(members, activation=activation)
+        model = build_mlp_model(NetworkSpec(members, activation=activation))
         x = points(n=9)
         got = run_model(model, x, "float32")
         assert got[OUTPUT_GRAD].shape == (9, P)
@@ -180,9 +189,11 @@ def test_float64_graph_is_more_precise_around_a_large_baseline():
     members = members_of(1)
     base = QuadraticBaseline(center=np.zeros(P), hessian=-np.eye(P) * 1e4, value_at_center=-1e5)
     x = points()
-    ref = mlp_reference(x, members, baseline=base)[OUTPUT_LOGPDF]
-    err64 = np.max(np.abs(run_model(build_mlp_model(members, baseline=base, dtype="float64"), x, "float64")[OUTPUT_LOGPDF] - ref))
-    err32 = np.max(np.abs(run_model(build_mlp_model(members, baseline=base, dtype="float32"), x, "float32")[OUTPUT_LOGPDF] - ref))
+    ref = mlp_reference(x, NetworkSpec(members, baseline=base))[OUTPUT_LOGPDF]
+    model64 = build_mlp_model(NetworkSpec(members, baseline=base, dtype="float64"))
+    model32 = build_mlp_model(NetworkSpec(members, baseline=base, dtype="float32"))
+    err64 = np.max(np.abs(run_model(model64, x, "float64")[OUTPUT_LOGPDF] - ref))
+    err32 = np.max(np.abs(run_model(model32, x, "float32")[OUTPUT_LOGPDF] - ref))
     assert err64 < 1e-4 < err32
 
 
@@ -192,11 +203,11 @@ def test_tolerance_is_tight_enough_to_catch_small_errors():
     kwargs = {"activation": "selu", **TRANSFORMS["all"]}
     x = points()
     wrong = dict(kwargs, output_scale=kwargs["output_scale"] * 1.001)
-    got = run_model(build_mlp_model(members, dtype="float64", **wrong), x, "float64")
+    got = run_model(build_mlp_model(NetworkSpec(members, dtype="float64", **wrong)), x, "float64")
     with pytest.raises(AssertionError):
         assert_matches_reference(got, x, members, kwargs, "float64")
     # and so must a wrong activation
-    got = run_model(build_mlp_model(members, activation="tanh"), x, "float32")
+    got = run_model(build_mlp_model(NetworkSpec(members, activation="tanh")), x, "float32")
     with pytest.raises(AssertionError):
         assert_matches_reference(got, x, members, {"activation": "selu"})
 
@@ -210,7 +221,7 @@ def test_gradient_matches_finite_differences_of_the_float64_graph(activation, k)
     # (relu is left out: its kinks make finite differences meaningless at some points.)
     members = members_of(k)
     kwargs = {"activation": activation, **TRANSFORMS["all"]}
-    model = build_mlp_model(members, dtype="float64", **kwargs)
+    model = build_mlp_model(NetworkSpec(members, dtype="float64", **kwargs))
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     x = points(n=6, seed=9)
     grad = sess.run([OUTPUT_GRAD], {"x": x})[0]
@@ -236,13 +247,14 @@ def test_reference_gradient_matches_its_own_finite_differences(activation):
     members = members_of(2)
     kwargs = {"activation": activation, **TRANSFORMS["all"]}
     x = points(n=8, seed=21)
-    grad = mlp_reference(x, members, **kwargs)[OUTPUT_GRAD]
+    network = NetworkSpec(members, **kwargs)
+    grad = mlp_reference(x, network)[OUTPUT_GRAD]
     h = 1e-6
     for j in range(P):
         step = np.zeros(P)
         step[j] = h
-        fd = (mlp_reference(x + step, members, **kwargs)[OUTPUT_LOGPDF]
-              - mlp_reference(x - step, members, **kwargs)[OUTPUT_LOGPDF]) / (2 * h)
+        fd = (mlp_reference(x + step, network)[OUTPUT_LOGPDF]
+              - mlp_reference(x - step, network)[OUTPUT_LOGPDF]) / (2 * h)
         assert np.allclose(grad[:, j], fd, rtol=1e-6, atol=1e-6)
 
 
@@ -251,26 +263,26 @@ def test_ensemble_mean_and_spread_match_the_members_evaluated_alone():
     kwargs = {"activation": "selu", "input_scale": 2.0, "output_scale": -3.0, "output_shift": 1.0,
               "baseline": baseline_of()}
     x = points()
-    ens = run_model(build_mlp_model(members, dtype="float64", **kwargs), x, "float64")
-    alone = [run_model(build_mlp_model(m, dtype="float64", **kwargs), x, "float64") for m in members]
+    ens = run_model(build_mlp_model(NetworkSpec(members, dtype="float64", **kwargs)), x, "float64")
+    alone = [run_model(build_mlp_model(NetworkSpec(m, dtype="float64", **kwargs)), x, "float64") for m in members]
     values = np.stack([a[OUTPUT_LOGPDF] for a in alone])
     tol = 1e-5 * max(1.0, float(np.max(np.abs(values))))
     assert np.allclose(ens[OUTPUT_LOGPDF], values.mean(axis=0), rtol=0, atol=tol)
     assert np.allclose(ens[OUTPUT_SPREAD], values.std(axis=0), rtol=0, atol=tol)
     assert np.allclose(ens[OUTPUT_GRAD], np.mean([a[OUTPUT_GRAD] for a in alone], axis=0), rtol=0, atol=tol)
     assert np.all(ens[OUTPUT_SPREAD] > 0)  # distinct members disagree
-    same = run_model(build_mlp_model([members[0], members[0]], dtype="float64"), x, "float64")
+    same = run_model(build_mlp_model(NetworkSpec([members[0], members[0]], dtype="float64")), x, "float64")
     assert np.max(same[OUTPUT_SPREAD]) < 1e-6  # identical members agree (up to rounding)
 
 
 def test_without_gradient_and_with_other_input_name():
     members = members_of(2)
-    model = build_mlp_model(members, with_gradient=False, input_name="theta")
+    model = build_mlp_model(NetworkSpec(members, with_gradient=False), input_name="theta")
     assert [o.name for o in model.graph.output] == [OUTPUT_LOGPDF, OUTPUT_SPREAD]
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     x = points()
     value, spread = sess.run(None, {"theta": x.astype(np.float32)})
-    ref = mlp_reference(x, members, with_gradient=False)
+    ref = mlp_reference(x, NetworkSpec(members, with_gradient=False))
     assert np.allclose(value, ref[OUTPUT_LOGPDF], atol=1e-4)
     assert np.allclose(spread, ref[OUTPUT_SPREAD], atol=1e-4)
 
@@ -278,7 +290,7 @@ def test_without_gradient_and_with_other_input_name():
 def test_random_weights_are_reproducible_and_lecun_scaled():
     a, b = random_mlp_weights([95, 512, 1], seed=7), random_mlp_weights([95, 512, 1], seed=7)
     c = random_mlp_weights([95, 512, 1], seed=8)
-    assert all(np.array_equal(wa, wb) for (wa, _), (wb, _) in zip(a.layers, b.layers))
+    assert all(np.array_equal(wa, wb) for (wa, _), (wb, _) in zip(a.layers, b.layers, strict=True))
     assert not np.array_equal(a.layers[0][0], c.layers[0][0])
     assert a.sizes == (95, 512, 1) and a.n_parameters == 95 * 512 + 512 + 512 + 1
     assert a.layers[0][0].dtype == np.float32
@@ -292,7 +304,7 @@ def test_random_weights_are_reproducible_and_lecun_scaled():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_model_is_standard_onnx(opset, dtype):
     members = members_of(3)
-    model = build_mlp_model(members, dtype=dtype, opset=opset, **TRANSFORMS["all"])
+    model = build_mlp_model(NetworkSpec(members, dtype=dtype, **TRANSFORMS["all"]), opset=opset)
     onnx.checker.check_model(model, full_check=True)
     assert [(o.domain, o.version) for o in model.opset_import] == [("", opset)]
     assert {n.domain for n in model.graph.node} == {""}
@@ -307,7 +319,7 @@ def test_model_is_standard_onnx(opset, dtype):
 
 
 def test_model_round_trips_through_bytes():
-    model = build_mlp_model(members_of(1))
+    model = build_mlp_model(NetworkSpec(members_of(1)))
     again = onnx.load_model_from_string(model.SerializeToString())
     onnx.checker.check_model(again, full_check=True)
     assert "MLP" in again.doc_string and again.producer_name == "dnnlik"
@@ -323,7 +335,8 @@ def _w(shape_in, shape_out):
 BAD_ARGUMENTS = [
     # (description, members, kwargs, words expected in the message)
     ("b does not match W", MLPWeights(((_w(P, 4), np.zeros(3)), (_w(4, 1), np.zeros(1)))), {}, ["layers[0].b", "(4,)"]),
-    ("layer chain broken", MLPWeights(((_w(P, 4), np.zeros(4)), (_w(5, 1), np.zeros(1)))), {}, ["layers[1].W", "previous layer"]),
+    ("layer chain broken", MLPWeights(((_w(P, 4), np.zeros(4)), (_w(5, 1), np.zeros(1)))), {},
+     ["layers[1].W", "previous layer"]),
     ("last layer too wide", MLPWeights(((_w(P, 4), np.zeros(4)), (_w(4, 2), np.zeros(2)))), {}, ["exactly one output"]),
     ("W not a matrix", MLPWeights(((np.ones(P), np.zeros(1)),)), {}, ["layers[0].W", "matrix"]),
     ("no layers", MLPWeights(()), {}, ["no layers"]),
@@ -333,10 +346,12 @@ BAD_ARGUMENTS = [
      ["members[1]", "architecture"]),
     ("empty ensemble", [], {}, ["members", "empty"]),
     ("not weights", "weights", {}, ["members", "MLPWeights"]),
-    ("zero input_scale", random_mlp_weights([P, 1], 1), {"input_scale": [1, 1, 0, 1, 1]}, ["input_scale", "zeros", "[2]"]),
+    ("zero input_scale", random_mlp_weights([P, 1], 1), {"input_scale": [1, 1, 0, 1, 1]},
+     ["input_scale", "zeros", "[2]"]),
     ("NaN input_shift", random_mlp_weights([P, 1], 1), {"input_shift": [0, np.nan, 0, 0, 0]}, ["input_shift", "NaN"]),
     ("input_shift too short", random_mlp_weights([P, 1], 1), {"input_shift": [0, 0]}, ["input_shift", "P=5"]),
-    ("output_scale not a number", random_mlp_weights([P, 1], 1), {"output_scale": [1.0, 2.0]}, ["output_scale", "number"]),
+    ("output_scale not a number", random_mlp_weights([P, 1], 1), {"output_scale": [1.0, 2.0]},
+     ["output_scale", "number"]),
     ("unknown activation", random_mlp_weights([P, 1], 1), {"activation": "gelu"}, ["activation", "gelu", "selu"]),
     ("hessian of the wrong shape", random_mlp_weights([P, 1], 1),
      {"baseline": QuadraticBaseline(np.zeros(P), -np.eye(P - 1), 0.0)}, ["baseline.hessian", "(5, 5)"]),
@@ -344,23 +359,25 @@ BAD_ARGUMENTS = [
      {"baseline": QuadraticBaseline(np.zeros(P), np.triu(np.ones((P, P))), 0.0)}, ["baseline.hessian", "symmetric"]),
     ("NaN baseline centre", random_mlp_weights([P, 1], 1),
      {"baseline": QuadraticBaseline(np.full(P, np.nan), -np.eye(P), 0.0)}, ["baseline.center", "NaN"]),
-    ("baseline not a QuadraticBaseline", random_mlp_weights([P, 1], 1), {"baseline": {"center": 0}}, ["baseline", "QuadraticBaseline"]),
+    ("baseline not a QuadraticBaseline", random_mlp_weights([P, 1], 1), {"baseline": {"center": 0}},
+     ["baseline", "QuadraticBaseline"]),
 ]
 
 
 @pytest.mark.parametrize("desc,members,kwargs,words", BAD_ARGUMENTS, ids=[b[0] for b in BAD_ARGUMENTS])
 def test_bad_arguments_raise_invalid_input(desc, members, kwargs, words):
-    for fn in (lambda: build_mlp_model(members, **kwargs), lambda: mlp_reference(np.zeros((1, P)), members, **kwargs)):
-        with pytest.raises(InvalidInputError) as info:
-            fn()
-        for word in words:
-            assert word in str(info.value), f"{desc}: {word!r} not in {str(info.value)!r}"
+    # the network's arguments are checked once, when the NetworkSpec that build_mlp_model and
+    # mlp_reference take is made
+    with pytest.raises(InvalidInputError) as info:
+        NetworkSpec(members, **kwargs)
+    for word in words:
+        assert word in str(info.value), f"{desc}: {word!r} not in {str(info.value)!r}"
 
 
 @pytest.mark.parametrize("opset", [12, 22, 0, "17", 17.0, True, None])
 def test_unsupported_opset(opset):
     with pytest.raises(InvalidInputError, match=r"opset: must be an integer from 13 to 21"):
-        build_mlp_model(members_of(1), opset=opset)
+        build_mlp_model(NetworkSpec(members_of(1)), opset=opset)
     assert 13 in SUPPORTED_OPSETS and 21 in SUPPORTED_OPSETS and 22 not in SUPPORTED_OPSETS
 
 
@@ -372,8 +389,9 @@ def test_unsupported_opset(opset):
     ({"producer": ""}, ["producer"]),
 ])
 def test_other_bad_builder_arguments(kwargs, words):
+    network, kwargs = network_arguments(kwargs)
     with pytest.raises(InvalidInputError) as info:
-        build_mlp_model(members_of(1), **kwargs)
+        build_mlp_model(NetworkSpec(members_of(1), **network), **kwargs)
     assert all(w in str(info.value) for w in words), str(info.value)
 
 
@@ -387,7 +405,7 @@ def test_bad_random_weight_sizes(sizes, words):
 
 def test_reference_rejects_points_of_the_wrong_shape():
     with pytest.raises(InvalidInputError, match=r"x: must have shape \(N, 5\)"):
-        mlp_reference(np.zeros((3, 4)), members_of(1))
+        mlp_reference(np.zeros((3, 4)), NetworkSpec(members_of(1)))
 
 
 # ---------------------------------------------------------------------- pruning
@@ -395,7 +413,7 @@ def test_reference_rejects_points_of_the_wrong_shape():
 
 def test_pruned_model_computes_logpdf_without_the_backward_pass():
     members = members_of(2)
-    full = build_mlp_model(members, **TRANSFORMS["all"]).SerializeToString()
+    full = build_mlp_model(NetworkSpec(members, **TRANSFORMS["all"])).SerializeToString()
     pruned = prune_model(full, [OUTPUT_LOGPDF])
     assert pruned is not None
     model = onnx.load_model_from_string(pruned)
@@ -415,7 +433,7 @@ def test_pruned_model_computes_logpdf_without_the_backward_pass():
 
 
 def test_session_pool_reuses_sessions():
-    full = build_mlp_model(members_of(1)).SerializeToString()
+    full = build_mlp_model(NetworkSpec(members_of(1))).SerializeToString()
     pool = SessionPool(make_session(full))
     s1 = pool.for_outputs([OUTPUT_LOGPDF])
     assert [o.name for o in s1.get_outputs()] == [OUTPUT_LOGPDF]
@@ -443,7 +461,7 @@ def test_bundle_loads_and_agrees_with_the_reference(tmp_path, dtype, k):
     members = members_of(k)
     kwargs = {"activation": "selu", **TRANSFORMS["all"]}
     out = tmp_path / "mlp"
-    doc = write_mlp_bundle(out, members, params_of(), name="test-mlp", dtype=dtype, **kwargs)
+    doc = write_mlp_bundle(out, NetworkSpec(members, dtype=dtype, **kwargs), params_of(), name="test-mlp")
     report = dnnlik.validate(out)
     assert report.ok, [str(p) for p in report.problems]
     assert not report.problems  # no warnings either
@@ -453,7 +471,7 @@ def test_bundle_loads_and_agrees_with_the_reference(tmp_path, dtype, k):
     assert doc["model"]["inputs"][0]["dtype"] == dtype
 
     x = points(n=50, scale=1.2)
-    ref = mlp_reference(x, members, **kwargs)
+    ref = mlp_reference(x, NetworkSpec(members, **kwargs))
     tol = tolerances(x, members, kwargs, dtype)
     assert np.max(np.abs(bundle.logpdf(x) - ref[OUTPUT_LOGPDF])) <= tol[OUTPUT_LOGPDF]
     assert np.max(np.abs(bundle.grad_logpdf(x) - ref[OUTPUT_GRAD])) <= tol[OUTPUT_GRAD]
@@ -467,7 +485,7 @@ def test_bundle_loads_and_agrees_with_the_reference(tmp_path, dtype, k):
     mu = np.linspace(-1, 1, 5)
     grid = np.zeros((5, P))
     grid[:, 0] = mu
-    want = mlp_reference(grid, members, **kwargs)[OUTPUT_LOGPDF]
+    want = mlp_reference(grid, NetworkSpec(members, **kwargs))[OUTPUT_LOGPDF]
     assert np.allclose(bundle.logpdf({"mu": mu}), want, rtol=0, atol=tol[OUTPUT_LOGPDF])
     # logpdf ran on the graph pruned to its value
     assert [o.name for o in bundle._sessions.for_outputs([OUTPUT_LOGPDF]).get_outputs()] == [OUTPUT_LOGPDF]
@@ -477,13 +495,13 @@ def test_bundle_loads_and_agrees_with_the_reference(tmp_path, dtype, k):
 def test_bundle_out_of_bounds_rows_in_any_chunk(tmp_path, chunk_size):
     members = members_of(1)
     out = tmp_path / "mlp"
-    write_mlp_bundle(out, members, params_of(), name="test-mlp")
+    write_mlp_bundle(out, NetworkSpec(members), params_of(), name="test-mlp")
     bundle = dnnlik.load(out, chunk_size=chunk_size)
     x = points(n=13, scale=1.0)
     outside = np.zeros(13, bool)
     outside[[0, 1, 2, 3, 7, 12]] = True  # a whole first chunk (for chunk_size <= 4), one inside, the last
     x[outside, 1] = 9.0
-    ref = mlp_reference(x, members)
+    ref = mlp_reference(x, NetworkSpec(members))
     value = bundle.logpdf(x)
     grad = bundle.grad_logpdf(x)
     v2, g2 = bundle.logpdf_and_grad(x)
@@ -501,7 +519,7 @@ def test_bundle_out_of_bounds_rows_in_any_chunk(tmp_path, chunk_size):
 
 def test_bundle_without_gradient(tmp_path):
     out = tmp_path / "mlp.zip"
-    write_mlp_bundle(out, members_of(1), params_of(), name="test-mlp", with_gradient=False)
+    write_mlp_bundle(out, NetworkSpec(members_of(1), with_gradient=False), params_of(), name="test-mlp")
     bundle = dnnlik.load(out)
     assert not bundle.has_gradient
     with pytest.raises(NoGradientError):
@@ -511,7 +529,7 @@ def test_bundle_without_gradient(tmp_path):
 
 def test_bundle_run_names_missing_and_unknown_inputs(tmp_path):
     out = tmp_path / "mlp"
-    write_mlp_bundle(out, members_of(1), params_of(), name="test-mlp", input_name="theta")
+    write_mlp_bundle(out, NetworkSpec(members_of(1)), params_of(), name="test-mlp", input_name="theta")
     bundle = dnnlik.load(out)
     with pytest.raises(InvalidInputError, match=r"missing model input\(s\) \['theta'\]"):
         bundle.run({})
@@ -531,7 +549,7 @@ def test_bundle_document_contents():
     members = members_of(2)
     base = baseline_of()
     params = params_of()
-    doc, files = mlp_bundle_document(members, params, name="doc-test", baseline=base, input_scale=2.0,
+    doc, files = mlp_bundle_document(NetworkSpec(members, baseline=base, input_scale=2.0), params, name="doc-test",
                                      n_test_points=6, extra_test_points=[[0.5] * P], seed=4,
                                      sections={"keywords": ["test"], "training": {"epochs": 3}})
     assert set(files) == {"model.onnx"}
@@ -554,7 +572,7 @@ def test_bundle_document_contents():
     assert 0 <= tol["rel"] <= 1e-3 and 0 < tol["abs"]
     assert set(doc["test_vectors"]["tolerances"]) == {o["name"] for o in model["outputs"]}  # one per output
     # reproducible
-    doc2, files2 = mlp_bundle_document(members, params, name="doc-test", baseline=base, input_scale=2.0,
+    doc2, files2 = mlp_bundle_document(NetworkSpec(members, baseline=base, input_scale=2.0), params, name="doc-test",
                                        n_test_points=6, extra_test_points=[[0.5] * P], seed=4,
                                        sections={"keywords": ["test"], "training": {"epochs": 3}})
     assert doc2 == doc and files2 == files
@@ -563,9 +581,9 @@ def test_bundle_document_contents():
 def test_bundle_writer_checks_against_the_reference():
     # with a zero tolerance the float32 graph cannot match the float64 reference: refused
     with pytest.raises(BundleError, match="float64 reference"):
-        mlp_bundle_document(members_of(1), params_of(), name="strict", tolerance={"abs": 0.0, "rel": 0.0})
-    doc, _ = mlp_bundle_document(members_of(1), params_of(), name="loose", tolerance={"abs": 0.0, "rel": 0.0},
-                                 check_reference=False)
+        mlp_bundle_document(NetworkSpec(members_of(1)), params_of(), name="strict", tolerance={"abs": 0.0, "rel": 0.0})
+    doc, _ = mlp_bundle_document(NetworkSpec(members_of(1)), params_of(), name="loose",
+                                 tolerance={"abs": 0.0, "rel": 0.0}, check_reference=False)
     assert doc["test_vectors"]["tolerance"] == {"abs": 0.0, "rel": 0.0}
 
 
@@ -583,8 +601,9 @@ def test_bundle_writer_checks_against_the_reference():
 def test_bundle_writer_bad_arguments(tmp_path, kwargs, words):
     args = {"parameters": params_of(), "name": "bad-args", **kwargs}
     params = args.pop("parameters")
+    network, args = network_arguments(args)
     with pytest.raises(InvalidInputError) as info:
-        write_mlp_bundle(tmp_path / "b", members_of(1), params, **args)
+        write_mlp_bundle(tmp_path / "b", NetworkSpec(members_of(1), **network), params, **args)
     assert all(w in str(info.value) for w in words), str(info.value)
     assert not (tmp_path / "b").exists()
 
@@ -619,7 +638,7 @@ def test_bundle_bounds_match_points_outside_bounds(tmp_path, bounds):
               for i, b in enumerate(bounds)]
     out = tmp_path / "mlp"
     members = members_of(1)
-    write_mlp_bundle(out, members, params, name="bounds-test")
+    write_mlp_bundle(out, NetworkSpec(members), params, name="bounds-test")
     bundle = dnnlik.load(out, chunk_size=16)
     lo = np.array([max(b[0], -3.0) for b in bounds])
     hi = np.array([min(b[1], 6.0) for b in bounds])
@@ -629,7 +648,7 @@ def test_bundle_bounds_match_points_outside_bounds(tmp_path, bounds):
     assert 0 < expected_out.sum() < 200
     value = bundle.logpdf(x)
     assert np.array_equal(np.isneginf(value), expected_out)
-    ref = mlp_reference(x[~expected_out], members)[OUTPUT_LOGPDF]
+    ref = mlp_reference(x[~expected_out], NetworkSpec(members))[OUTPUT_LOGPDF]
     assert np.allclose(value[~expected_out], ref, rtol=0, atol=1e-4)
     # points exactly on a bound are inside
     edge = np.array([[b[0] if np.isfinite(b[0]) else 0.0 for b in bounds]])

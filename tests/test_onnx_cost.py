@@ -391,14 +391,14 @@ def test_problems_are_one_short_line_whatever_the_names() -> None:
 @pytest.mark.parametrize("activation", ["selu", "swish", "relu", "tanh", "linear"])
 @pytest.mark.parametrize("k", [1, 3])
 def test_the_networks_dnnlik_writes_pass(activation: str, k: int) -> None:
-    from dnnlik.graph import QuadraticBaseline, build_mlp_model, random_mlp_weights
+    from dnnlik.graph import NetworkSpec, QuadraticBaseline, build_mlp_model, random_mlp_weights
 
     sizes = [6, 32, 32, 1] if activation != "linear" else [6, 1]
     members = random_mlp_weights(sizes, seed=1) if k == 1 else [random_mlp_weights(sizes, seed=s) for s in range(k)]
     baseline = QuadraticBaseline(center=np.zeros(6), hessian=-np.eye(6), value_at_center=-3.0)
     for dtype in ("float32", "float64"):
-        model = build_mlp_model(members, activation=activation, dtype=dtype, input_shift=0.5, input_scale=2.0,
-                                baseline=baseline)
+        model = build_mlp_model(NetworkSpec(members, activation=activation, dtype=dtype, input_shift=0.5,
+                                            input_scale=2.0, baseline=baseline))
         assert _codes(model) == [], (activation, k, dtype)
 
 

@@ -21,6 +21,7 @@ from typing import Any, Collection, Iterator, Sequence
 
 import numpy as np
 
+from ..bundle.tolerance import tolerance_excess
 from ..errors import ModelTimeoutError
 from ..report import Problem, json_pointer, one_line
 from .session import NUMPY_DTYPES, run_bounded
@@ -201,8 +202,7 @@ def _compare(got: np.ndarray, expected: np.ndarray, dtype: str, tolerance: tuple
         yield Problem("test-vectors:non-finite", "model returned NaN or infinity", at)
         return
     tol_abs, tol_rel, source = tolerance
-    excess = np.abs(got - want) - (tol_abs + tol_rel * np.abs(want))
-    excess[np.isnan(excess)] = np.inf  # cannot happen with finite values; never a pass
+    excess = tolerance_excess(got, want, tol_abs, tol_rel)
     if (excess > 0).any():
         k = int(np.argmax(excess))
         yield Problem(

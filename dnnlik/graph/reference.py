@@ -1,6 +1,6 @@
 """Plain-numpy float64 reference of the model :func:`dnnlik.graph.build_mlp_model` writes.
 
-Same arguments, same validation, same formula (see :mod:`dnnlik.graph.mlp`),
+Same :class:`~dnnlik.graph.NetworkSpec`, same formula (see :mod:`dnnlik.graph.network`),
 computed entirely in float64 with a hand-written backward pass. Tests compare
 the ONNX graph against it; later parity checks compare exported Keras networks
 against it too. Needs numpy only.
@@ -8,20 +8,19 @@ against it too. Needs numpy only.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidInputError
-from .mlp import (
+from .network import (
     OUTPUT_GRAD,
     OUTPUT_LOGPDF,
     OUTPUT_SPREAD,
     SELU_ALPHA,
     SELU_LAMBDA,
-    MLPWeights,
-    QuadraticBaseline,
-    _validate,
+    NetworkSpec,
+    require_network_spec,
 )
 
 __all__ = ["mlp_reference", "activation_and_derivative"]
@@ -50,73 +49,59 @@ def activation_and_derivative(name: str, a: np.ndarray) -> tuple[np.ndarray, np.
     raise InvalidInputError(f"unknown activation {name!r}", where="activation")
 
 
-def mlp_reference(
-    x: Any,
-    members: MLPWeights | Sequence[MLPWeights],
-    *,
-    activation: str = "selu",
-    input_shift: Any = None,
-    input_scale: Any = None,
-    output_shift: float = 0.0,
-    output_scale: float = 1.0,
-    baseline: QuadraticBaseline | None = None,
-    with_gradient: bool = True,
-    dtype: Any = None,
-    input_name: Any = None,
-    opset: Any = None,
-    producer: Any = None,
-) -> dict[str, np.ndarray]:
+def mlp_reference(x: Any, network: NetworkSpec) -> dict[str, np.ndarray]:
     """Evaluate the model on the (N, P) points ``x`` in float64.
 
-    Returns ``{'logpdf': (N,), 'grad_logpdf': (N, P)}`` (the gradient only
-    when ``with_gradient``), plus ``'logpdf_spread': (N,)`` for ensembles of
-    two or more members. ``dtype``, ``input_name``, ``opset`` and ``producer``
-    only concern the ONNX graph; they are accepted and ignored so that one
-    keyword dict serves both :func:`build_mlp_model` and this function.
+    ``network.dtype`` only concerns the ONNX graph: this evaluation is float64
+    throughout.
+
+    Args:
+        x: The points, shape (N, P).
+        network: The network, as for :func:`dnnlik.graph.build_mlp_model`.
+
+    Returns:
+        ``{'logpdf': (N,), 'grad_logpdf': (N, P)}`` (the gradient only when
+        ``network.with_gradient``), plus ``'logpdf_spread': (N,)`` for
+        ensembles of two or more members.
+
+    Raises:
+        InvalidInputError: ``network`` is not a NetworkSpec, or ``x`` is not (N, P) numbers.
     """
-    spec = _validate(
-        members,
-        activation=activation,
-        input_shift=input_shift,
-        input_scale=input_scale,
-        output_shift=output_shift,
-        output_scale=output_scale,
-        baseline=baseline,
-    )
+    network = require_network_spec(network)
     try:
         xs = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"cannot be read as numbers ({exc})", where="x") from None
-    if xs.ndim != 2 or xs.shape[1] != spec.n_par:
-        raise InvalidInputError(f"must have shape (N, {spec.n_par}), got {xs.shape}", where="x")
+    if xs.ndim != 2 or xs.shape[1] != network.n_inputs:
+        raise InvalidInputError(f"must have shape (N, {network.n_inputs}), got {xs.shape}", where="x")
 
-    z = (xs - spec.input_shift) / spec.input_scale
+    z = (xs - network.input_shift) / network.input_scale
     ys, grads = [], []
-    for m in spec.members:
+    for m in network.members:
         h = z
         derivs = []
         for w, b in m.layers[:-1]:
-            h, d = activation_and_derivative(spec.activation, h @ w + b)
+            h, d = activation_and_derivative(network.activation, h @ w + b)
             derivs.append(d)
         w_last, b_last = m.layers[-1]
-        ys.append(spec.output_scale * (h @ w_last + b_last)[:, 0] + spec.output_shift)
-        if with_gradient:
-            g = np.broadcast_to(spec.output_scale * w_last[:, 0], h.shape)
-            for (w, _), d in zip(reversed(m.layers[:-1]), reversed(derivs)):
+        ys.append(network.output_scale * (h @ w_last + b_last)[:, 0] + network.output_shift)
+        if network.with_gradient:
+            g = np.broadcast_to(network.output_scale * w_last[:, 0], h.shape)
+            for (w, _), d in zip(reversed(m.layers[:-1]), reversed(derivs), strict=True):
                 g = (g * d) @ w.T
-            grads.append(g / spec.input_scale)
+            grads.append(g / network.input_scale)
 
     base = np.zeros(len(xs))
     base_grad = np.zeros_like(xs)
-    if spec.baseline is not None:
-        dx = xs - spec.baseline.center
-        base_grad = dx @ spec.baseline.hessian
-        base = spec.baseline.value_at_center + 0.5 * np.einsum("ij,ij->i", dx, base_grad)
+    if network.baseline is not None:
+        dx = xs - network.baseline.center
+        base_grad = dx @ network.baseline.hessian
+        base = network.baseline.value_at_center + 0.5 * np.einsum("ij,ij->i", dx, base_grad)
 
     y_all = np.stack(ys)  # (K, N), without the baseline (common to all members)
     out = {OUTPUT_LOGPDF: y_all.mean(axis=0) + base}
-    if with_gradient:
+    if network.with_gradient:
         out[OUTPUT_GRAD] = np.mean(np.stack(grads), axis=0) + base_grad
-    if spec.ensemble:
+    if network.ensemble:
         out[OUTPUT_SPREAD] = y_all.std(axis=0)
     return out

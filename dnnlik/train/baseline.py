@@ -77,7 +77,7 @@ class Preprocessing:
         return self.output_scale * net + self.output_shift + baseline_values(self.baseline, x)
 
     def graph_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`dnnlik.graph.build_mlp_model` for these scalings."""
+        """Keyword arguments of :class:`dnnlik.graph.NetworkSpec` for these scalings and baseline."""
         return {"input_shift": self.input_shift, "input_scale": self.input_scale,
                 "output_shift": self.output_shift, "output_scale": self.output_scale,
                 "baseline": self.baseline}

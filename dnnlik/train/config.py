@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..graph.mlp import ACTIVATIONS as GRAPH_ACTIVATIONS
+from ..graph.network import ACTIVATIONS as GRAPH_ACTIVATIONS
 
 __all__ = ["TrainConfig", "ACTIVATIONS", "TARGETS", "BASELINES", "LR_SCHEDULES", "auto_batch_size", "parse_layers"]
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..density import LogDensity
-from ..graph import mlp_reference
+from ..graph import NetworkSpec, mlp_reference
 from .baseline import Preprocessing, prepare
 from .config import TrainConfig
 from .data import TrainingData
@@ -99,5 +99,5 @@ def predict(result: TrainingResult, x: Any, *, with_gradient: bool = False) -> d
     """Surrogate log-likelihood (members' mean) and, for ensembles, ``logpdf_spread``, in float64 numpy."""
     weights = [m.weights for m in result.members]
     members = weights[0] if len(weights) == 1 else weights
-    return mlp_reference(x, members, activation=result.config.activation, with_gradient=with_gradient,
-                         **result.preprocessing.graph_kwargs())
+    return mlp_reference(x, NetworkSpec(members, activation=result.config.activation, with_gradient=with_gradient,
+                                        **result.preprocessing.graph_kwargs()))

@@ -32,18 +32,19 @@ import os
 import platform
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..fsutil import refuse_existing
-from ..schema import matches_string_rule
 from .._version import __version__
 from ..errors import DnnlikError, InvalidBundleError, InvalidInputError
-from ..graph import OUTPUT_GRAD, OUTPUT_LOGPDF, OUTPUT_SPREAD, build_mlp_model, mlp_reference
+from ..fsutil import refuse_existing
+from ..graph import OUTPUT_GRAD, OUTPUT_LOGPDF, OUTPUT_SPREAD, NetworkSpec, build_mlp_model, mlp_reference
 from ..parameters import Parameter
+from ..schema import matches_string_rule
 from .config import TrainConfig
 from .data import TrainingData
 from .ensemble import TrainingResult
@@ -85,19 +86,23 @@ def bundle_name(data: TrainingData, given: str | None = None) -> str:
     return (base[:110] + "-dnn")
 
 
+def _network(result: TrainingResult) -> NetworkSpec:
+    """The exported network: the trained member(s), activation, scalings, baseline, export dtype, gradient.
+
+    The ONNX graph, the float64 reference and the bundle are all written from it.
+    """
+    weights = [m.weights for m in result.members]
+    return NetworkSpec(weights[0] if len(weights) == 1 else weights, activation=result.config.activation,
+                       dtype=result.config.export_dtype, with_gradient=True, **result.preprocessing.graph_kwargs())
+
+
 def build_model(result: TrainingResult) -> Any:
     """The ONNX ModelProto of the trained network(s) with scaling and baseline inside."""
-    weights = [m.weights for m in result.members]
-    members = weights[0] if len(weights) == 1 else weights
-    return build_mlp_model(members, activation=result.config.activation, dtype=result.config.export_dtype,
-                           with_gradient=True, **result.preprocessing.graph_kwargs())
+    return build_mlp_model(_network(result))
 
 
 def _reference(result: TrainingResult, x: np.ndarray) -> dict[str, np.ndarray]:
-    weights = [m.weights for m in result.members]
-    members = weights[0] if len(weights) == 1 else weights
-    return mlp_reference(x, members, activation=result.config.activation, with_gradient=True,
-                         **result.preprocessing.graph_kwargs())
+    return mlp_reference(x, _network(result))
 
 
 def _run(session: Any, x: np.ndarray, dtype: str, names: Sequence[str]) -> list[np.ndarray]:
@@ -297,7 +302,6 @@ def _document(result: TrainingResult, data: TrainingData, *, name: str, title: s
 
     cfg = result.config
     k = len(result.members)
-    weights = [m.weights for m in result.members]
     source_name = str(data.source.get("name") or "")
     target_text = ("the residual of log L over the quadratic Laplace baseline" if cfg.target == "residual"
                    else "log L directly")
@@ -312,7 +316,7 @@ def _document(result: TrainingResult, data: TrainingData, *, name: str, title: s
         provenance["source_likelihood"] = {"name": source_name}
     x_pool = data.x_test if data.n_test else data.x_val
     document, files = mlp_bundle_document(
-        weights[0] if k == 1 else weights,
+        _network(result),
         _training_ranges(data),
         name=name,
         title=title or f"DNNLikelihood of {source_name or 'a likelihood'}",
@@ -323,9 +327,6 @@ def _document(result: TrainingResult, data: TrainingData, *, name: str, title: s
         authors=authors or [{"name": "dnnlik train"}],
         license=license,
         output=output,
-        activation=cfg.activation,
-        dtype=cfg.export_dtype,
-        with_gradient=True,
         n_test_points=_TEST_POINTS,
         extra_test_points=x_pool[:_TEST_POINTS] if len(x_pool) else None,
         seed=int(cfg.seed),
@@ -337,7 +338,6 @@ def _document(result: TrainingResult, data: TrainingData, *, name: str, title: s
             "training": _training_section(result, data, parity, _file_sha256(data.path)),
             "provenance": provenance,
         },
-        **result.preprocessing.graph_kwargs(),
     )
     model = document["model"]
     model["architecture"].update(_architecture(result))
@@ -369,8 +369,8 @@ def export_bundle(
     """
     import onnxruntime as ort
 
-    from ..evaluate import validate
     from ..bundle.write import dump_document, finalize_document
+    from ..evaluate import validate
     from ..fsutil import atomic_directory
 
     t0 = time.monotonic()

@@ -10,10 +10,10 @@ stored test vectors exactly):
 
 - ``format_version`` 1.0.0 -> 1.1.0, bundle ``version`` 1.0.0 -> 1.0.1;
 - ``test_vectors.tolerances``: one tolerance per output, measured as the
-  writer (:func:`dnnlik.graph.bundle_writer.measured_tolerances`) measures it
+  writer (:func:`dnnlik.graph.mlp_bundle.measured_tolerances`) measures it
   for every new bundle: the model's float32 error against a float64 evaluation
   of the same weights (read back from the ONNX initializers) on the test
-  points, times :data:`~dnnlik.graph.bundle_writer.TOLERANCE_SAFETY`; the
+  points, times :data:`~dnnlik.graph.mlp_bundle.TOLERANCE_SAFETY`; the
   default ``test_vectors.tolerance`` becomes the loosest of them;
 - the description of ``mu``, which now states the closed interval of its bounds
   (it said "-inf unless -1 < mu < 5", an open interval);
@@ -25,6 +25,7 @@ then recomputes the digests (``dnnlik.bundle.write``) and the index entry
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -51,9 +52,8 @@ def main() -> int:
 
     from dnnlik.bundle.write import read_bundle_files, write_bundle
     from dnnlik.evaluate.session import make_session
-    from dnnlik.graph.bundle_writer import measured_tolerances
-    from dnnlik.graph.mlp import MLPWeights, QuadraticBaseline
-    from dnnlik.graph.reference import mlp_reference
+    from dnnlik.graph import MLPWeights, NetworkSpec, QuadraticBaseline, mlp_reference
+    from dnnlik.graph.mlp_bundle import measured_tolerances
     from dnnlik.likelihoods.toy_lhc_like import toy_parameters
     from dnnlik.zoo.index import load_index, make_entry, write_index
 
@@ -69,11 +69,12 @@ def main() -> int:
     weights = MLPWeights(tuple((inits[f"layer{i}_W"].astype(np.float64), inits[f"layer{i}_b"].astype(np.float64))
                                for i in range(n_layers)))
     base = transform["baseline"]
-    kwargs = dict(activation=arch["activation"], input_shift=transform["input_shift"],
-                  input_scale=transform["input_scale"], output_shift=transform["output_shift"],
-                  output_scale=transform["output_scale"],
-                  baseline=QuadraticBaseline(center=np.asarray(base["center"]), hessian=np.asarray(base["hessian"]),
-                                             value_at_center=base["value_at_center"]))
+    network = NetworkSpec(weights, activation=arch["activation"], input_shift=transform["input_shift"],
+                          input_scale=transform["input_scale"], output_shift=transform["output_shift"],
+                          output_scale=transform["output_scale"],
+                          baseline=QuadraticBaseline(center=np.asarray(base["center"]),
+                                                     hessian=np.asarray(base["hessian"]),
+                                                     value_at_center=base["value_at_center"]))
 
     # the stored expected outputs are this model's outputs, exactly
     (tensor,) = model["inputs"]
@@ -87,8 +88,8 @@ def main() -> int:
         if not np.array_equal(ran[n], got[n]):
             raise SystemExit(f"the model no longer reproduces its stored {n!r} exactly: refusing to re-stamp")
 
-    reference = mlp_reference(points, weights, **kwargs)
-    float32_part = mlp_reference(points, weights, **{**kwargs, "baseline": None, "output_shift": 0.0})
+    reference = mlp_reference(points, network)
+    float32_part = mlp_reference(points, dataclasses.replace(network, baseline=None, output_shift=0.0))
     default, per_output = measured_tolerances(got, reference, float32_part)
     for n in names:
         error = float(np.max(np.abs(got[n] - reference[n])))
