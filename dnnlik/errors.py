@@ -77,9 +77,29 @@ class ModelTimeoutError(BundleError):
     """A model run was stopped because it took longer than the time allowed (a hostile or broken graph)."""
 
 
-class OutputExistsError(DnnlikError):
-    """The output a call would write already exists and ``overwrite`` was not given."""
+class OutputExistsError(InvalidInputError):
+    """The output a call would write already exists and ``overwrite`` was not given.
 
-    def __init__(self, where: str, *, argument: str = "overwrite") -> None:
+    The message names the argument that allows replacing it, ``argument``
+    (``overwrite`` by default: "already exists (pass overwrite=True to replace
+    it)"), or, when there are other ways on, says them: ``hint``, in words that
+    name the caller's arguments ("already exists; use resume to continue an
+    interrupted run or overwrite to replace it"). The command line names its
+    flags instead (:func:`dnnlik.cli._common.cli_message`).
+
+    >>> str(OutputExistsError("out"))
+    'out: already exists (pass overwrite=True to replace it)'
+    >>> OutputExistsError("s.h5", hint="use resume to continue it").bare_message
+    'already exists; use resume to continue it'
+
+    Args:
+        where: the output that exists.
+        argument: the caller's argument that replaces it.
+        hint: the alternatives, in words, instead of the default sentence.
+    """
+
+    def __init__(self, where: str, *, argument: str = "overwrite", hint: str | None = None) -> None:
         self.argument = argument
-        super().__init__(f"already exists (pass {argument}=True to replace it)", where=where)
+        self.hint = hint
+        message = f"already exists; {hint}" if hint else f"already exists (pass {argument}=True to replace it)"
+        super().__init__(message, where=where)

@@ -181,3 +181,67 @@ def test_finalize_keeps_what_the_writer_said_of_a_file():
     [entry] = finalize_document(doc, {"card.md": b"# hi\n"})["files"]
     assert entry["media_type"] == "text/markdown" and entry["role"] == "card"
     assert entry["size"] == 5 and entry["sha256"] != "stale"    # recomputed, never trusted
+
+
+# ---------------------------------------------------------------------------------------------- issue 13
+def test_a_bundle_is_a_log_density(lik):
+    from dnnlik.density import LogDensity, parameter_names
+    from dnnlik.likelihoods import get
+
+    assert isinstance(lik, LogDensity)
+    assert lik.exact_gradient is True and lik.has_gradient
+    assert lik.parameter_names == parameter_names(lik) == ("mu", "theta_1", "theta_2", "theta_3")
+    assert type(lik.parameter_names) is type(get("toy-lhc-like").parameter_names) is tuple
+    assert dnnlik.Bundle is dnnlik.evaluate.Bundle
+    assert dnnlik.evaluate.Bundle.__module__ == "dnnlik.evaluate.loaded_bundle"
+
+
+@pytest.mark.parametrize("runtime, minimum, warned", [
+    ("{v}rc1", "{v}", True),        # a release candidate comes before its release
+    ("{v}", "{v}", False),
+    ("{v}.post1", "{v}", False),
+    ("{v}", "{v}-rc.1", False),     # semver pre-release in bundle.json: before the release
+    ("{v}.dev3", "{v}", True),
+])
+def test_the_onnxruntime_version_check_orders_pre_releases(gaussian_bundle, monkeypatch, runtime, minimum, warned):
+    from dnnlik.bundle.inspect import inspect_bundle
+    from dnnlik.evaluate import validation
+
+    wanted = inspect_bundle(gaussian_bundle).document["model"]["onnxruntime_min_version"]
+    assert validation.version_at_least(runtime.format(v=wanted), minimum.format(v=wanted)) is not warned
+    monkeypatch.setattr(validation, "onnxruntime_version", lambda: runtime.format(v=wanted))
+    report = dnnlik.validate(gaussian_bundle)
+    assert report.ok
+    assert ("test-vectors:onnxruntime-version" in [p.code for p in report.warnings]) is warned
+
+
+def test_a_newer_format_version_is_compared_as_a_version(bundle_copy):
+    import json
+
+    document = json.loads((bundle_copy / "bundle.json").read_text())
+    for version, newer in (("1.10.0", True), ("0.9.0", False)):
+        document["format_version"] = version
+        (bundle_copy / "bundle.json").write_text(json.dumps(document))
+        (problem,) = [p for p in dnnlik.validate(bundle_copy).errors if p.code == "schema:format-version"]
+        assert ("a newer dnnlik may read this bundle" in problem.message) is newer, problem.message
+
+
+def test_malformed_test_vector_cases_travel_as_numbers_not_text(bundle_copy):
+    import json
+
+    from dnnlik.bundle.inspect import inspect_bundle
+    from dnnlik.report import Problem
+
+    document = json.loads((bundle_copy / "bundle.json").read_text())
+    cases = document["test_vectors"]["cases"]
+    cases.append(json.loads(json.dumps(cases[0])))
+    cases[-1]["inputs"]["nonsense"] = [1.0]
+    (bundle_copy / "bundle.json").write_text(json.dumps(document))
+    inspection = inspect_bundle(bundle_copy)
+    assert inspection.malformed_cases == {len(cases) - 1}
+    (problem,) = [p for p in inspection.report.problems if p.code == "semantics:test-vector-name"]
+    assert problem.test_vector_case == len(cases) - 1
+    assert problem.to_json() == {"code": problem.code, "level": "error", "location": problem.location,
+                                 "message": problem.message}  # the JSON is what it was
+    assert problem == Problem(problem.code, problem.message, problem.location)
+    assert f"#/test_vectors/cases/{len(cases) - 1}/inputs/nonsense" in problem.location

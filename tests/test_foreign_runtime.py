@@ -246,7 +246,7 @@ def test_foreign_reader_agrees_with_dnnlik_in_bounds(gaussian_bundle: Path) -> N
     import dnnlik  # only now: dnnlik is what the foreign result is compared with
 
     bundle = dnnlik.load(gaussian_bundle)
-    assert bundle.parameter_names == lik.names
+    assert bundle.parameter_names == tuple(lik.names)
     np.testing.assert_allclose(bundle.logpdf(x), value, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(bundle.grad_logpdf(x), grad, rtol=1e-12, atol=1e-12)
     # named input in another order: dnnlik must place the columns as declared

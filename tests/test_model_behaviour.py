@@ -38,7 +38,7 @@ import dnnlik  # noqa: E402
 from dnnlik.cli import cli  # noqa: E402
 from dnnlik.errors import BundleError, InvalidInputError  # noqa: E402
 from dnnlik.evaluate import behaviour  # noqa: E402
-from dnnlik.evaluate.model import Bundle  # noqa: E402
+from dnnlik.evaluate.loaded_bundle import Bundle  # noqa: E402
 from dnnlik.evaluate.session import make_session  # noqa: E402
 from dnnlik.parameters import Constraint, Parameter  # noqa: E402
 
@@ -226,6 +226,17 @@ def test_points_are_capped_for_many_parameters():
     assert x.shape == (20, 5000) and len(labels) == 20
 
 
+def test_a_reversed_training_range_is_reported_not_a_crash(gaussian_bundle, tmp_path):
+    # found by tests/test_validator_fuzz.py: the behaviour stage drew points between the reversed ends
+    def reverse(doc: dict[str, Any]) -> None:
+        doc["parameters"][0]["training_range"] = [1.5, -1.5]
+
+    path = rebuild(gaussian_bundle, tmp_path / "b", edit_document=reverse)
+    report = dnnlik.validate(path)  # must not raise
+    assert [p.code for p in report.errors] == ["semantics:range-order"], report.to_text()
+    assert "behaviour" in report.checks
+
+
 def _slow_model_nodes(raw: str, helper: Any) -> list[Any]:
     """logpdf + 0 * (a Loop of 10,000 trips, each summing a tensor of 1 element, or 4e6 when some mu > 9).
 
@@ -281,7 +292,7 @@ def test_a_model_slow_inside_the_bounds_is_stopped(gaussian_bundle, tmp_path, mo
     assert [p.code for p in problems] == ["behaviour:timeout"]
     assert problems[0].location == "model.onnx" and "1 s" in problems[0].message
     # through validate (the test vectors, at mu < 9, run quickly and pass)
-    validate_module = importlib.import_module("dnnlik.evaluate.validate")
+    validate_module = importlib.import_module("dnnlik.evaluate.validation")
 
     monkeypatch.setattr(validate_module, "iter_behaviour_problems",
                         functools.partial(behaviour.iter_behaviour_problems, seconds=1.0))
@@ -290,7 +301,7 @@ def test_a_model_slow_inside_the_bounds_is_stopped(gaussian_bundle, tmp_path, mo
 
 
 def test_behaviour_does_not_run_after_a_test_vector_timeout(gaussian_bundle, monkeypatch):
-    validate_module = importlib.import_module("dnnlik.evaluate.validate")
+    validate_module = importlib.import_module("dnnlik.evaluate.validation")
     from dnnlik.report import Problem
 
     calls = []

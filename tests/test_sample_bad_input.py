@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dnnlik import fsutil as fsutil_module
 from dnnlik.errors import DnnlikError, InvalidInputError
 from dnnlik.likelihoods import CallableLikelihood
 from dnnlik.sample import ChainTooShortError, ShortChainWarning, read_dataset, sample
-from dnnlik.sample import storage as storage_module
 
 pytestmark = pytest.mark.filterwarnings("ignore::dnnlik.sample.ShortChainWarning")
 
@@ -104,7 +104,7 @@ def test_permission_denied_while_writing(tmp_path: Path, monkeypatch: pytest.Mon
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(storage_module.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(fsutil_module.tempfile, "mkstemp", denied)
     with pytest.raises(DnnlikError, match=r"s\.h5\.partial/plan\.h5: cannot write: not writable \(Permission denied\)"):
         sample(gauss2(), tmp_path / "s.h5", **FAST)
 
@@ -133,14 +133,14 @@ def test_disk_full_never_corrupts_the_existing_file(existing: tuple[Path, bytes]
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(storage_module.os, "fsync", full)
+    monkeypatch.setattr(fsutil_module.os, "fsync", full)
     with pytest.raises(DnnlikError, match=r"cannot write: no space left on the device \(disk full\)"):
         sample(gauss2(), out, overwrite=True, **{**FAST, "checkpoint_every": 5})
     assert out.read_bytes() == content
     read_dataset(out)
     partial = out.with_name(out.name + ".partial")
     assert not any(p.name.endswith(".tmp") for p in partial.iterdir())  # no half-written chunk left behind
-    monkeypatch.setattr(storage_module.os, "fsync", real_fsync)
+    monkeypatch.setattr(fsutil_module.os, "fsync", real_fsync)
     # the interrupted overwrite can be resumed; the old file is replaced only at the very end
     result = sample(gauss2(), out, resume=True, **{**FAST, "checkpoint_every": 5})
     assert result.resumed and out.read_bytes() != content

@@ -208,7 +208,7 @@ def test_the_sampling_section_follows_the_schema(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- atomic writes
 def test_an_interrupted_atomic_replace_leaves_the_old_file(tmp_path: Path) -> None:
-    from dnnlik.sample.storage import atomic_replace
+    from dnnlik.fsutil import atomic_replace
 
     target = tmp_path / "f.h5"
     target.write_bytes(b"old")

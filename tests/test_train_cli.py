@@ -92,7 +92,7 @@ def test_ctrl_c_during_export_writes_nothing(samples: Path, tmp_path: Path, monk
 
     import dnnlik.evaluate
 
-    monkeypatch.setattr(dnnlik.evaluate, "validate", interrupt)
+    monkeypatch.setattr(dnnlik.evaluate, "validate_local", interrupt)
     out = tmp_path / "b"
     result = CliRunner().invoke(train, [str(samples), "-o", str(out), "--layers", "4", "--epochs", "1",
                                         "--batch-size", "64", "--baseline", "fit"])

@@ -117,7 +117,7 @@ def test_a_failed_export_leaves_nothing(trained, samples: Path, tmp_path: Path, 
 
     import dnnlik.evaluate
 
-    monkeypatch.setattr(dnnlik.evaluate, "validate", fake_validate)
+    monkeypatch.setattr(dnnlik.evaluate, "validate_local", fake_validate)
     out = tmp_path / "b"
     with pytest.raises(InvalidBundleError if failure == "invalid" else KeyboardInterrupt):
         export_bundle(result, data, out)

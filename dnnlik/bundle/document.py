@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,9 @@ _OPENERS, _CLOSERS = (0x5B, 0x7B), (0x5D, 0x7D)
 _CHUNK = 1 << 20
 
 
-def _profile(a: np.ndarray, backslashes: int, in_string: int, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+def _profile(
+    a: np.ndarray, backslashes: int, in_string: int, depth: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Nesting depth after each byte of ``a`` (a slice of UTF-8 JSON text), given the state before it.
 
     The state: how many backslashes end the text before ``a``, whether it ends inside a string,
@@ -67,7 +70,7 @@ def _profile(a: np.ndarray, backslashes: int, in_string: int, depth: int) -> tup
     step = np.zeros(n, np.int8)
     step[np.isin(a, _OPENERS) & outside] = 1
     step[np.isin(a, _CLOSERS) & outside] = -1
-    depths = np.cumsum(step, dtype=np.int64 if n >= 2**31 else np.int32)
+    depths: np.ndarray = np.cumsum(step, dtype=np.int64 if n >= 2**31 else np.int32)
     depths += depth
     return depths, step, outside, backslashes, int(inside[-1])
 
@@ -79,6 +82,16 @@ def find_too_deep(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> tuple[i
     bytes) of the first bracket beyond the limit and a description of the place (JSON pointer,
     line and column). Linear time in chunks of a megabyte, no recursion; brackets inside strings
     do not count. The text need not be valid JSON; after a string that never ends nothing counts.
+
+    >>> find_too_deep("[[[1]]]", max_depth=2)
+    (2, '/0/0 (line 1, column 3)')
+
+    Args:
+        text: JSON text, as characters or UTF-8 bytes.
+        max_depth: the deepest nesting allowed.
+
+    Returns:
+        ``(offset, place)`` of the first bracket beyond ``max_depth``, or None.
     """
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     a = np.frombuffer(data, dtype=np.uint8)
@@ -112,7 +125,7 @@ def _place(data: bytes, offset: int) -> str:
     # the quotes that open or close a string: where the byte's side differs from the one before it
     quotes = np.flatnonzero((a == _QUOTE) & (outside != np.concatenate(([True], outside[:-1]))))
     parts: list[Any] = []
-    for level, (here, child) in enumerate(zip(openers[:-1], openers[1:]), start=1):
+    for level, (here, child) in enumerate(zip(openers[:-1], openers[1:], strict=True), start=1):
         lo, hi = np.searchsorted(commas, here), np.searchsorted(commas, child)
         if a[here] == 0x5B:
             parts.append(int(np.count_nonzero(depths[commas[lo:hi]] == level)))
@@ -155,6 +168,18 @@ def loads_bounded(
     (including integers too long for Python to read). Never raises RecursionError, however
     deep the input. NaN and Infinity literals are read as Python reads them;
     :func:`parse_document` is the strict reader of ``bundle.json``.
+
+    Args:
+        data: the JSON text, as characters or bytes (UTF-8, a byte-order mark allowed).
+        max_depth: the deepest nesting allowed.
+        max_bytes: the largest size allowed, in UTF-8 bytes.
+        where: the place named in errors (a file, a URL).
+
+    Returns:
+        The value, as ``json.loads`` gives it.
+
+    Raises:
+        InvalidInputError: the text is too large, too deep, not UTF-8 or not JSON.
     """
     if isinstance(data, (bytes, bytearray)) or len(data) > max_bytes:  # a character is 1 to 4 bytes
         size = len(data)
@@ -175,7 +200,9 @@ def loads_bounded(
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where) from None
+        raise InvalidInputError(
+            f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where
+        ) from None
     except (ValueError, RecursionError) as exc:  # an integer beyond Python's digit limit; a deep stack
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         raise InvalidInputError(f"cannot be read as JSON: {reason}", where=where) from None
@@ -188,7 +215,7 @@ class _NonFinite(float):
 
     text: str
 
-    def __new__(cls, text: str) -> "_NonFinite":
+    def __new__(cls, text: str) -> _NonFinite:
         value = math.nan if text == "NaN" else -math.inf if text.startswith("-") else math.inf
         obj = super().__new__(cls, value)
         obj.text = text
@@ -309,7 +336,18 @@ def _pointers_of_objects(document: Any, wanted: set[int]) -> dict[int, str]:
 
 
 def parse_document(data: bytes, file: str = "bundle.json") -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Return ``(document, problems)``; the document is None when it cannot be used at all."""
+    """Return ``(document, problems)``; the document is None when it cannot be used at all.
+
+    The strict reader of ``bundle.json``: UTF-8 without a byte-order mark,
+    JSON (RFC 8259) within the spec's limits, no NaN or infinity.
+
+    Args:
+        data: the file's bytes.
+        file: its name in the bundle (the problems' location).
+
+    Returns:
+        The document (an object), or None, and every problem found.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         return None, [Problem("json:bom", "starts with a UTF-8 byte-order mark, which JSON text must not have", file)]
     try:
@@ -355,7 +393,9 @@ def parse_document(data: bytes, file: str = "bundle.json") -> tuple[dict[str, An
             parse_int=noting(_parse_int),
         )
     except json.JSONDecodeError as exc:
-        return None, [Problem("json:invalid", f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file)]
+        return None, [
+            Problem("json:invalid", f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file)
+        ]
     except RecursionError:
         return None, [Problem("json:too-deep", "nests arrays or objects too deeply to be read", file)]
     surrogate = _lone_surrogate(document) if _SURROGATE_ESCAPE.search(text) else None
@@ -389,6 +429,16 @@ def iter_nonfinite(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[str
     """JSON pointers and values of every NaN or infinite float inside ``value``, in document order.
 
     Linear time, no recursion (a stack of iterators, one per open array or object).
+
+    >>> list(iter_nonfinite({"a": [1.0, float("inf")]}))
+    [('/a/1', inf)]
+
+    Args:
+        value: a JSON value, as Python reads it.
+        path: the keys and indices leading to ``value`` (the pointers start with them).
+
+    Yields:
+        ``(pointer, value)`` for each non-finite float.
     """
     if isinstance(value, float):
         if not math.isfinite(value):

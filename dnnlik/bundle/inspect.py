@@ -13,7 +13,7 @@ Stages, each named in the report's ``checks`` (and in JUnit output):
 
 Every problem found is reported; later stages run on whatever earlier ones
 could establish. Test vectors need a runtime and are run by
-:mod:`dnnlik.evaluate.validate`.
+:mod:`dnnlik.evaluate.validation`.
 
 Memory: only ``bundle.json`` (at most 16 MiB) and the model file (at most
 :data:`~dnnlik.bundle.source.MAX_MODEL_BYTES`, 512 MiB, refused before it
@@ -31,6 +31,8 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from packaging.version import Version
 
 from ..digest import DIGEST_FIELD, document_digest, sha256_bytes
 from ..errors import BundleError
@@ -57,19 +59,42 @@ STATIC_CHECKS = ("archive", "json", "schema", "semantics", "files", "onnx", "con
 
 @dataclass
 class Inspection:
-    """What static inspection established: the report, and what later stages can use."""
+    """What static inspection established: the report, and what later stages can use.
+
+    Attributes:
+        report: every problem found so far.
+        source: the bundle's files (closed once :func:`inspect_bundle` returns).
+        document: ``bundle.json``, when it could be parsed.
+        schema_valid: whether it passed its schema.
+        broken_sections: top-level keys with schema errors; None when the schema did not run.
+        model_bytes: the model file, when it could be read.
+        model_structure_ok: whether the model passed the ONNX checks.
+        malformed_cases: test-vector cases the semantic checks found malformed
+            (the runtime checks do not run them).
+    """
 
     report: Report
     source: BundleSource | None = None
     document: dict[str, Any] | None = None
     schema_valid: bool = False
-    broken_sections: frozenset[str] | None = None  # top-level keys with schema errors; None: schema not run
+    broken_sections: frozenset[str] | None = None
     model_bytes: bytes | None = None
     model_structure_ok: bool = False
+    malformed_cases: frozenset[int] = frozenset()
 
 
 def inspect_bundle(path: str | os.PathLike[str]) -> Inspection:
-    """Run every static check on the bundle at ``path`` (a folder or a zip)."""
+    """Run every static check on the bundle at ``path`` (a folder or a zip).
+
+    Never raises for a bad bundle: what is wrong is in ``report``.
+
+    Args:
+        path: a bundle folder, or a ``.zip`` of one.
+
+    Returns:
+        The report (every problem, checks :data:`STATIC_CHECKS`) and what later
+        stages can use (the document, the model's bytes).
+    """
     report = Report(str(path), checks=list(STATIC_CHECKS))
     result = Inspection(report)
     try:
@@ -123,13 +148,19 @@ def _inspect_source(result: Inspection, source: BundleSource) -> None:
     try:
         _check_document_digest(result)
     except MemoryError:
-        report.add("files:document-digest", "cannot be canonicalised in the memory available", f"bundle.json#/{DIGEST_FIELD}")
+        report.add(
+            "files:document-digest", "cannot be canonicalised in the memory available", f"bundle.json#/{DIGEST_FIELD}"
+        )
     try:
         _check_model(result)
     except MemoryError:
         result.model_bytes = None
         result.model_structure_ok = False
-        report.add("onnx:unreadable", "cannot be parsed and checked in the memory available", _model_file(document) or DOCUMENT_NAME)
+        report.add(
+            "onnx:unreadable",
+            "cannot be parsed and checked in the memory available",
+            _model_file(document) or DOCUMENT_NAME,
+        )
 
 
 _NO_MEMORY = "cannot be read in the memory available; refused"
@@ -161,7 +192,9 @@ def _check_schema(result: Inspection) -> None:
     result.schema_valid = not problems
     broken = {_section(p.location) for p in problems}
     result.broken_sections = frozenset(broken)
-    report.extend(iter_semantic_problems(doc, broken))
+    semantic = list(iter_semantic_problems(doc, broken))
+    report.extend(semantic)
+    result.malformed_cases = frozenset(p.test_vector_case for p in semantic if p.test_vector_case is not None)
 
 
 def _version_message(doc: dict[str, Any]) -> str:
@@ -171,8 +204,7 @@ def _version_message(doc: dict[str, Any]) -> str:
     version = doc["format_version"]
     if not (isinstance(version, str) and re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", version)):
         return f"format_version must be a version string such as {SUPPORTED_VERSIONS[-1]!r}, got {_shown(version)}"
-    newest = max(tuple(map(int, v.split("."))) for v in SUPPORTED_VERSIONS)
-    newer = tuple(map(int, version.split("."))) > newest
+    newer = Version(version) > max(Version(v) for v in SUPPORTED_VERSIONS)
     return f"format_version is {version!r}; this dnnlik reads {readable}" + (
         " (a newer dnnlik may read this bundle)" if newer else ""
     )
@@ -210,7 +242,11 @@ def _check_files(result: Inspection) -> None:
             report.add("files:missing", f"listed file {name!r} is not in the bundle", where)
             continue
         if isinstance(entry.get("size"), int) and entry["size"] != source.files[name]:
-            report.add("files:size-mismatch", f"{name!r} has {source.files[name]} bytes, bundle.json says {entry['size']}", where)
+            report.add(
+                "files:size-mismatch",
+                f"{name!r} has {source.files[name]} bytes, bundle.json says {entry['size']}",
+                where,
+            )
         is_model = name == _model_file(doc)
         try:
             if is_model:  # the only listed file read whole: the runtime needs its bytes
@@ -225,7 +261,11 @@ def _check_files(result: Inspection) -> None:
             report.add("files:too-large", _NO_MEMORY, name)
             continue
         if isinstance(entry.get("sha256"), str) and digest != entry["sha256"]:
-            report.add("files:digest-mismatch", f"sha256 of {name!r} is {digest}, bundle.json says {entry['sha256']} (modified or corrupted)", where)
+            report.add(
+                "files:digest-mismatch",
+                f"sha256 of {name!r} is {digest}, bundle.json says {entry['sha256']} (modified or corrupted)",
+                where,
+            )
         if is_model:
             result.model_bytes = data
     for name in sorted(set(source.files) - listed_paths - {DOCUMENT_NAME}):
@@ -245,7 +285,8 @@ def _check_document_digest(result: Inspection) -> None:
             if actual != stored:
                 report.add(
                     "files:document-digest",
-                    f"document_sha256 is {stored}, the canonical document hashes to {actual} (bundle.json was edited or corrupted)",
+                    f"document_sha256 is {stored}, the canonical document hashes to {actual} "
+                    "(bundle.json was edited or corrupted)",
                     f"bundle.json#/{DIGEST_FIELD}",
                 )
 

@@ -87,8 +87,9 @@ doubling Loop of 60 iterations fails after 1.5 s at 2.2 GB under
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from ..report import Problem, one_line
 
@@ -126,7 +127,9 @@ MAX_COST_PROBLEMS = 10
 _DTYPES = {1: "float32", 11: "float64", 7: "int64", 6: "int32", 9: "bool", 10: "float16", 16: "bfloat16"}
 _DEFAULT_DOMAINS = frozenset({"", "ai.onnx"})
 _INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})  # uint8, int8, uint16, int16, int32, int64, uint32, uint64
-_NOT_FOLDED = frozenset({"RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike", "Multinomial", "Bernoulli"})
+_NOT_FOLDED = frozenset(
+    {"RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike", "Multinomial", "Bernoulli"}
+)
 _CONTRACTIONS = frozenset({"MatMul", "MatMulInteger", "Gemm"})
 # Operators whose output size is given by the value of some of their inputs (by position).
 _SIZE_INPUTS = {
@@ -147,7 +150,15 @@ _LINEAR_OPS = frozenset(
 
 
 def load_onnx(data: bytes, file: str) -> tuple[Any, list[Problem]]:
-    """Parse ONNX bytes; return ``(model, problems)`` with model None if unreadable."""
+    """Parse ONNX bytes; return ``(model, problems)`` with model None if unreadable.
+
+    Args:
+        data: the model file's bytes.
+        file: its name in the bundle (the problems' location).
+
+    Returns:
+        The ``onnx.ModelProto``, or None, and the problems (``onnx:unreadable``).
+    """
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -155,10 +166,16 @@ def load_onnx(data: bytes, file: str) -> tuple[Any, list[Problem]]:
         model = onnx.load_model_from_string(data)
     except (DecodeError, ValueError, RuntimeError) as exc:  # RecursionError is a RuntimeError
         text = one_line(exc)
-        hint = "nested too deeply to parse" if ("depth" in text.lower() or "recursion" in text.lower()) else "truncated or corrupt?"
+        hint = (
+            "nested too deeply to parse"
+            if ("depth" in text.lower() or "recursion" in text.lower())
+            else "truncated or corrupt?"
+        )
         return None, [Problem("onnx:unreadable", f"is not a readable ONNX model ({hint}): {text}", file)]
     if not model.HasField("graph") or not model.graph.output:
-        return None, [Problem("onnx:unreadable", "is not an ONNX model (no graph or no outputs); truncated or corrupt?", file)]
+        return None, [
+            Problem("onnx:unreadable", "is not an ONNX model (no graph or no outputs); truncated or corrupt?", file)
+        ]
     return model, []
 
 
@@ -362,7 +379,11 @@ class _Collector:
     def result(self) -> list[Problem]:
         if self.dropped:
             self.problems.append(
-                Problem("onnx:unbounded", f"{self.dropped} more node(s) or tensor(s) whose cost cannot be bounded", self.file)
+                Problem(
+                    "onnx:unbounded",
+                    f"{self.dropped} more node(s) or tensor(s) whose cost cannot be bounded",
+                    self.file,
+                )
             )
         return self.problems
 
@@ -396,7 +417,9 @@ def _loop_trips(node: Any, scope: _Scope, outer: int, where: str, out: _Collecto
         out.add(f"{label} has a negative trip count M ({trips}); M must be an integer from 0 to {MAX_LOOP_TRIPS}")
         return outer
     if trips > MAX_LOOP_TRIPS:
-        out.add(f"{label} runs {_fmt_count(trips)} iterations (its trip count M); a Loop may run at most {MAX_LOOP_TRIPS}")
+        out.add(
+            f"{label} runs {_fmt_count(trips)} iterations (its trip count M); a Loop may run at most {MAX_LOOP_TRIPS}"
+        )
         return outer
     total = outer * trips
     if total > MAX_NESTED_TRIPS:
@@ -523,7 +546,9 @@ def _inferred_problems(model: Any, out: _Collector) -> None:
                     out.add(f"{_shown(name)}, computed by {_node_label(node)} {_in(where)}, would have "
                             f"{_fmt_count(_lower_bound(shape))} elements or more for a single point; "
                             f"at most {MAX_TENSOR_ELEMENTS} are allowed")
-            sized_by = [node.input[i] for i in _SIZE_INPUTS.get(node.op_type, ()) if i < len(node.input) and node.input[i]]
+            sized_by = [
+                node.input[i] for i in _SIZE_INPUTS.get(node.op_type, ()) if i < len(node.input) and node.input[i]
+            ]
             sized_by_folded = any(scope.is_folded(i) for i in sized_by)
             if sized_by_folded and any(shapes.get(o) is None or None in shapes[o] for o in outputs):  # (rule 3)
                 out.add(f"{_node_label(node)} {_in(where)} takes its output size from a value computed from constants "
@@ -538,7 +563,7 @@ def _inferred_problems(model: Any, out: _Collector) -> None:
                 continue
             in_shapes = [shapes.get(i) for i in inputs]
             out_shapes = [shapes.get(o) for o in outputs]
-            unknown = [o for o, s in zip(outputs, out_shapes) if s is None or None in s]
+            unknown = [o for o, s in zip(outputs, out_shapes, strict=True) if s is None or None in s]
             if unknown or any(s is None or None in s for s in in_shapes):
                 if sized_by_folded:
                     continue  # said above
@@ -567,23 +592,41 @@ def _structure_problems(model: Any, file: str) -> list[Problem]:
     problems = []
     for opset in model.opset_import:
         if opset.domain not in STANDARD_DOMAINS:
-            problems.append(Problem("onnx:custom-op", f"imports custom operator domain {opset.domain!r}; only standard ONNX operators are allowed", file))
+            problems.append(
+                Problem(
+                    "onnx:custom-op",
+                    f"imports custom operator domain {opset.domain!r}; only standard ONNX operators are allowed",
+                    file,
+                )
+            )
     for graph in _iter_graphs(model.graph):
         for node in graph.node:
             if node.domain not in STANDARD_DOMAINS:
                 problems.append(
                     Problem(
                         "onnx:custom-op",
-                        f"node {node.name or node.op_type!r} uses operator {node.op_type!r} of custom domain {node.domain!r}; "
-                        "only standard ONNX operators are allowed",
+                        f"node {node.name or node.op_type!r} uses operator {node.op_type!r} of custom domain "
+                        f"{node.domain!r}; only standard ONNX operators are allowed",
                         file,
                     )
                 )
     if model.functions:
-        problems.append(Problem("onnx:custom-op", f"defines {len(model.functions)} local function(s); only standard ONNX operators are allowed", file))
+        problems.append(
+            Problem(
+                "onnx:custom-op",
+                f"defines {len(model.functions)} local function(s); only standard ONNX operators are allowed",
+                file,
+            )
+        )
     for tensor in _iter_tensors(model):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            problems.append(Problem("onnx:external-data", f"tensor {tensor.name!r} keeps its data in an external file; bundles embed all weights", file))
+            problems.append(
+                Problem(
+                    "onnx:external-data",
+                    f"tensor {tensor.name!r} keeps its data in an external file; bundles embed all weights",
+                    file,
+                )
+            )
     costs = _Collector(file)
     _control_flow_problems(model, costs)
     _stored_size_problems(model, costs)
@@ -600,9 +643,17 @@ def _shape_of(value_info: Any) -> list[int | None] | None:
 def _contract_problems(model: Any, declared: dict[str, Any], file: str) -> Iterator[Problem]:
     default_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if default_opset != declared["opset"]:
-        yield Problem("contract:opset", f"declares opset {declared['opset']}, the model imports opset {default_opset}", "bundle.json#/model/opset")
+        yield Problem(
+            "contract:opset",
+            f"declares opset {declared['opset']}, the model imports opset {default_opset}",
+            "bundle.json#/model/opset",
+        )
     if model.ir_version != declared["ir_version"]:
-        yield Problem("contract:ir-version", f"declares IR version {declared['ir_version']}, the model has {model.ir_version}", "bundle.json#/model/ir_version")
+        yield Problem(
+            "contract:ir-version",
+            f"declares IR version {declared['ir_version']}, the model has {model.ir_version}",
+            "bundle.json#/model/ir_version",
+        )
     initializers = {t.name for t in model.graph.initializer}
     actual = {
         "inputs": [v for v in model.graph.input if v.name not in initializers],
@@ -625,7 +676,11 @@ def _contract_problems(model: Any, declared: dict[str, Any], file: str) -> Itera
             where = f"bundle.json#/model/{side}/{i}"
             dtype = _DTYPES.get(v.type.tensor_type.elem_type, str(v.type.tensor_type.elem_type))
             if dtype != t["dtype"]:
-                yield Problem(f"contract:{side[:-1]}-dtype", f"{t['name']!r} is {dtype} in the model, declared {t['dtype']}", f"{where}/dtype")
+                yield Problem(
+                    f"contract:{side[:-1]}-dtype",
+                    f"{t['name']!r} is {dtype} in the model, declared {t['dtype']}",
+                    f"{where}/dtype",
+                )
             shape = _shape_of(v)
             if shape is not None and shape != t["shape"]:
                 yield Problem(
@@ -640,7 +695,17 @@ def _fmt(shape: list[int | None]) -> str:
 
 
 def iter_onnx_problems(model: Any, declared: dict[str, Any] | None, file: str) -> Iterator[Problem]:
-    """Problems of a parsed ONNX model; contract checks run when ``declared`` (bundle.json's model) is given."""
+    """Problems of a parsed ONNX model; contract checks run when ``declared`` (bundle.json's model) is given.
+
+    Args:
+        model: the parsed model (:func:`load_onnx`).
+        declared: ``bundle.json#/model``, when it passed its schema.
+        file: the model's name in the bundle.
+
+    Yields:
+        The problems: ``onnx:*`` (operators, external data, cost bounds, the ONNX
+        checker) then ``contract:*`` (inputs and outputs as declared).
+    """
     import onnx
 
     structure = _structure_problems(model, file)

@@ -7,7 +7,9 @@ skipped), so malformed documents never crash a check.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,11 @@ def _parameters(doc: dict[str, Any]) -> Iterator[Problem]:
     for i, p in enumerate(doc["parameters"]):
         where = f"/parameters/{i}"
         if p["name"] in seen:
-            yield _problem("duplicate-name", f"parameter name {p['name']!r} is also used by /parameters/{seen[p['name']]}", f"{where}/name")
+            yield _problem(
+                "duplicate-name",
+                f"parameter name {p['name']!r} is also used by /parameters/{seen[p['name']]}",
+                f"{where}/name",
+            )
         seen.setdefault(p["name"], i)
         lo, hi = p["bounds"]
         lo_v = -np.inf if lo is None else lo
@@ -42,13 +48,21 @@ def _parameters(doc: dict[str, Any]) -> Iterator[Problem]:
             yield _problem("bounds-order", f"lower bound {lo} is not below upper bound {hi}", f"{where}/bounds")
             continue
         if not lo_v <= p["nominal"] <= hi_v:
-            yield _problem("nominal-outside", f"nominal {p['nominal']} lies outside the bounds [{lo}, {hi}]", f"{where}/nominal")
+            yield _problem(
+                "nominal-outside", f"nominal {p['nominal']} lies outside the bounds [{lo}, {hi}]", f"{where}/nominal"
+            )
         tr = p.get("training_range")
         if tr is not None:
             if tr[0] > tr[1]:
-                yield _problem("range-order", f"training_range low {tr[0]} exceeds high {tr[1]}", f"{where}/training_range")
+                yield _problem(
+                    "range-order", f"training_range low {tr[0]} exceeds high {tr[1]}", f"{where}/training_range"
+                )
             elif tr[0] < lo_v or tr[1] > hi_v:
-                yield _problem("range-outside", f"training_range {tr} extends outside the bounds [{lo}, {hi}]", f"{where}/training_range")
+                yield _problem(
+                    "range-outside",
+                    f"training_range {tr} extends outside the bounds [{lo}, {hi}]",
+                    f"{where}/training_range",
+                )
         if p["constraint"]["type"] == "uniform" and (lo is None or hi is None):
             yield _problem("uniform-unbounded", "a uniform constraint needs both bounds finite", f"{where}/constraint")
     if doc["kind"] == "likelihood" and not any(p["role"] == "poi" for p in doc["parameters"]):
@@ -75,10 +89,16 @@ def _model(doc: dict[str, Any]) -> Iterator[Problem]:
                 yield _problem("duplicate-tensor", f"tensor name {t['name']!r} is used twice", f"{where}/name")
             names.add(t["name"])
             if t["role"] not in allowed:
-                yield _problem("tensor-role", f"role {t['role']!r} does not fit kind {kind!r} (allowed: {sorted(allowed)})", f"{where}/role")
+                yield _problem(
+                    "tensor-role",
+                    f"role {t['role']!r} does not fit kind {kind!r} (allowed: {sorted(allowed)})",
+                    f"{where}/role",
+                )
     roles_out = [t["role"] for t in model["outputs"]]
     if _REQUIRED_OUTPUT[kind] not in roles_out:
-        yield _problem("missing-output", f"kind {kind!r} needs an output with role {_REQUIRED_OUTPUT[kind]!r}", "/model/outputs")
+        yield _problem(
+            "missing-output", f"kind {kind!r} needs an output with role {_REQUIRED_OUTPUT[kind]!r}", "/model/outputs"
+        )
     for role in set(roles_out) - {"other"}:
         if roles_out.count(role) > 1:
             yield _problem("duplicate-role", f"{roles_out.count(role)} outputs have role {role!r}", "/model/outputs")
@@ -87,37 +107,55 @@ def _model(doc: dict[str, Any]) -> Iterator[Problem]:
     params_in = [i for i, t in enumerate(model["inputs"]) if t["role"] == "parameters"]
     if len(model["inputs"]) != 1 or len(params_in) != 1:
         yield _problem("inputs", "a likelihood model takes exactly one input, with role 'parameters'", "/model/inputs")
-    expected = {"parameters": [None, n_par], "logpdf": [None], "logpdf_spread": [None], "grad_logpdf": [None, n_par]}
+    expected: dict[str, list[int | None]] = {
+        "parameters": [None, n_par], "logpdf": [None], "logpdf_spread": [None], "grad_logpdf": [None, n_par]
+    }
     for side in ("inputs", "outputs"):
         for i, t in enumerate(model[side]):
             want = expected.get(t["role"])
             if want is not None and t["shape"] != want:
                 yield _problem(
                     "tensor-shape",
-                    f"role {t['role']!r} needs shape {_shape_str(want)} for {n_par} parameters, got {_shape_str(t['shape'])}",
+                    f"role {t['role']!r} needs shape {_shape_str(want)} for {n_par} parameters, "
+                    f"got {_shape_str(t['shape'])}",
                     f"/model/{side}/{i}/shape",
                 )
     if "logpdf_spread" in roles_out and "ensemble" not in model:
-        yield Problem("semantics:spread-without-ensemble", "a 'logpdf_spread' output but no 'ensemble' section", _at("/model"), "warning")
+        yield Problem(
+            "semantics:spread-without-ensemble",
+            "a 'logpdf_spread' output but no 'ensemble' section",
+            _at("/model"),
+            "warning",
+        )
     ensemble = model.get("ensemble")
     if ensemble and "members" in ensemble and len(ensemble["members"]) != ensemble["size"]:
-        yield _problem("ensemble-size", f"size {ensemble['size']} but {len(ensemble['members'])} members listed", "/model/ensemble")
+        yield _problem(
+            "ensemble-size", f"size {ensemble['size']} but {len(ensemble['members'])} members listed", "/model/ensemble"
+        )
     yield from _transform(model.get("transform", {}), n_par)
     best = doc.get("output", {}).get("best_fit")
     if best is not None and len(best["point"]) != n_par:
-        yield _problem("length", f"best_fit point has {len(best['point'])} values for {n_par} parameters", "/output/best_fit/point")
+        yield _problem(
+            "length", f"best_fit point has {len(best['point'])} values for {n_par} parameters", "/output/best_fit/point"
+        )
 
 
 def _transform(transform: dict[str, Any], n_par: int) -> Iterator[Problem]:
     for key in ("input_shift", "input_scale"):
         if key in transform and len(transform[key]) != n_par:
-            yield _problem("length", f"{key} has {len(transform[key])} values for {n_par} parameters", f"/model/transform/{key}")
+            yield _problem(
+                "length", f"{key} has {len(transform[key])} values for {n_par} parameters", f"/model/transform/{key}"
+            )
     if any(v == 0 for v in transform.get("input_scale", [])):
         yield _problem("zero-scale", "input_scale contains 0", "/model/transform/input_scale")
     baseline = transform.get("baseline", {})
     if baseline.get("type") == "quadratic":
         if len(baseline["center"]) != n_par:
-            yield _problem("length", f"center has {len(baseline['center'])} values for {n_par} parameters", "/model/transform/baseline/center")
+            yield _problem(
+                "length",
+                f"center has {len(baseline['center'])} values for {n_par} parameters",
+                "/model/transform/baseline/center",
+            )
         h = baseline["hessian"]
         if len(h) != n_par or any(len(row) != n_par for row in h):
             yield _problem("hessian-shape", f"hessian must be {n_par} x {n_par}", "/model/transform/baseline/hessian")
@@ -135,39 +173,43 @@ def _files(doc: dict[str, Any]) -> Iterator[Problem]:
         if f["path"] in seen:
             yield _problem("duplicate-file", f"{f['path']!r} is listed twice", f"/files/{i}/path")
         if f["path"] == "bundle.json":
-            yield _problem("self-listed", "bundle.json cannot list itself (its digest is document_sha256)", f"/files/{i}/path")
+            yield _problem(
+                "self-listed", "bundle.json cannot list itself (its digest is document_sha256)", f"/files/{i}/path"
+            )
         seen.add(f["path"])
     if doc["model"]["file"] not in seen:
         yield _problem("model-unlisted", f"model file {doc['model']['file']!r} is not listed in 'files'", "/model/file")
 
 
 def _test_vectors(doc: dict[str, Any]) -> Iterator[Problem]:
-    inputs = {t["name"]: t for t in doc["model"]["inputs"]}
-    outputs = {t["name"]: t for t in doc["model"]["outputs"]}
+    """Problems of the test-vector cases; each carries its case's index (``Problem.test_vector_case``)."""
+    tensors = {side: {t["name"]: t for t in doc["model"][side]} for side in ("inputs", "outputs")}
     for i, case in enumerate(doc["test_vectors"]["cases"]):
-        where = f"/test_vectors/cases/{i}"
-        missing = sorted(set(inputs) - set(case["inputs"]))
-        if missing:
-            yield _problem("test-vector-inputs", f"inputs {missing} are missing", f"{where}/inputs")
-        for side, declared in (("inputs", inputs), ("outputs", outputs)):
-            for name, value in case[side].items():
-                if name not in declared:
-                    yield _problem("test-vector-name", f"{name!r} is not a model {side[:-1]} (declared: {sorted(declared)})", f"{where}/{side}/{name}")
-                    continue
-                want = declared[name]["shape"]
-                shape = _tensor_shape(value, min(len(want), MAX_JSON_DEPTH))
-                if shape == "ragged":
-                    yield _problem("test-vector-ragged", "is a ragged array", f"{where}/{side}/{name}")
-                    continue
-                if isinstance(shape, str):
-                    yield _problem("test-vector-shape", f"{shape}, the model declares {_shape_str(want)}", f"{where}/{side}/{name}")
-                    continue
-                if len(shape) != len(want) or any(w is not None and w != s for w, s in zip(want, shape)):
-                    yield _problem(
-                        "test-vector-shape",
-                        f"has shape {list(shape)}, the model declares {_shape_str(want)}",
-                        f"{where}/{side}/{name}",
-                    )
+        for problem in _test_vector_case(case, tensors, f"/test_vectors/cases/{i}"):
+            yield dataclasses.replace(problem, test_vector_case=i)
+
+
+def _test_vector_case(case: dict[str, Any], tensors: dict[str, dict[str, Any]], where: str) -> Iterator[Problem]:
+    """Problems of one case: inputs missing, names the model does not declare, shapes."""
+    missing = sorted(set(tensors["inputs"]) - set(case["inputs"]))
+    if missing:
+        yield _problem("test-vector-inputs", f"inputs {missing} are missing", f"{where}/inputs")
+    for side, declared in tensors.items():
+        for name, value in case[side].items():
+            at = f"{where}/{side}/{name}"
+            if name not in declared:
+                yield _problem("test-vector-name",
+                               f"{name!r} is not a model {side[:-1]} (declared: {sorted(declared)})", at)
+                continue
+            want = declared[name]["shape"]
+            shape = _tensor_shape(value, min(len(want), MAX_JSON_DEPTH))
+            if shape == "ragged":
+                yield _problem("test-vector-ragged", "is a ragged array", at)
+            elif isinstance(shape, str):
+                yield _problem("test-vector-shape", f"{shape}, the model declares {_shape_str(want)}", at)
+            elif len(shape) != len(want) or any(w is not None and w != s for w, s in zip(want, shape, strict=False)):
+                yield _problem("test-vector-shape",
+                               f"has shape {list(shape)}, the model declares {_shape_str(want)}", at)
 
 
 def _tensor_shape(value: Any, max_rank: int) -> list[int] | str:
@@ -200,7 +242,16 @@ _CHECKS: list[tuple[Check, set[str]]] = [
 
 
 def iter_semantic_problems(doc: dict[str, Any], broken_sections: set[str]) -> Iterator[Problem]:
-    """Semantic problems of ``doc``, skipping checks that need a section with schema errors."""
+    """Semantic problems of ``doc``, skipping checks that need a section with schema errors.
+
+    Args:
+        doc: the parsed ``bundle.json``.
+        broken_sections: its top-level keys with schema errors.
+
+    Yields:
+        Each problem; those of a test-vector case carry its index
+        (``Problem.test_vector_case``).
+    """
     for check, needs in _CHECKS:
         if needs & broken_sections or not all(k in doc for k in needs - {"output"}):
             continue

@@ -65,8 +65,9 @@ import struct
 import weakref
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from ..digest import sha256_chunks
 from ..errors import BundleError
@@ -115,15 +116,23 @@ class BundleSource(Protocol):
     files: dict[str, int]
     problems: list[Problem]
 
-    def read(self, name: str, limit: int | None = None) -> bytes: ...
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        """The whole file ``name``; :class:`TooLargeError` beyond ``limit`` bytes (refused before reading)."""
+        ...
 
-    def chunks(self, name: str, limit: int = MAX_FILE_BYTES) -> Iterator[bytes]: ...
+    def chunks(self, name: str, limit: int = MAX_FILE_BYTES) -> Iterator[bytes]:
+        """The file ``name`` in pieces (memory holds one), refused beyond ``limit`` bytes."""
+        ...
 
-    def sha256(self, name: str, limit: int = MAX_FILE_BYTES) -> str: ...
+    def sha256(self, name: str, limit: int = MAX_FILE_BYTES) -> str:
+        """The SHA-256 of the file ``name`` (hex), read as a stream."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the folder or zip."""
+        ...
 
-    def __enter__(self) -> "BundleSource": ...
+    def __enter__(self) -> BundleSource: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -245,7 +254,7 @@ class _Source:
         if self._finalizer is not None:
             self._finalizer()
 
-    def __enter__(self) -> "_Source":
+    def __enter__(self) -> _Source:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -275,7 +284,7 @@ class DirectorySource(_Source):
 
     # scan
 
-    def scan(self) -> "DirectorySource":
+    def scan(self) -> DirectorySource:
         self._walk(self._fd, "", 0)
         return self
 
@@ -300,7 +309,9 @@ class DirectorySource(_Source):
             rel = prefix + name
             bad = _unprintable(name)
             if bad:
-                self.problems.append(Problem("archive:unsafe-path", f"the name '{_shown(rel)}' {bad}; refused", _shown(rel)))
+                self.problems.append(
+                    Problem("archive:unsafe-path", f"the name '{_shown(rel)}' {bad}; refused", _shown(rel))
+                )
                 continue
             try:
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -333,13 +344,17 @@ class DirectorySource(_Source):
             sub = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                self.problems.append(Problem("archive:changed", "was replaced while the bundle was scanned; refused", rel))
+                self.problems.append(
+                    Problem("archive:changed", "was replaced while the bundle was scanned; refused", rel)
+                )
             else:
                 self._unreadable(rel, exc)
             return
         try:
             if not _same_file(st, os.fstat(sub)):
-                self.problems.append(Problem("archive:changed", "was replaced while the bundle was scanned; refused", rel))
+                self.problems.append(
+                    Problem("archive:changed", "was replaced while the bundle was scanned; refused", rel)
+                )
                 return
             self._walk(sub, rel + "/", depth + 1)
         finally:
@@ -408,7 +423,9 @@ class DirectorySource(_Source):
             while left:
                 chunk = self._read_os(f, name, min(CHUNK_BYTES, left))
                 if not chunk:
-                    raise ChangedError(f"shrank to {size - left} bytes while being read (scanned: {size}); refused", where=name)
+                    raise ChangedError(
+                        f"shrank to {size - left} bytes while being read (scanned: {size}); refused", where=name
+                    )
                 left -= len(chunk)
                 yield chunk
             self._check_end(f, name, size)
@@ -420,7 +437,9 @@ class DirectorySource(_Source):
             while len(data) < size:  # a short read (rare): append the rest
                 more = self._read_os(f, name, size - len(data))
                 if not more:
-                    raise ChangedError(f"shrank to {len(data)} bytes while being read (scanned: {size}); refused", where=name)
+                    raise ChangedError(
+                        f"shrank to {len(data)} bytes while being read (scanned: {size}); refused", where=name
+                    )
                 data += more
             self._check_end(f, name, size)
         return data
@@ -572,7 +591,7 @@ class ZipSource(_Source):
                 f"{_size_text(MAX_CENTRAL_DIRECTORY_BYTES)} allowed"
             )
 
-    def scan(self) -> "ZipSource":
+    def scan(self) -> ZipSource:
         self._precheck()
         try:
             with zipfile.ZipFile(self._file) as zf:  # a file object passed in: closing the ZipFile leaves it open
@@ -590,7 +609,9 @@ class ZipSource(_Source):
             raw = info.filename
             reason = _unsafe_name(raw)
             if reason:
-                self.problems.append(Problem("archive:unsafe-path", f"zip entry '{_shown(raw)}' {reason}; refused", _shown(raw)))
+                self.problems.append(
+                    Problem("archive:unsafe-path", f"zip entry '{_shown(raw)}' {reason}; refused", _shown(raw))
+                )
                 continue
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
@@ -617,11 +638,17 @@ class ZipSource(_Source):
                 continue
             if id(info) in overlapping:
                 self.problems.append(
-                    Problem("archive:overlap", f"zip entry {raw!r} shares its bytes with another entry (a zip bomb?); refused", raw)
+                    Problem(
+                        "archive:overlap",
+                        f"zip entry {raw!r} shares its bytes with another entry (a zip bomb?); refused",
+                        raw,
+                    )
                 )
                 continue
             if name.count("/") > MAX_DEPTH:
-                self.problems.append(Problem("archive:too-deep", f"zip entry {raw!r} nests more than {MAX_DEPTH} deep; refused", raw))
+                self.problems.append(
+                    Problem("archive:too-deep", f"zip entry {raw!r} nests more than {MAX_DEPTH} deep; refused", raw)
+                )
                 continue
             total += info.file_size
             self.files[name] = info.file_size
@@ -639,10 +666,14 @@ class ZipSource(_Source):
                 out[id(info)] = self._local_header(info, start_dir)
             except _ZIP_ERRORS as exc:
                 out[id(info)] = Problem(
-                    "archive:header-mismatch", f"zip entry '{_shown(raw)}' has an unreadable local header ({one_line(exc)})", _shown(raw)
+                    "archive:header-mismatch",
+                    f"zip entry '{_shown(raw)}' has an unreadable local header ({one_line(exc)})",
+                    _shown(raw),
                 )
             except _HeaderMismatch as exc:
-                out[id(info)] = Problem("archive:header-mismatch", f"zip entry '{_shown(raw)}': {exc}; refused", _shown(raw))
+                out[id(info)] = Problem(
+                    "archive:header-mismatch", f"zip entry '{_shown(raw)}': {exc}; refused", _shown(raw)
+                )
         return out
 
     def _local_header(self, info: zipfile.ZipInfo, start_dir: int) -> tuple[int, int, int]:
@@ -659,7 +690,9 @@ class ZipSource(_Source):
         if local_name != info.orig_filename:
             raise _HeaderMismatch(f"its local header names it '{_shown(local_name)}'")
         if method != info.compress_type:
-            raise _HeaderMismatch(f"its local header says compression method {method}, the central directory {info.compress_type}")
+            raise _HeaderMismatch(
+                f"its local header says compression method {method}, the central directory {info.compress_type}"
+            )
         if not (flags & 0x8):  # no data descriptor: the local header carries the real sizes and CRC
             for label, local, central in (("CRC", crc, info.CRC), ("compressed size", csize, info.compress_size),
                                           ("size", usize, info.file_size)):
@@ -668,7 +701,9 @@ class ZipSource(_Source):
         data_offset = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
         data_end = data_offset + info.compress_size
         if data_end > start_dir:
-            raise _HeaderMismatch(f"its {info.compress_size} compressed bytes run past the start of the central directory")
+            raise _HeaderMismatch(
+                f"its {info.compress_size} compressed bytes run past the start of the central directory"
+            )
         return info.header_offset, data_offset, data_end
 
     # read
@@ -692,7 +727,9 @@ class ZipSource(_Source):
         if produced < declared:
             raise self._mismatch(name, entry, crc, f"{verb} {produced} bytes, its zip headers declare {declared}")
         if crc != entry.crc:
-            raise SourceError(f"fails its CRC-32 check (0x{crc:08x}, the zip says 0x{entry.crc:08x}): corrupt", where=name)
+            raise SourceError(
+                f"fails its CRC-32 check (0x{crc:08x}, the zip says 0x{entry.crc:08x}): corrupt", where=name
+            )
 
     @staticmethod
     def _mismatch(name: str, entry: _Entry, crc: int, what: str) -> SourceError:
@@ -750,7 +787,9 @@ class ZipSource(_Source):
         except _INFLATE_ERRORS as exc:
             raise SourceError(f"cannot be decompressed: {one_line(exc)} (corrupt)", where=name) from None
         if produced < cap and not dec.eof:
-            raise SourceError("cannot be decompressed: its compressed stream ends early (truncated or corrupt)", where=name)
+            raise SourceError(
+                "cannot be decompressed: its compressed stream ends early (truncated or corrupt)", where=name
+            )
 
 
 class _HeaderMismatch(Exception):
@@ -804,6 +843,19 @@ def open_source(path: str | os.PathLike[str]) -> BundleSource:
 
     The path is resolved and opened once (the bundle's own path may be a
     link; nothing inside it may); everything after works on that descriptor.
+
+    Args:
+        path: a bundle folder, or a ``.zip`` of one.
+
+    Returns:
+        The source: its ``files`` (relative path -> size), the ``problems`` the
+        scan found (unsafe names, links, zip bombs...: those entries are left out),
+        and ``read``/``chunks``/``sha256`` to read a file within limits. Close it
+        (or use it as a context manager).
+
+    Raises:
+        BundleError: ``path`` is missing, not a folder nor a zip, cannot be opened,
+            or changed while it was opened.
     """
     display = str(path)
 
@@ -821,7 +873,9 @@ def open_source(path: str | os.PathLike[str]) -> BundleSource:
     except (OSError, ValueError) as exc:  # a NUL in the path, a name too long, a permission denied
         raise cannot(exc) from None
     if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
-        raise BundleError("is neither a bundle folder nor a .zip of one (a device, pipe or broken link?)", where=display)
+        raise BundleError(
+            "is neither a bundle folder nor a .zip of one (a device, pipe or broken link?)", where=display
+        )
     try:
         fd = os.open(p, (_DIR_FLAGS if stat.S_ISDIR(st.st_mode) else _FILE_FLAGS))
     except OSError as exc:

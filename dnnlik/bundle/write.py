@@ -13,23 +13,42 @@ import datetime as _dt
 import json
 import os
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .._version import __version__
 from ..digest import DIGEST_FIELD, document_digest, sha256_bytes
 from ..errors import InvalidInputError
-from ..fsutil import atomic_directory, atomic_write_bytes
+from ..fsutil import atomic_directory, atomic_write_bytes, refuse_existing
 from ..schema import is_relative_path
 from .source import DOCUMENT_NAME
 
 __all__ = ["finalize_document", "dump_document", "write_bundle", "zip_bundle", "read_bundle_files", "update_bundle"]
 
-_ROLES = {".onnx": "model", ".h5": "data", ".hdf5": "data", ".md": "card", ".png": "plot", ".svg": "plot", ".pdf": "plot"}
+_ROLES = {
+    ".onnx": "model",
+    ".h5": "data",
+    ".hdf5": "data",
+    ".md": "card",
+    ".png": "plot",
+    ".svg": "plot",
+    ".pdf": "plot",
+}
 
 
 def finalize_document(document: Mapping[str, Any], files: Mapping[str, bytes]) -> dict[str, Any]:
-    """A copy of ``document`` with ``files``, ``provenance`` defaults and ``document_sha256`` filled in."""
+    """A copy of ``document`` with ``files``, ``provenance`` defaults and ``document_sha256`` filled in.
+
+    Args:
+        document: ``bundle.json`` as assembled by a producer; what it says of a file
+            in ``files`` (role, media type...) is kept.
+        files: the bundle's other files, by relative path.
+
+    Returns:
+        The complete document: every file listed with its size and SHA-256, the
+        ``provenance`` creation time and dnnlik version (unless given), the digest.
+    """
     doc = dict(document)
     given = {f["path"]: f for f in doc.get("files", []) if isinstance(f, dict) and "path" in f}
     doc["files"] = [
@@ -43,7 +62,9 @@ def finalize_document(document: Mapping[str, Any], files: Mapping[str, bytes]) -
         for name, data in sorted(files.items())
     ]
     provenance = dict(doc.get("provenance", {}))
-    provenance.setdefault("created", _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"))
+    provenance.setdefault(
+        "created", _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    )
     provenance.setdefault("dnnlik_version", __version__)
     doc["provenance"] = provenance
     doc.pop(DIGEST_FIELD, None)
@@ -52,7 +73,17 @@ def finalize_document(document: Mapping[str, Any], files: Mapping[str, bytes]) -
 
 
 def dump_document(document: Mapping[str, Any]) -> bytes:
-    """``bundle.json`` bytes: UTF-8, indented, refusing NaN and Infinity."""
+    """``bundle.json`` bytes: UTF-8, indented, refusing NaN and Infinity.
+
+    Args:
+        document: the document.
+
+    Returns:
+        Its bytes, ending in a newline.
+
+    Raises:
+        InvalidInputError: it holds a NaN or an infinity.
+    """
     try:
         text = json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False)
     except ValueError as exc:
@@ -67,7 +98,24 @@ def write_bundle(
     *,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Write a bundle folder (or a ``.zip`` when ``out`` ends in .zip); return the final document."""
+    """Write a bundle folder (or a ``.zip`` when ``out`` ends in .zip); return the final document.
+
+    The bundle appears whole or not at all (:mod:`dnnlik.fsutil`).
+
+    Args:
+        out: the folder (or ``.zip``) to write.
+        document: ``bundle.json``, completed by :func:`finalize_document`.
+        files: the other files, by relative POSIX path.
+        overwrite: replace an existing ``out`` (only once the new one is complete).
+
+    Returns:
+        The document as written.
+
+    Raises:
+        InvalidInputError: a file name cannot be a bundle's, or the document holds NaN or infinity.
+        OutputExistsError: ``out`` exists and ``overwrite`` is false.
+        DnnlikError: ``out`` cannot be written.
+    """
     for name in files:
         if name == DOCUMENT_NAME or not is_relative_path(name):
             raise InvalidInputError(
@@ -76,8 +124,7 @@ def write_bundle(
     doc = finalize_document(document, files)
     out = Path(out)
     if out.suffix == ".zip":
-        if out.exists() and not overwrite:
-            raise InvalidInputError("already exists (use overwrite to replace it)", where=str(out))
+        refuse_existing(out, overwrite)
         atomic_write_bytes(out, _zip_bytes(doc, files))
         return doc
     with atomic_directory(out, overwrite=overwrite) as tmp:
@@ -104,17 +151,37 @@ def _zip_bytes(doc: Mapping[str, Any], files: Mapping[str, bytes]) -> bytes:
 
 
 def zip_bundle(bundle_dir: str | os.PathLike[str], out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Pack an existing bundle folder into a reproducible zip, atomically."""
+    """Pack an existing bundle folder into a reproducible zip, atomically.
+
+    Args:
+        bundle_dir: a bundle folder written by this module.
+        out: the ``.zip`` to write.
+        overwrite: replace an existing ``out``.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        OutputExistsError: ``out`` exists and ``overwrite`` is false.
+        DnnlikError: ``out`` cannot be written.
+    """
     bundle_dir, out = Path(bundle_dir), Path(out)
-    if out.exists() and not overwrite:
-        raise InvalidInputError("already exists (use overwrite to replace it)", where=str(out))
+    refuse_existing(out, overwrite)
     doc, files = read_bundle_files(bundle_dir)
     atomic_write_bytes(out, _zip_bytes(doc, files))
     return out
 
 
 def read_bundle_files(bundle_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The document and the other files' bytes of a bundle folder written by this module (trusted input)."""
+    """The document and the other files' bytes of a bundle folder written by this module (trusted input).
+
+    Args:
+        bundle_dir: the folder (links are skipped; nothing is checked: use
+            :func:`dnnlik.bundle.open_source` for a folder from elsewhere).
+
+    Returns:
+        ``(document, files)``, files by relative POSIX path.
+    """
     bundle_dir = Path(bundle_dir)
     doc = json.loads((bundle_dir / DOCUMENT_NAME).read_bytes())
     files = {
@@ -130,7 +197,16 @@ def update_bundle(
     changes: Mapping[str, Any],
     extra_files: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
-    """Replace top-level members of a bundle folder's document (and add files); re-digest; rewrite atomically."""
+    """Replace top-level members of a bundle folder's document (and add files); re-digest; rewrite atomically.
+
+    Args:
+        bundle_dir: a bundle folder written by this module.
+        changes: top-level members of ``bundle.json`` to set.
+        extra_files: files to add (or replace), by relative path.
+
+    Returns:
+        The document as written.
+    """
     doc, files = read_bundle_files(bundle_dir)
     doc.update(changes)
     files.update(extra_files or {})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, TypeVar
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import click
 
@@ -14,15 +16,40 @@ __all__ = ["clean_errors", "cli_message", "config_default", "format_option"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def cli_message(exc: DnnlikError) -> str:
+def cli_message(exc: DnnlikError, flags: Mapping[str, str] | None = None) -> str:
     """The message of a library error as a command-line user needs it: arguments named as flags.
 
-    The library speaks of its own arguments (``overwrite=True``); the command line of its options.
+    The library speaks of its own arguments (``overwrite=True``, ``where="n_walkers"``);
+    the command line of its options. This is the one place that translates: each
+    command gives the map of its arguments to its flags.
+
+    >>> from dnnlik.errors import InvalidInputError, OutputExistsError
+    >>> cli_message(OutputExistsError("out"))
+    'out: already exists (use --overwrite to replace it)'
+    >>> cli_message(InvalidInputError("too few (use overwrite=True to start again)", where="n_walkers"),
+    ...             {"n_walkers": "--walkers", "overwrite": "--overwrite"})
+    '--walkers: too few (use --overwrite to start again)'
+
+    Args:
+        exc: the library's error.
+        flags: the command's library argument -> flag map (``{"n_walkers": "--walkers"}``):
+            ``where`` naming such an argument is shown as its flag, and ``ARGUMENT=True``
+            in the message as the flag. The argument of an
+            :class:`~dnnlik.errors.OutputExistsError` not in the map is shown as
+            ``--`` + its name, ``_`` written ``-``.
+
+    Returns:
+        The message, on one line unless the library's was not.
     """
-    if isinstance(exc, OutputExistsError):
-        flag = "--" + exc.argument.replace("_", "-")
+    flags = flags or {}
+    if isinstance(exc, OutputExistsError) and exc.hint is None:
+        flag = flags.get(exc.argument, "--" + exc.argument.replace("_", "-"))
         return f"{exc.where}: already exists (use {flag} to replace it)"
-    return str(exc)
+    text = exc.bare_message
+    for argument, flag in flags.items():
+        text = re.sub(rf"\b{re.escape(argument)}=True\b", flag.replace("\\", "\\\\"), text)
+    where = flags.get(exc.where, exc.where) if exc.where else None
+    return f"{where}: {text}" if where else text
 
 
 def config_default(config: Any, field: str) -> Any:
@@ -34,6 +61,16 @@ def config_default(config: Any, field: str) -> Any:
     ...     epochs: int = 10
     >>> config_default(Recipe, "epochs")
     10
+
+    Args:
+        config: a dataclass (the class).
+        field: one of its fields.
+
+    Returns:
+        The field's default (a new one from its factory, if it has one).
+
+    Raises:
+        KeyError: no such field, or it has no default.
     """
     import dataclasses
 
@@ -48,7 +85,14 @@ def config_default(config: Any, field: str) -> Any:
 
 
 def clean_errors(func: F) -> F:
-    """Report a :class:`DnnlikError` as ``Error: <message>`` with exit status 1, never a traceback."""
+    """Report a :class:`DnnlikError` as ``Error: <message>`` with exit status 1, never a traceback.
+
+    Args:
+        func: a command's function (the message names arguments as :func:`cli_message` does).
+
+    Returns:
+        The function, wrapped.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -91,7 +91,18 @@ def info(path: Path, fmt: str) -> None:
 
 
 def parse_assignments(items: tuple[str, ...], names: list[str]) -> dict[str, float]:
-    """``("mu=0.5", "jes=-1")`` -> ``{"mu": 0.5, "jes": -1.0}``; raises click.BadParameter."""
+    """``("mu=0.5", "jes=-1")`` -> ``{"mu": 0.5, "jes": -1.0}``; raises click.BadParameter.
+
+    Args:
+        items: the ``--param`` values.
+        names: the bundle's parameter names.
+
+    Returns:
+        The values by name.
+
+    Raises:
+        click.BadParameter: an item is not ``NAME=VALUE`` of a parameter, given once, with a finite number.
+    """
     values: dict[str, float] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -173,7 +184,7 @@ def eval_(path: Path, params: tuple[str, ...], grad: bool, fmt: str) -> None:
             out["logpdf_note"] = note
         if gradient is not None:
             finite = all(math.isfinite(g) for g in gradient)
-            out["grad_logpdf"] = dict(zip(names, gradient)) if finite else None
+            out["grad_logpdf"] = dict(zip(names, gradient, strict=True)) if finite else None
             if not finite:
                 out["grad_logpdf_note"] = ("no gradient exists where the log-likelihood is -inf" if note is not None
                                            else "the gradient is not finite at this point")
@@ -185,5 +196,5 @@ def eval_(path: Path, params: tuple[str, ...], grad: bool, fmt: str) -> None:
         click.echo(f"{value:.10g}")
     if gradient is not None:
         width = max(len(n) for n in names)
-        for name, g in zip(names, gradient):
+        for name, g in zip(names, gradient, strict=True):
             click.echo(f"  d/d{name:<{width}}  {g:.10g}")

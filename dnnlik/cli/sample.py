@@ -17,11 +17,12 @@ import dataclasses
 import json
 import math
 import warnings
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from ..errors import DnnlikError, InvalidInputError, OutputExistsError
+from ..errors import DnnlikError, InvalidInputError
 from ..sample.options import STRATEGIES, SampleOptions
 from ._common import cli_message as common_cli_message
 from ._common import config_default
@@ -130,23 +131,20 @@ def _sampling_options(func: F) -> F:
 
 
 def cli_message(exc: DnnlikError) -> str:
-    """A library error in this command's terms: the argument it names (``where``) as its flag, and
+    """A library error in this command's terms (:func:`dnnlik.cli._common.cli_message` with this
+    command's map of arguments to flags): the argument it names (``where``) as its flag, and
     ``overwrite=True``/``resume=True`` as ``--overwrite``/``--resume``.
-
-    (:func:`dnnlik.cli._common.cli_message`, for every command, translates
-    :class:`~dnnlik.errors.OutputExistsError`; this one knows this command's
-    arguments as well.)
 
     >>> cli_message(InvalidInputError("50 walkers are too few", where="n_walkers"))
     '--walkers: 50 walkers are too few'
+
+    Args:
+        exc: the library's error.
+
+    Returns:
+        Its message, naming this command's flags.
     """
-    if isinstance(exc, OutputExistsError):
-        return common_cli_message(exc)
-    text = exc.bare_message
-    for argument in ("overwrite", "resume"):
-        text = text.replace(f"{argument}=True", _ARGUMENTS[argument])
-    where = _ARGUMENTS.get(exc.where, exc.where) if exc.where else None
-    return f"{where}: {text}" if where else text
+    return common_cli_message(exc, _ARGUMENTS)
 
 
 # ---------------------------------------------------------------------------------------------- the command

@@ -65,8 +65,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -135,8 +136,15 @@ def iter_behaviour_problems(session: Any, document: dict[str, Any], *, skip: Col
                             seconds: float | None = None) -> Iterator[Problem]:
     """Problems of the ``behaviour`` stage (module docstring) for a schema-valid ``document``.
 
-    ``skip``: test-vector cases the static checks found malformed (not used as rows).
-    ``seconds``: the time all the stage's model runs may take together.
+    Args:
+        session: the model's onnxruntime session.
+        document: the schema-valid ``bundle.json``.
+        skip: test-vector cases the static checks found malformed (not used as rows).
+        seconds: the time all the stage's model runs may take together
+            (None: :data:`~dnnlik.evaluate.session.RUN_SECONDS` at call time).
+
+    Yields:
+        The problems (``behaviour:*``).
     """
     if seconds is None:  # read at call time, so that changing session.RUN_SECONDS reaches this stage
         seconds = _session.RUN_SECONDS
@@ -163,7 +171,8 @@ def _boxes(params: Sequence[Parameter]) -> tuple[np.ndarray, np.ndarray, np.ndar
     t_lo = np.where(np.isfinite(lower), lower, nominal - scale)
     t_hi = np.where(np.isfinite(upper), upper, nominal + scale)
     for j, p in enumerate(params):
-        if p.training_range is not None:
+        # a reversed training range is a semantic error (reported): the stage then ignores it, never crashes on it
+        if p.training_range is not None and p.training_range[0] <= p.training_range[1]:
             t_lo[j], t_hi[j] = p.training_range
     t_lo = np.clip(t_lo, lower, upper)
     t_hi = np.clip(t_hi, lower, upper)
@@ -178,6 +187,14 @@ def likelihood_points(params: Sequence[Parameter], best_fit: Sequence[float] | N
 
     Every point is inside the bounds (closed). Blocks are interleaved, so that any
     prefix holds points of every kind (the first rows are the ones run singly).
+
+    Args:
+        params: the parameters.
+        best_fit: the document's best-fit point, if it gives one.
+        max_values: the most numbers (points x parameters) to evaluate.
+
+    Returns:
+        The points, shape (n, P), and a label for each.
     """
     n_par = len(params)
     lower = np.array([p.lower for p in params], dtype=np.float64)
@@ -195,8 +212,14 @@ def likelihood_points(params: Sequence[Parameter], best_fit: Sequence[float] | N
     fixed += [
         (b_lo, "the corner of the bounds box with every parameter at its lower end"),
         (b_hi, "the corner of the bounds box with every parameter at its upper end"),
-        (np.where(alternate, b_lo, b_hi), "a corner of the bounds box (parameters alternately at their lower and upper ends)"),
-        (np.where(alternate, b_hi, b_lo), "a corner of the bounds box (parameters alternately at their upper and lower ends)"),
+        (
+            np.where(alternate, b_lo, b_hi),
+            "a corner of the bounds box (parameters alternately at their lower and upper ends)",
+        ),
+        (
+            np.where(alternate, b_hi, b_lo),
+            "a corner of the bounds box (parameters alternately at their upper and lower ends)",
+        ),
     ]
     edge_params = np.arange(n_par)
     if n_par > MAX_EDGE_PARAMETERS:
@@ -207,14 +230,21 @@ def likelihood_points(params: Sequence[Parameter], best_fit: Sequence[float] | N
             if math.isfinite(bound):
                 point = nominal.copy()
                 point[j] = bound
-                edges.append((point, f"the nominal point with {_short(params[j].name)} at its {side} bound {bound:g}"))
+                name = _short(params[int(j)].name)
+                edges.append((point, f"the nominal point with {name} at its {side} bound {bound:g}"))
     draws_t = rng.uniform(t_lo, t_hi, (N_UNIFORM, n_par)) if n_par else np.empty((N_UNIFORM, 0))
     draws_b = rng.uniform(b_lo, b_hi, (N_UNIFORM, n_par)) if n_par else np.empty((N_UNIFORM, 0))
     blocks = [
         fixed,
-        [(np.clip(x, lower, upper), f"uniform draw {i} inside the training box (seed {SEED})") for i, x in enumerate(draws_t)],
+        [
+            (np.clip(x, lower, upper), f"uniform draw {i} inside the training box (seed {SEED})")
+            for i, x in enumerate(draws_t)
+        ],
         edges,
-        [(np.clip(x, lower, upper), f"uniform draw {i} inside the bounds box (seed {SEED})") for i, x in enumerate(draws_b)],
+        [
+            (np.clip(x, lower, upper), f"uniform draw {i} inside the bounds box (seed {SEED})")
+            for i, x in enumerate(draws_b)
+        ],
     ]
     ordered: list[tuple[np.ndarray, str]] = []
     longest = max(len(b) for b in blocks)
@@ -349,11 +379,13 @@ def _check_batches(runner: _Runner, outputs: list[_Output], feed: Any, n: int, l
         if outs is None:
             return None
         good = {}
-        for o, got in zip(outputs, outs):
+        for o, got in zip(outputs, outs, strict=True):
             if got.dtype.kind not in "biuf":
                 continue  # not a numeric tensor: contract:output-dtype says so
             expected = (len(idx),) + o.trailing
-            if got.ndim != len(expected) or any(e is not None and g != e for g, e in zip(got.shape, expected)):
+            if got.ndim != len(expected) or any(
+                e is not None and g != e for g, e in zip(got.shape, expected, strict=True)
+            ):
                 shown = "[" + ", ".join("N" if e is None else str(e) for e in expected) + "]"
                 report("behaviour:batch-size", o,
                        f"has shape {list(got.shape)} for a batch of {len(idx)} {points_word}(s), expected {shown}: "
@@ -386,7 +418,7 @@ def _value_rules(outputs: list[_Output], whole: dict[str, np.ndarray], labels: l
     logpdf_out = by_role.get("logpdf")
     logpdf = whole.get(logpdf_out.name) if logpdf_out else None
     if logpdf is not None:
-        values = logpdf.astype(np.float64).reshape(n)
+        values: np.ndarray = logpdf.astype(np.float64).reshape(n)
         bad = np.isnan(values) | (values == np.inf)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])

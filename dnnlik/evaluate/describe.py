@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .model import Bundle
+    from .loaded_bundle import Bundle
 
 __all__ = ["describe"]
 
@@ -15,8 +15,16 @@ def _bound(v: float) -> str:
     return "-inf" if v == -math.inf else "+inf" if v == math.inf else f"{v:g}"
 
 
-def describe(bundle: "Bundle", *, max_parameters: int = 12) -> str:
-    """Identity, model, output meaning and parameters of a bundle, as text."""
+def describe(bundle: Bundle, *, max_parameters: int = 12) -> str:
+    """Identity, model, output meaning and parameters of a bundle, as text.
+
+    Args:
+        bundle: a loaded bundle.
+        max_parameters: the most parameters listed (the rest are counted).
+
+    Returns:
+        The summary ``dnnlik info`` prints, several lines.
+    """
     d = bundle.document
     model = d["model"]
     lines = [
@@ -26,7 +34,9 @@ def describe(bundle: "Bundle", *, max_parameters: int = 12) -> str:
         f"  license     {d['license']}",
     ]
     for ref in d.get("references", []):
-        lines.append(f"  reference   {ref['type']}:{ref['id']}" + (f"  ({ref['relation']})" if "relation" in ref else ""))
+        lines.append(
+            f"  reference   {ref['type']}:{ref['id']}" + (f"  ({ref['relation']})" if "relation" in ref else "")
+        )
     outputs = ", ".join(f"{t['name']} ({t['role']})" for t in model["outputs"])
     lines.append(f"  model       {model['file']}: ONNX opset {model['opset']}, outputs {outputs}")
     if "ensemble" in model:

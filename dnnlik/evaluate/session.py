@@ -20,7 +20,8 @@ See ``benchmarks/bench_bundle.py`` for the figures.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,7 @@ _MODEL_BYTES_ATTR = "_dnnlik_model_bytes"
 
 
 def onnxruntime_version() -> str:
+    """The installed onnxruntime's version (imports it)."""
     import onnxruntime
 
     return onnxruntime.__version__
@@ -75,6 +77,18 @@ def run_bounded(session: Any, output_names: Sequence[str], feeds: dict[str, Any]
     onnxruntime checks ``RunOptions.terminate`` between the nodes it executes, inside
     Loop/Scan/If bodies too, so a watchdog timer that sets it ends the run. Other failures
     of the run propagate unchanged (onnxruntime's own exception classes).
+
+    Args:
+        session: an onnxruntime session.
+        output_names: the outputs to compute.
+        feeds: the inputs, by name.
+        seconds: the time allowed (None: :data:`RUN_SECONDS` now).
+
+    Returns:
+        The outputs, in the order of ``output_names``.
+
+    Raises:
+        ModelTimeoutError: the run took longer than ``seconds``.
     """
     import onnxruntime as ort
 
@@ -126,6 +140,17 @@ def make_session(model_bytes: bytes, *, threads: int | None = None, providers: S
 
     The bytes stay attached to the session (see :func:`session_model_bytes`),
     so that pruned sessions can be derived from it later.
+
+    Args:
+        model_bytes: the ONNX model.
+        threads: intra-operator threads (None: one per physical core).
+        providers: onnxruntime execution providers (default: the CPU one).
+
+    Returns:
+        The session.
+
+    Raises:
+        BundleError: onnxruntime cannot load the model.
     """
     import onnxruntime as ort
 
@@ -189,8 +214,16 @@ def prune_model(model_bytes: bytes, outputs: Sequence[str], *, min_fraction: flo
     Returns None when ``outputs`` are not all graph outputs, when nothing can
     be dropped, or when the dropped nodes do less than ``min_fraction`` of the
     work (estimated as one per node plus the size of the constant tensors each
-    node reads, so that MatMuls weigh by their weights). Graph inputs are all kept, so the pruned model takes the same
-    feeds; unused initializers are dropped.
+    node reads, so that MatMuls weigh by their weights). Graph inputs are all kept, so the pruned
+    model takes the same feeds; unused initializers are dropped.
+
+    Args:
+        model_bytes: the ONNX model.
+        outputs: the graph outputs to keep.
+        min_fraction: the least fraction of the work the pruning must save.
+
+    Returns:
+        The pruned model's bytes, or None.
     """
     import onnx
 
@@ -268,7 +301,7 @@ class SessionPool:
     def _build(self, key: frozenset[str]) -> Any:
         ordered = [n for n in self._all_outputs if n in key]
         try:
-            pruned = prune_model(self._bytes, ordered, min_fraction=self._min_fraction)
+            pruned = None if self._bytes is None else prune_model(self._bytes, ordered, min_fraction=self._min_fraction)
         except Exception:  # pragma: no cover - the full session always works
             pruned = None
         if pruned is None:
@@ -302,6 +335,19 @@ def run_chunked(
     returns a boolean mask of rows *not* to evaluate (or None for none); those
     rows get ``fill_values[k]`` in output ``k``. Filtering chunk by chunk keeps
     the mask in cache instead of one more pass over all of ``x``.
+
+    Args:
+        session: the session (or anything with its ``run``).
+        input_name: the model's one input.
+        x: the rows, shape (N, ...).
+        output_names: the outputs to compute.
+        dtype: the input's dtype.
+        chunk_size: rows per run.
+        row_filter: the rows of a chunk not to evaluate (a mask, or None).
+        fill_values: what those rows get, one value per output.
+
+    Returns:
+        One float64 array per output, N rows each.
     """
     x = np.asarray(x)
     n = x.shape[0]
@@ -343,7 +389,7 @@ def run_chunked(
                 shapes = [np.shape(o)[1:] for o in outs]
             results = [np.empty((n,) + s, dtype=np.float64) for s in shapes]
         if rows is None:
-            for res, o in zip(results, outs):  # type: ignore[arg-type]
+            for res, o in zip(results, outs, strict=True):  # type: ignore[arg-type]
                 res[start:stop] = o
         else:
             for k, res in enumerate(results):

@@ -17,7 +17,8 @@ for an empty dimension, the dimensions after it taken from the declaration.
 from __future__ import annotations
 
 import math
-from typing import Any, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,15 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def tolerance_for(test_vectors: dict[str, Any], output: str) -> tuple[float, float, str]:
-    """``(abs, rel, where)`` of the tolerance that applies to ``output``; ``where`` names its member."""
+    """``(abs, rel, where)`` of the tolerance that applies to ``output``; ``where`` names its member.
+
+    Args:
+        test_vectors: ``bundle.json#/test_vectors``.
+        output: the output's name.
+
+    Returns:
+        The absolute and relative tolerances and the member that sets them.
+    """
     per_output = test_vectors.get("tolerances") or {}
     if output in per_output:
         tol = per_output[output]
@@ -60,6 +69,15 @@ def tensor_from_json(value: Any, dtype: str, declared: Sequence[int | None] | No
     one taken as 0). ``bool_as_number`` reads ``bool`` elements written as the
     numbers 0 and 1 (format 1.0.0, whose schema has no booleans in tensors).
     The walk is iterative, level by level, so no nesting depth can exhaust the stack.
+
+    Args:
+        value: the nested arrays of the test vector.
+        dtype: the declared element type.
+        declared: the declared shape (``None`` for a dimension of any size).
+        bool_as_number: read 0 and 1 as ``bool`` elements.
+
+    Returns:
+        The tensor, or a message saying why ``value`` is none.
     """
     shape: list[int] = []
     max_rank = len(declared) if declared is not None else MAX_RANK
@@ -131,6 +149,15 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any],
     Cases in ``skip`` (already reported as malformed by the static checks) are not run.
     Each run is stopped after ``seconds`` (None: :data:`~dnnlik.evaluate.session.RUN_SECONDS`);
     after a timeout no further case is run.
+
+    Args:
+        session: the model's onnxruntime session.
+        document: the schema-valid ``bundle.json``.
+        skip: indices of cases not to run (:attr:`dnnlik.bundle.Inspection.malformed_cases`).
+        seconds: the time each run may take.
+
+    Yields:
+        The problems (``test-vectors:*``), each at its case and output.
     """
     tv = document["test_vectors"]
     inputs = {t["name"]: t for t in document["model"]["inputs"]}
@@ -169,7 +196,7 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any],
         except Exception as exc:  # onnxruntime's own exception classes
             yield Problem("test-vectors:run-failed", f"the model fails on this case: {one_line(exc)}", where)
             continue
-        for name, got in zip(names, outs):
+        for name, got in zip(names, outs, strict=True):
             at = where + json_pointer(["outputs", name])
             declared = outputs.get(name)
             dtype = declared["dtype"] if declared else "float64"
@@ -186,7 +213,9 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any],
 def _compare(got: np.ndarray, expected: np.ndarray, dtype: str, tolerance: tuple[float, float, str],
              at: str) -> Iterator[Problem]:
     if got.shape != expected.shape:
-        yield Problem("test-vectors:shape", f"model returned shape {list(got.shape)}, expected {list(expected.shape)}", at)
+        yield Problem(
+            "test-vectors:shape", f"model returned shape {list(got.shape)}, expected {list(expected.shape)}", at
+        )
         return
     if dtype == "bool" or got.dtype == np.bool_:
         differ = np.asarray(got != expected)

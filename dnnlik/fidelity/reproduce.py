@@ -93,9 +93,9 @@ def reproduce_report(path: Any) -> Any:
     """Validate the bundle at ``path``, then recompute its reproducible fidelity evidence: one Report."""
     from ..bundle.source import open_source
     from ..errors import DnnlikError
-    from ..evaluate import load_local, validate
+    from ..evaluate import load_local, validate_local
 
-    report = validate(path)
+    report = validate_local(path)
     report.checks.append("reproduce")
     if not report.ok:
         return report

@@ -36,6 +36,7 @@ import numpy as np
 from .._version import __version__
 from ..density import LogDensity
 from ..errors import DnnlikError, InvalidInputError
+from ..fsutil import refuse_existing
 from .dataset import deduplicate, split_indices, write_dataset
 from .diagnostics import TRUST_FACTOR, ChainTooShortError, ShortChainWarning
 from .metadata import Timing, sampling_section
@@ -249,9 +250,7 @@ def _check_output(out: Path, store: CheckpointStore, config: dict[str, Any], *, 
         raise InvalidInputError("is complete: nothing to resume (use overwrite=True to sample again)",
                                 where=str(out))
     if not resume and not overwrite:
-        if out.exists():
-            raise InvalidInputError("already exists; use resume to continue an interrupted run or overwrite "
-                                    "to replace it", where=str(out))
+        refuse_existing(out, overwrite, hint="use resume to continue an interrupted run or overwrite to replace it")
         if store.path.exists():
             raise InvalidInputError("an interrupted run's checkpoints are here; use resume to continue it or "
                                     "overwrite to start again", where=str(store.path))

@@ -10,33 +10,31 @@ checkpoint folder ``<out>.partial/`` next to its output, holding
   positions and log-densities, the emcee random state, move counters).
 
 Each file is written to a temporary name, flushed and fsync'ed, then renamed
-into place, so a SIGKILL loses at most the chunk being computed, and the run
-resumes from the last complete chunk with exactly the state it had.
+into place (:func:`atomic_h5`, on :func:`dnnlik.fsutil.atomic_replace`), so a
+SIGKILL loses at most the chunk being computed, and the run resumes from the
+last complete chunk with exactly the state it had.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
 import shutil
-import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import h5py
 import numpy as np
 
 from ..errors import DnnlikError
-from ..fsutil import new_file_mode
+from ..fsutil import atomic_replace, write_error
 
 __all__ = [
-    "atomic_replace",
     "atomic_h5",
-    "write_error",
     "Chunk",
     "CheckpointStore",
     "random_state_to_h5",
@@ -48,77 +46,18 @@ PARTIAL_SUFFIX = ".partial"
 _CHUNK_RE = re.compile(r"^seg([0-9]{3})-([0-9]{6})\.h5\Z")
 
 
-def write_error(exc: OSError, where: str) -> DnnlikError:
-    """A one-line error for an OSError met while writing ``where`` (disk full, quota, not writable...).
-
-    Args:
-        exc: the error the operating system gave.
-        where: the path being written.
-
-    Returns:
-        The error to raise, saying why in words.
-    """
-    if exc.errno == errno.ENOSPC:
-        why = "no space left on the device (disk full)"
-    elif exc.errno == errno.EDQUOT:
-        why = "disk quota exceeded"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        why = f"not writable ({exc.strerror})"
-    else:
-        why = exc.strerror or str(exc)
-    return DnnlikError(f"cannot write: {why}", where=where)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-# Belongs in dnnlik.fsutil, with write_error and _fsync_dir (reported in issue 13): fsutil's
-# atomic_write_bytes needs the whole content in memory, which an HDF5 file written by h5py (up
-# to a gigabyte of samples) is not. atomic_write_bytes could then be built on this.
-@contextlib.contextmanager
-def atomic_replace(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; once the block completes, it replaces ``path``.
-
-    Whatever the block writes to the temporary path (any writer: h5py here)
-    is fsync'ed, given the mode ``path`` has (or would get), renamed over
-    ``path`` and the folder fsync'ed: a crash leaves either the old file or
-    the new one, never half of one. On an error the temporary file is removed.
-
-    Raises:
-        DnnlikError: an OSError while creating, syncing or renaming, in words
-            (:func:`write_error`).
-    """
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise write_error(exc, str(path)) from None
-    try:
-        try:
-            yield Path(tmp)
-            with open(tmp, "rb+") as raw:
-                os.fsync(raw.fileno())
-            os.chmod(tmp, new_file_mode(path))
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        except OSError as exc:
-            raise write_error(exc, str(path)) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 @contextlib.contextmanager
 def atomic_h5(path: str | Path) -> Iterator[h5py.File]:
-    """Yield a new HDF5 file that replaces ``path`` only once it is complete and on disk (:func:`atomic_replace`).
+    """Yield a new HDF5 file that replaces ``path`` only once it is complete and on disk.
+
+    (:func:`dnnlik.fsutil.atomic_replace` with h5py as the writer: an HDF5 file of
+    up to a gigabyte of samples is written where it lies, never held in memory.)
+
+    Args:
+        path: the file to write.
+
+    Yields:
+        The new file, open for writing.
 
     Raises:
         DnnlikError: the file cannot be written (disk full, not writable...).
@@ -260,7 +199,7 @@ class CheckpointStore:
                 found.append((int(m.group(1)), int(m.group(2)), p))
         found.sort()
         per_segment: dict[int, int] = {}
-        for seg, idx, p in found:
+        for seg, idx, _ in found:
             expected = per_segment.get(seg, 0)
             if idx != expected:
                 raise DnnlikError(f"checkpoint chunk {expected} of segment {seg} is missing; start again "

@@ -370,7 +370,7 @@ def export_bundle(
     import onnxruntime as ort
 
     from ..bundle.write import dump_document, finalize_document
-    from ..evaluate import validate
+    from ..evaluate import validate_local
     from ..fsutil import atomic_directory
 
     t0 = time.monotonic()
@@ -393,7 +393,7 @@ def export_bundle(
         for fname, data_bytes in files.items():
             (tmp / fname).write_bytes(data_bytes)
         (tmp / "bundle.json").write_bytes(dump_document(final))
-        report = validate(tmp)
+        report = validate_local(tmp)
         if not report.ok:
             raise InvalidBundleError(
                 "the exported bundle does not validate: " + "; ".join(str(p) for p in report.errors[:5]),

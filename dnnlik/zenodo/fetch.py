@@ -44,14 +44,15 @@ import re
 import shutil
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME
+from ..bundle.document import loads_bounded
 from ..errors import BundleError, InvalidBundleError
-from ..evaluate import validate as validate_bundle
+from ..evaluate import validate_local
 from ..report import Report, one_line
 from .client import ZenodoClient, ZenodoError, require_requests
 from .records import RecordFile, ZenodoReference, file_entries, file_name_problem, file_url, parse_reference, show_name
@@ -88,7 +89,14 @@ class FetchResult:
 
 
 def cache_root(sandbox: bool = False) -> Path:
-    """``$XDG_CACHE_HOME/dnnlik/zenodo`` (``~/.cache`` when unset; ``zenodo-sandbox`` for the sandbox)."""
+    """``$XDG_CACHE_HOME/dnnlik/zenodo`` (``~/.cache`` when unset; ``zenodo-sandbox`` for the sandbox).
+
+    Args:
+        sandbox: the cache of sandbox.zenodo.org's records.
+
+    Returns:
+        The cache folder (it may not exist yet).
+    """
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "dnnlik" / ("zenodo-sandbox" if sandbox else "zenodo")
 
@@ -105,7 +113,15 @@ def _bundle_path(files_dir: Path, names: list[str], where: str) -> Path:
 
 
 def cached_entry(reference: ZenodoReference, cache_dir: Path | None = None) -> FetchResult | None:
-    """The cache entry of ``reference`` if it is complete (files present with their sizes), else None."""
+    """The cache entry of ``reference`` if it is complete (files present with their sizes), else None.
+
+    Args:
+        reference: the record.
+        cache_dir: the cache (default :func:`cache_root`).
+
+    Returns:
+        The entry (``from_cache`` true), or None when there is no complete one.
+    """
     entry = (cache_dir or cache_root(reference.sandbox)) / str(reference.record)
     try:
         meta = loads_bounded((entry / "record.json").read_bytes(), where=str(entry / "record.json"))
@@ -174,7 +190,7 @@ class _Folder:
         self.fd = fd
 
     @classmethod
-    def open(cls, path: Path) -> "_Folder":
+    def open(cls, path: Path) -> _Folder:
         path.mkdir(parents=True, exist_ok=True)
         return cls(path, os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_FLAGS) if _DIR_FD else None)
 
@@ -183,7 +199,7 @@ class _Folder:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self) -> "_Folder":
+    def __enter__(self) -> _Folder:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -211,7 +227,7 @@ class _Folder:
         else:
             os.unlink(self._name(name), dir_fd=self.fd)
 
-    def subfolder(self, name: str) -> "_Folder":
+    def subfolder(self, name: str) -> _Folder:
         """The folder ``name`` inside this one, created if missing; a link or a file of that name is replaced."""
         for attempt in range(2):
             with contextlib.suppress(FileExistsError):
@@ -244,12 +260,20 @@ class _Folder:
     def open_read(self, name: str) -> int:
         return os.open(self._name(name), os.O_RDONLY | _O_NOFOLLOW | _O_FLAGS, dir_fd=self.fd)
 
-    def move(self, name: str, target: "_Folder", new_name: str) -> None:
+    def move(self, name: str, target: _Folder, new_name: str) -> None:
         """Rename ``name`` to ``target/new_name`` (replacing a file there)."""
         os.replace(self._name(name), target._name(new_name), src_dir_fd=self.fd, dst_dir_fd=target.fd)
 
     def write_file(self, name: str, data: bytes) -> None:
-        """Write ``name`` atomically: a new temporary file, flushed, renamed over ``name``."""
+        """Write ``name`` atomically: a new temporary file, flushed, renamed over ``name``.
+
+        Not :func:`dnnlik.fsutil.atomic_replace`, on purpose: that one works on
+        paths (``mkstemp`` in a folder named by its path, ``os.replace`` of paths),
+        so a folder of the cache swapped for a link between two steps would be
+        followed. This one creates the file new (``O_EXCL``), never through a
+        link (``O_NOFOLLOW``), and renames it, all relative to this folder held
+        open (``dir_fd``).
+        """
         part = PART_PREFIX + name
         self.remove(part)
         fd = self.create(part)
@@ -426,9 +450,25 @@ def fetch(
 
     ``reference`` is ``zenodo:NNN``, ``10.5281/zenodo.NNN``, a record URL or a
     record number; ``sandbox`` selects sandbox.zenodo.org for forms that do not
-    say. A concept record (all versions) gives its latest version. Raises
-    :class:`~dnnlik.errors.InvalidBundleError` (with its report) when the record
-    is not a valid bundle, :class:`ZenodoIntegrityError` on a checksum mismatch.
+    say. A concept record (all versions) gives its latest version.
+
+    Args:
+        reference: the record, in any of the forms above.
+        sandbox: whether a bare record number is on the sandbox.
+        refresh: download again even when the record is in the cache.
+        client: the Zenodo client to use (tests; default: a new one).
+        cache_dir: the cache (default :func:`cache_root`).
+        retries: more attempts at a file after a transient failure.
+        retry_pause: seconds between attempts (default :data:`RETRY_PAUSE`).
+
+    Returns:
+        The cache entry; its ``bundle_path`` is what :func:`dnnlik.load` takes.
+
+    Raises:
+        InvalidBundleError: the record is not a valid bundle (with its report);
+            nothing is cached.
+        ZenodoIntegrityError: a file does not match its size or MD5 checksum.
+        ZenodoError: the record cannot be read or downloaded, or the cache written.
     """
     ref = reference if isinstance(reference, ZenodoReference) else parse_reference(reference, sandbox=sandbox)
     root = Path(cache_dir) if cache_dir is not None else cache_root(ref.sandbox)
@@ -438,7 +478,9 @@ def fetch(
             return hit
     if client is None:
         client = ZenodoClient(sandbox=ref.sandbox, max_retries=3)
-    record = client.get_record(ref.record, where=str(ref))  # the one listing read: what it says is checked, then downloaded
+    record = client.get_record(
+        ref.record, where=str(ref)
+    )  # the one listing read: what it says is checked, then downloaded
     record_id = _record_id(record, str(ref))
     where = f"{ref.scheme}:{record_id}"
     resolved = ZenodoReference(record_id, ref.sandbox)
@@ -492,7 +534,7 @@ def _fetch_locked(ref: ZenodoReference, record: dict[str, Any], plan: list[tuple
                                   "command again to resume", where=where)
 
             bundle = _bundle_path(folder.path, present, where)
-            report = _validate(bundle, ref, where)
+            report = _validate_fetched(bundle, ref, where)
             if not report.ok:
                 stack.close()  # release the folders before removing them
                 with _Folder.open(root) as top_again, top_again.subfolder(".partial") as partial_again:
@@ -526,9 +568,10 @@ def _relocate(path: Path, old_root: Path, new_root: Path) -> Path:
     return new_root / path.relative_to(old_root)
 
 
-def _validate(bundle: Path, ref: ZenodoReference, where: str) -> Report:
+def _validate_fetched(bundle: Path, ref: ZenodoReference, where: str) -> Report:
+    """The report of the bundle just downloaded (staged, not yet in the cache), with the archive's own check."""
     try:
-        report = validate_bundle(bundle)
+        report = validate_local(bundle)
     except BundleError as exc:
         report = Report(where)
         report.add("archive:unreadable", exc.bare_message, exc.where or "")

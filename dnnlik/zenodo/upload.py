@@ -29,19 +29,19 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME, open_source
+from ..bundle.document import loads_bounded
 from ..bundle.write import dump_document, zip_bundle
 from ..digest import DIGEST_FIELD, document_digest, md5_file, sha256_file
 from ..errors import InvalidBundleError, InvalidInputError
-from ..evaluate import validate as validate_bundle
+from ..evaluate import validate_local
 from ..fsutil import atomic_write_bytes, atomic_write_text
-from .client import (Token, ZenodoAuthError, ZenodoClient, ZenodoError, ZenodoHTTPError, load_token,
-                     require_requests)
+from .client import Token, ZenodoAuthError, ZenodoClient, ZenodoError, ZenodoHTTPError, load_token, require_requests
 from .metadata import load_template, zenodo_metadata
 from .records import RecordFile, file_entries, parse_reference, safe_file_name
 
@@ -81,16 +81,36 @@ class UploadResult:
 
 
 def receipt_paths(receipts_dir: str | Path, name: str, version: str, sandbox: bool) -> tuple[Path, Path]:
-    """``(receipt, draft state)`` paths for one bundle version."""
+    """``(receipt, draft state)`` paths for one bundle version.
+
+    Args:
+        receipts_dir: the receipts folder.
+        name: the bundle's name.
+        version: its version.
+        sandbox: whether the record is on the sandbox.
+
+    Returns:
+        The receipt's path and the draft state's.
+    """
     stem = f"{name}-{version}" + (".sandbox" if sandbox else "")
     directory = Path(receipts_dir)
     return directory / f"{stem}.json", directory / f"{stem}.draft.json"
 
 
 def read_receipts(receipts_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Every published receipt in ``receipts_dir`` (draft states are skipped), sorted by file name."""
+    """Every published receipt in ``receipts_dir`` (draft states are skipped), sorted by file name.
+
+    Args:
+        receipts_dir: the receipts folder (missing: no receipts).
+
+    Returns:
+        ``(path, receipt)`` pairs.
+
+    Raises:
+        InvalidInputError: a receipt cannot be read, or is not a dnnlik receipt.
+    """
     directory = Path(receipts_dir)
-    out = []
+    out: list[tuple[Path, dict[str, Any]]] = []
     if not directory.is_dir():
         return out
     for path in sorted(directory.glob("*.json")):
@@ -107,7 +127,7 @@ def read_receipts(receipts_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _write_json(path: Path, value: Mapping[str, Any]) -> None:
@@ -159,26 +179,36 @@ def upload_bundle(
     ``publish=False`` the complete, verified draft is left for review and a later
     call with ``publish=True`` publishes it. ``write_back`` also writes the
     ``archive`` section into the local bundle.
+
+    Args:
+        bundle: the bundle folder or ``.zip``.
+        sandbox: archive on sandbox.zenodo.org.
+        publish: publish the verified deposition (else leave the draft).
+        new_version_of: a record to add this bundle to as a new version.
+        client: the Zenodo client to use (tests; default: one made with the token).
+        token: the access token.
+        token_file: the file holding the token.
+        receipts_dir: where the receipt and the draft state are written.
+        template: the Zenodo metadata template (a mapping or a file).
+        write_back: write the ``archive`` section into the local bundle too.
+        progress: called with a line for each step.
+
+    Returns:
+        What was archived: record, DOI, files, receipt.
+
+    Raises:
+        InvalidBundleError: the bundle is not valid.
+        ZenodoError: Zenodo refused a step, or the uploaded files differ.
+        MissingExtraError: the ``zenodo`` extra is not installed.
     """
     say = _Say(progress)
     if client is None:
         require_requests("Archiving on Zenodo")
     bundle = Path(bundle)
-    report = validate_bundle(bundle)
-    if not report.ok:
-        listing = "\n".join(f"  - {p}" for p in report.errors[:20])
-        raise InvalidBundleError(f"is not a valid bundle; fix it before archiving:\n{listing}", report=report,
-                                 where=str(bundle))
-    source = open_source(bundle)
-    document = loads_bounded(source.read(DOCUMENT_NAME), where=str(bundle))
+    source, document = _read_valid(bundle)
     name, version = document["name"], document["version"]
     receipt_path, draft_path = receipt_paths(receipts_dir, name, version, sandbox)
-    if receipt_path.exists():
-        previous = loads_bounded(receipt_path.read_bytes(), where=str(receipt_path))
-        raise ZenodoError(
-            f"{name} {version} is already archived as {previous.get('doi')} (record {previous.get('record_id')}); "
-            f"give the bundle a new version and upload it with --new-version-of {previous.get('record_id')}",
-            where=str(receipt_path))
+    _refuse_archived(receipt_path, name, version)
     if isinstance(template, (str, Path)) or template is None:
         template = load_template(template)
     if client is None:
@@ -187,6 +217,110 @@ def upload_bundle(
         raise ZenodoError("the Zenodo client given has no access token")
 
     deposition, resumed = _draft(client, draft_path, sandbox, new_version_of, say)
+    target = _reserve(client, deposition, document, template, say)
+    archived = {k: v for k, v in document.items() if k != DIGEST_FIELD}
+    archived["archive"] = target.archive_section()
+    archived[DIGEST_FIELD] = document_digest(archived)
+    state = {
+        "receipt_version": RECEIPT_VERSION, "status": "draft", "name": name, "version": version,
+        "sandbox": sandbox, "base_url": client.base_url, "deposition_id": target.deposition_id,
+        "record_id": target.record_id, "doi": target.doi, "concept_doi": target.concept_doi, "url": target.url,
+        "bucket": target.bucket, "created": _now(),
+    }
+    if not resumed:
+        _write_json(draft_path, state)
+
+    staging = Path(tempfile.mkdtemp(prefix="dnnlik-upload-"))
+    try:
+        uploads, layout = _stage(source, archived, staging)
+        local = {n: RecordFile(n, p.stat().st_size, md5_file(p)) for n, p in uploads.items()}
+        if not target.submitted:
+            _sync_files(client, target.bucket, uploads, local, say)
+            say("setting the metadata")
+            client.update_metadata(target.deposition_id, zenodo_metadata(archived, template=template, doi=target.doi,
+                                                                         record_id=target.record_id))
+        _verify_files(client, target, local, say)
+        published = target.submitted
+        if publish and not target.submitted:
+            final = _publish(client, target.deposition_id, say)
+            published = True
+            if final.get("doi") and final["doi"] != target.doi:
+                raise ZenodoError(f"Zenodo published the record as {final['doi']}, not as the reserved {target.doi} "
+                                  "written into bundle.json", where=f"deposition {target.deposition_id}")
+            target.concept_doi = final.get("conceptdoi") or target.concept_doi
+        files = [
+            {**local[n].to_json(), "sha256": sha256_file(p)[0]} for n, p in sorted(uploads.items())
+        ]
+        if write_back:
+            _write_back(bundle, staging / "bundle", archived)
+            say(f"wrote the archive section into {bundle}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        source.close()
+
+    result = UploadResult(
+        record_id=target.record_id, doi=target.doi,
+        concept_doi=str(target.concept_doi) if target.concept_doi else None, url=target.url,
+        published=published, sandbox=sandbox, deposition_id=target.deposition_id,
+        document_sha256=archived[DIGEST_FIELD], files=files, receipt=None, resumed=resumed,
+    )
+    entry = {
+        **state, "status": "published" if published else "draft-verified", "concept_doi": result.concept_doi,
+        "kind": document.get("kind"), "date": _now(), "document_sha256": archived[DIGEST_FIELD],
+        "source_document_sha256": document.get(DIGEST_FIELD), "layout": layout, "files": files,
+    }
+    result.receipt = _write_receipt(entry, published, receipt_path, draft_path, say)
+    return result
+
+
+def _read_valid(bundle: Path) -> tuple[Any, dict[str, Any]]:
+    """The bundle's source (open) and document, once it has validated."""
+    report = validate_local(bundle)
+    if not report.ok:
+        listing = "\n".join(f"  - {p}" for p in report.errors[:20])
+        raise InvalidBundleError(f"is not a valid bundle; fix it before archiving:\n{listing}", report=report,
+                                 where=str(bundle))
+    source = open_source(bundle)
+    try:
+        return source, loads_bounded(source.read(DOCUMENT_NAME), where=str(bundle))
+    except BaseException:
+        source.close()
+        raise
+
+
+def _refuse_archived(receipt_path: Path, name: str, version: str) -> None:
+    """A bundle version is archived once: refuse it when its receipt exists."""
+    if receipt_path.exists():
+        previous = loads_bounded(receipt_path.read_bytes(), where=str(receipt_path))
+        raise ZenodoError(
+            f"{name} {version} is already archived as {previous.get('doi')} (record {previous.get('record_id')}); "
+            f"give the bundle a new version and upload it with --new-version-of {previous.get('record_id')}",
+            where=str(receipt_path))
+
+
+@dataclass
+class _Target:
+    """Where the bundle goes: the draft deposition, the DOI and record Zenodo reserved for it, its bucket."""
+
+    deposition_id: int
+    doi: str
+    record_id: int
+    concept_doi: str | None
+    url: str
+    bucket: str
+    submitted: bool
+
+    def archive_section(self) -> dict[str, Any]:
+        """The ``archive`` section of ``bundle.json`` (spec: ``doi``, ``record_id``, ``url``, ``concept_doi``)."""
+        archive: dict[str, Any] = {"doi": self.doi, "record_id": self.record_id, "url": self.url}
+        if self.concept_doi:
+            archive["concept_doi"] = str(self.concept_doi)
+        return archive
+
+
+def _reserve(client: ZenodoClient, deposition: dict[str, Any], document: Mapping[str, Any],
+             template: Mapping[str, Any], say: _Say) -> _Target:
+    """The DOI of the draft (reserved now unless it already is) and the rest of where the bundle goes."""
     deposition_id = int(deposition["id"])
     reserved = (deposition.get("metadata") or {}).get("prereserve_doi")
     if not (isinstance(reserved, dict) and reserved.get("doi") and reserved.get("recid")):
@@ -200,84 +334,43 @@ def upload_bundle(
     concept_doi = deposition.get("conceptdoi")
     if not concept_doi and deposition.get("conceptrecid"):
         concept_doi = f"{doi.split('/', 1)[0]}/zenodo.{deposition['conceptrecid']}"
-    url = f"{client.base_url}/records/{record_id}"
-    archive: dict[str, Any] = {"doi": doi, "record_id": record_id, "url": url}
-    if concept_doi:
-        archive["concept_doi"] = str(concept_doi)
-    archived = {k: v for k, v in document.items() if k != DIGEST_FIELD}
-    archived["archive"] = archive
-    archived[DIGEST_FIELD] = document_digest(archived)
     bucket = (deposition.get("links") or {}).get("bucket")
     if not bucket:
         raise ZenodoError("the deposition has no bucket link (links.bucket)", where=f"deposition {deposition_id}")
-    state = {
-        "receipt_version": RECEIPT_VERSION, "status": "draft", "name": name, "version": version,
-        "sandbox": sandbox, "base_url": client.base_url, "deposition_id": deposition_id,
-        "record_id": record_id, "doi": doi, "concept_doi": concept_doi, "url": url, "bucket": bucket,
-        "created": _now(),
-    }
-    if not resumed:
-        _write_json(draft_path, state)
+    return _Target(deposition_id, doi, record_id, concept_doi, f"{client.base_url}/records/{record_id}", bucket,
+                   bool(deposition.get("submitted")))
 
-    staging = Path(tempfile.mkdtemp(prefix="dnnlik-upload-"))
-    try:
-        uploads, layout = _stage(source, archived, staging)
-        local = {n: RecordFile(n, p.stat().st_size, md5_file(p)) for n, p in uploads.items()}
-        submitted = bool(deposition.get("submitted"))
-        if not submitted:
-            _sync_files(client, bucket, uploads, local, say)
-            say("setting the metadata")
-            client.update_metadata(deposition_id, zenodo_metadata(archived, template=template, doi=doi,
-                                                                  record_id=record_id))
-        problems = _compare(local, file_entries(client.list_bucket(bucket), where=f"bucket of deposition {deposition_id}"))
-        problems += [p for p in _compare(local, file_entries(client.list_deposition_files(deposition_id),
-                                                             where=f"files of deposition {deposition_id}"))
-                     if p not in problems]
-        if problems:
-            what = "the published record" if submitted else "the draft"
-            raise ZenodoError(
-                "refusing to publish: the files Zenodo reports do not match the bundle: " + "; ".join(problems)
-                + (f". {what} is kept; run the same command again to re-upload" if not submitted else ""),
-                where=f"deposition {deposition_id}")
-        say(f"verified {len(local)} file(s) on Zenodo: names, sizes and MD5s match")
-        published = submitted
-        if publish and not submitted:
-            final = _publish(client, deposition_id, say)
-            published = True
-            if final.get("doi") and final["doi"] != doi:
-                raise ZenodoError(f"Zenodo published the record as {final['doi']}, not as the reserved {doi} "
-                                  "written into bundle.json", where=f"deposition {deposition_id}")
-            concept_doi = final.get("conceptdoi") or concept_doi
-        files = [
-            {**local[n].to_json(), "sha256": sha256_file(p)[0]} for n, p in sorted(uploads.items())
-        ]
-        if write_back:
-            _write_back(bundle, staging / "bundle", archived)
-            say(f"wrote the archive section into {bundle}")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
-    result = UploadResult(
-        record_id=record_id, doi=doi, concept_doi=str(concept_doi) if concept_doi else None, url=url,
-        published=published, sandbox=sandbox, deposition_id=deposition_id,
-        document_sha256=archived[DIGEST_FIELD], files=files, receipt=None, resumed=resumed,
+def _verify_files(client: ZenodoClient, target: _Target, local: Mapping[str, RecordFile], say: _Say) -> None:
+    """Refuse to go on unless both of Zenodo's listings (bucket, deposition) hold exactly the local files."""
+    deposition_id = target.deposition_id
+    problems = _compare(
+        local, file_entries(client.list_bucket(target.bucket), where=f"bucket of deposition {deposition_id}")
     )
-    entry = {
-        **state, "status": "published" if published else "draft-verified", "concept_doi": result.concept_doi,
-        "kind": document.get("kind"), "date": _now(), "document_sha256": archived[DIGEST_FIELD],
-        "source_document_sha256": document.get(DIGEST_FIELD), "layout": layout, "files": files,
-    }
-    entry.pop("bucket", None)
+    problems += [p for p in _compare(local, file_entries(client.list_deposition_files(deposition_id),
+                                                         where=f"files of deposition {deposition_id}"))
+                 if p not in problems]
+    if problems:
+        what = "the published record" if target.submitted else "the draft"
+        raise ZenodoError(
+            "refusing to publish: the files Zenodo reports do not match the bundle: " + "; ".join(problems)
+            + (f". {what} is kept; run the same command again to re-upload" if not target.submitted else ""),
+            where=f"deposition {deposition_id}")
+    say(f"verified {len(local)} file(s) on Zenodo: names, sizes and MD5s match")
+
+
+def _write_receipt(entry: dict[str, Any], published: bool, receipt_path: Path, draft_path: Path, say: _Say) -> Path:
+    """Write the receipt of a published record (and remove the draft state), or the verified draft's state."""
+    entry = dict(entry)
+    bucket = entry.pop("bucket", None)
     if published:
         entry.pop("created", None)
         _write_json(receipt_path, entry)
         draft_path.unlink(missing_ok=True)
-        result.receipt = receipt_path
         say(f"receipt written to {receipt_path}")
-    else:
-        _write_json(draft_path, {**entry, "bucket": bucket})
-        result.receipt = draft_path
-    return result
+        return receipt_path
+    _write_json(draft_path, {**entry, "bucket": bucket})
+    return draft_path
 
 
 def _draft(client: ZenodoClient, draft_path: Path, sandbox: bool, new_version_of: int | str | None,
@@ -321,7 +414,7 @@ def _stage(source: Any, archived: Mapping[str, Any], staging: Path) -> tuple[dic
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read(name))
     (folder / DOCUMENT_NAME).write_bytes(dump_document(archived))
-    report = validate_bundle(folder)
+    report = validate_local(folder)
     if not report.ok:  # cannot happen unless the archive section itself is refused
         raise InvalidBundleError("the bundle with its archive section is not valid:\n"
                                  + "\n".join(f"  - {p}" for p in report.errors[:20]), report=report,

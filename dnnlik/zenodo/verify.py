@@ -14,7 +14,7 @@ from pathlib import Path
 from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME, open_source
 from ..errors import DnnlikError, InvalidBundleError
-from ..evaluate import validate as validate_local
+from ..evaluate import validate_local
 from ..report import Report
 from .fetch import fetch
 from .records import is_zenodo_source

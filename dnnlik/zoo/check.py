@@ -61,11 +61,11 @@ def validate_all(index: str | os.PathLike[str] | None = None, *, archived: bool 
 
 
 def _entry_report(entry: ZooEntry, path: Path, pointer: str) -> Report:
-    from ..evaluate import validate
+    from ..evaluate import validate_local
 
     label = f"zoo:{entry.name}@{entry.version}"
     try:
-        report = validate(path.resolve())
+        report = validate_local(path.resolve())
     except DnnlikError as exc:
         report = Report(label)
         report.add("zoo:unreadable", exc.bare_message, f"{pointer}/path")

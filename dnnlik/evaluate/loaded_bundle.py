@@ -1,6 +1,9 @@
-"""The :class:`Bundle`: a validated bundle, ready to evaluate.
+"""The :class:`Bundle`: a loaded, validated bundle, ready to evaluate.
 
-Get one from :func:`dnnlik.load`. For a likelihood bundle::
+Get one from :func:`dnnlik.load` (or :func:`dnnlik.evaluate.load_local` for a
+local path). A likelihood bundle is a :class:`~dnnlik.density.LogDensity`,
+like the reference likelihoods: ``infer``, ``sample``, ``fidelity`` and
+``train`` take either. For a likelihood bundle::
 
     b = dnnlik.load("zoo/toy-lhc-like")
     b.logpdf({"mu": [0.0, 0.5, 1.0]})      # other parameters at nominal
@@ -18,8 +21,10 @@ catch a model that breaks them elsewhere.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +61,10 @@ class _CheckedSession:
         try:
             outs = self.session.run(names, feeds)
         except Exception as exc:  # onnxruntime's own exception classes
-            raise BundleError(f"the model failed on a batch of {n} point(s): {one_line(exc)}", where=self.where) from None
-        for name, out in zip(names, outs):
+            raise BundleError(
+                f"the model failed on a batch of {n} point(s): {one_line(exc)}", where=self.where
+            ) from None
+        for name, out in zip(names, outs, strict=True):
             size = self.row_sizes[name]
             try:  # onnxruntime returns numpy arrays; a 0-d one has no shape[0]
                 if out.shape[0] == n and out.size == n * size:
@@ -75,9 +82,24 @@ class _CheckedSession:
 
 
 class Bundle:
-    """A loaded, validated bundle. Build it with :func:`dnnlik.load`, not directly."""
+    """A loaded, validated bundle. Build it with :func:`dnnlik.load`, not directly.
 
-    def __init__(self, path: str | Path, document: dict[str, Any], session: Any, *, chunk_size: int = DEFAULT_CHUNK) -> None:
+    Implements :class:`dnnlik.density.LogDensity` (``parameters``, ``exact_gradient``,
+    ``logpdf``, ``grad_logpdf``) for a ``likelihood`` bundle; :meth:`run` runs the
+    model of any kind of bundle on raw inputs.
+
+    Args:
+        path: where the bundle was read from (a folder or a zip).
+        document: its ``bundle.json``, validated.
+        session: the onnxruntime session of its whole model.
+        chunk_size: rows per model run (larger batches run in chunks).
+
+    Raises:
+        InvalidInputError: ``chunk_size`` is not an integer >= 1.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], document: dict[str, Any], session: Any, *,
+                 chunk_size: int = DEFAULT_CHUNK) -> None:
         self.path = Path(path)
         self.document = document
         self.session = session  # the whole model (every output); Bundle.run uses it
@@ -98,36 +120,51 @@ class Bundle:
         self._box_hi = float(self._upper.min()) if len(self.parameters) else np.inf
         n_par = len(self.parameters)
         self._row_sizes = {
-            t["name"]: (n_par if role == "grad_logpdf" else 1) for role, t in self._outputs.items() if role in _ROLE_CHECKED
+            t["name"]: (n_par if role == "grad_logpdf" else 1)
+            for role, t in self._outputs.items()
+            if role in _ROLE_CHECKED
         }
 
     # identity -----------------------------------------------------------
     @property
     def name(self) -> str:
+        """The bundle's name (``bundle.json#/name``)."""
         return self.document["name"]
 
     @property
     def version(self) -> str:
+        """The bundle's version (``bundle.json#/version``)."""
         return self.document["version"]
 
     @property
     def kind(self) -> str:
+        """``likelihood``, ``spectrum-fit`` or ``classifier`` (``bundle.json#/kind``)."""
         return self.document["kind"]
 
     @property
-    def parameter_names(self) -> list[str]:
-        return [p.name for p in self.parameters]
+    def parameter_names(self) -> tuple[str, ...]:
+        """The parameters' names, in the order of the points' columns."""
+        return tuple(p.name for p in self.parameters)
 
     @property
     def has_gradient(self) -> bool:
+        """Whether the model has a ``grad_logpdf`` output."""
         return "grad_logpdf" in self._outputs
 
     @property
+    def exact_gradient(self) -> bool:
+        """True when :meth:`grad_logpdf` is available: the model's own, exact gradient output
+        (:class:`~dnnlik.density.LogDensity`); a bundle never estimates one."""
+        return self.has_gradient
+
+    @property
     def is_ensemble(self) -> bool:
+        """Whether the model is an ensemble (it has a ``logpdf_spread`` output)."""
         return "logpdf_spread" in self._outputs
 
     @property
     def nominal(self) -> np.ndarray:
+        """The parameters' nominal values, shape (P,)."""
         return np.array([p.nominal for p in self.parameters])
 
     def __repr__(self) -> str:
@@ -136,7 +173,9 @@ class Bundle:
     # evaluation -----------------------------------------------------------
     def _likelihood_only(self, what: str) -> None:
         if self.kind != "likelihood":
-            raise BundleError(f"{what} needs a 'likelihood' bundle; this one is a {self.kind!r} (use Bundle.run)", where=self.name)
+            raise BundleError(
+                f"{what} needs a 'likelihood' bundle; this one is a {self.kind!r} (use Bundle.run)", where=self.name
+            )
 
     def _outside(self, chunk: np.ndarray) -> np.ndarray | None:
         """Rows of ``chunk`` with a parameter outside its bounds (None when there is none)."""
@@ -145,7 +184,7 @@ class Bundle:
         if self._box_lo <= self._box_hi and chunk.size and chunk.min() >= self._box_lo and chunk.max() <= self._box_hi:
             return None
         bad = (chunk < self._lower) | (chunk > self._upper)
-        return bad.any(axis=1) if bad.any() else None
+        return np.asarray(bad.any(axis=1)) if bad.any() else None
 
     def _evaluate(self, x: Any, roles: list[str], strict: bool, fills: list[float]) -> tuple[list[np.ndarray], bool]:
         """Run the model for output ``roles``; rows out of bounds get ``fills`` (or raise if ``strict``)."""
@@ -181,7 +220,7 @@ class Bundle:
         if not n:
             return
         logpdf = outs[roles.index("logpdf")] if "logpdf" in roles else None
-        for role, out in zip(roles, outs):
+        for role, out in zip(roles, outs, strict=True):
             if role == "logpdf":
                 # NaN or +inf fail the comparison (-inf, the fill outside the bounds, passes)
                 if (out.item() if n == 1 else out.max()) < np.inf:
@@ -221,12 +260,14 @@ class Bundle:
         point = points[row]
         shown = ""
         if len(self.parameters) <= 6:
-            shown = " (" + ", ".join(f"{p.name}={v:.6g}" for p, v in zip(self.parameters, point)) + ")"
-        beyond = [p.name for p, v in zip(self.parameters, point)
+            shown = " (" + ", ".join(f"{p.name}={v:.6g}" for p, v in zip(self.parameters, point, strict=True)) + ")"
+        beyond = [p.name for p, v in zip(self.parameters, point, strict=True)
                   if p.training_range is not None and not p.training_range[0] <= v <= p.training_range[1]]
         hint = ""
         if beyond:
-            hint = f"; the point is outside the training range of {beyond[0]!r}" + (f" and {len(beyond) - 1} more" if len(beyond) > 1 else "")
+            hint = f"; the point is outside the training range of {beyond[0]!r}" + (
+                f" and {len(beyond) - 1} more" if len(beyond) > 1 else ""
+            )
         rule = ("a log-likelihood may be -inf, never NaN or +inf" if role == "logpdf"
                 else "it must be finite wherever the log-likelihood is not -inf")
         raise BundleError(
@@ -254,6 +295,19 @@ class Bundle:
         model returns NaN or +inf there, or an output whose length is not the
         number of points, :class:`~dnnlik.errors.BundleError` is raised naming
         the point and the output (no wrong number is returned).
+
+        Args:
+            x: the point(s), as above.
+            strict: raise for a point outside the bounds instead of giving -inf.
+
+        Returns:
+            The log-likelihood at each point, float64 of shape (N,), or a scalar.
+
+        Raises:
+            InvalidInputError: ``x`` is malformed (shape, NaN, unknown name...).
+            OutOfBoundsError: with ``strict=True``, a point is outside the bounds.
+            BundleError: this is not a likelihood bundle, or its model gave a
+                value no log-likelihood takes (see above).
         """
         (values,), single = self._evaluate(x, ["logpdf"], strict, [-np.inf])
         values = values.reshape(-1)
@@ -268,6 +322,19 @@ class Bundle:
         with NaN or infinite values where the log-likelihood is not -inf raises
         :class:`~dnnlik.errors.BundleError` (where it is -inf, the row is the
         model's, with no meaning).
+
+        Args:
+            x: the point(s), as for :meth:`logpdf`.
+            strict: raise for a point outside the bounds instead of giving NaN.
+
+        Returns:
+            The gradient, float64 of shape (N, P), or (P,) for one point.
+
+        Raises:
+            NoGradientError: the model has no gradient output.
+            InvalidInputError: ``x`` is malformed.
+            OutOfBoundsError: with ``strict=True``, a point is outside the bounds.
+            BundleError: the model gave a gradient that is not finite (see above).
         """
         if self.kind == "likelihood" and not self.has_gradient:
             raise NoGradientError(
@@ -279,7 +346,21 @@ class Bundle:
         return grads[0] if single else grads
 
     def logpdf_and_grad(self, x: Any, *, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`logpdf` and :meth:`grad_logpdf` from one model run."""
+        """:meth:`logpdf` and :meth:`grad_logpdf` from one model run.
+
+        Args:
+            x: the point(s), as for :meth:`logpdf`.
+            strict: raise for a point outside the bounds.
+
+        Returns:
+            ``(logpdf, grad_logpdf)``, shaped as those methods return them.
+
+        Raises:
+            NoGradientError: the model has no gradient output.
+            InvalidInputError: ``x`` is malformed.
+            OutOfBoundsError: with ``strict=True``, a point is outside the bounds.
+            BundleError: the model gave values no log-likelihood takes.
+        """
         if not self.has_gradient:
             self.grad_logpdf(x)  # raises NoGradientError with its message
         (values, grads), single = self._evaluate(x, ["logpdf", "grad_logpdf"], strict, [-np.inf, np.nan])
@@ -287,9 +368,25 @@ class Bundle:
         return (values[0], grads[0]) if single else (values, grads)
 
     def logpdf_spread(self, x: Any, *, strict: bool = False) -> np.ndarray:
-        """For an ensemble: the members' spread (standard deviation) of the log-likelihood."""
+        """For an ensemble: the members' spread (standard deviation) of the log-likelihood.
+
+        Args:
+            x: the point(s), as for :meth:`logpdf`.
+            strict: raise for a point outside the bounds instead of giving NaN.
+
+        Returns:
+            The spread at each point, float64 of shape (N,), or a scalar.
+
+        Raises:
+            BundleError: the model is not an ensemble, or its spread is not finite
+                where the log-likelihood is not -inf.
+            InvalidInputError: ``x`` is malformed.
+            OutOfBoundsError: with ``strict=True``, a point is outside the bounds.
+        """
         if not self.is_ensemble:
-            raise BundleError("this bundle's model is not an ensemble: it has no 'logpdf_spread' output", where=self.name)
+            raise BundleError(
+                "this bundle's model is not an ensemble: it has no 'logpdf_spread' output", where=self.name
+            )
         (spread,), single = self._evaluate(x, ["logpdf_spread"], strict, [np.nan])
         spread = spread.reshape(-1)
         return spread[0] if single else spread
@@ -297,11 +394,21 @@ class Bundle:
     def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Run the ONNX model on raw inputs (by input name); returns every output by name.
 
-        Raises :class:`~dnnlik.errors.InvalidInputError` naming any missing or
-        unknown input, or an input the model cannot take.
+        Works for every kind of bundle; the inputs are given to the model as they are.
+
+        Args:
+            inputs: an array (or nested lists) for each of the model's inputs, by name.
+
+        Returns:
+            Every output of the model, by name.
+
+        Raises:
+            InvalidInputError: an input is missing or unknown, or the model cannot take it.
         """
         if not isinstance(inputs, Mapping):
-            raise InvalidInputError(f"must be a mapping of input names to arrays, got {type(inputs).__name__}", where="inputs")
+            raise InvalidInputError(
+                f"must be a mapping of input names to arrays, got {type(inputs).__name__}", where="inputs"
+            )
         declared = [t["name"] for t in self._inputs]
         missing = [name for name in declared if name not in inputs]
         if missing:
@@ -311,22 +418,28 @@ class Bundle:
         unknown = [name for name in inputs if name not in declared]
         if unknown:
             raise InvalidInputError(f"unknown model input(s) {unknown}; the model takes {declared}", where="inputs")
-        feeds = {}
+        feeds: dict[str, np.ndarray] = {}
         for t in self._inputs:
             try:
                 feeds[t["name"]] = np.asarray(inputs[t["name"]], dtype=NUMPY_DTYPES[t["dtype"]])
             except (TypeError, ValueError) as exc:
-                raise InvalidInputError(f"cannot be read as {t['dtype']} ({exc})", where=f"inputs[{t['name']!r}]") from None
+                raise InvalidInputError(
+                    f"cannot be read as {t['dtype']} ({exc})", where=f"inputs[{t['name']!r}]"
+                ) from None
         names = [o.name for o in self.session.get_outputs()]
         try:
             outs = self.session.run(names, feeds)
         except Exception as exc:  # onnxruntime's own exception classes (wrong rank or size)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidInputError(f"the model cannot run on these inputs: {first}", where="inputs") from None
-        return dict(zip(names, outs))
+        return dict(zip(names, outs, strict=True))
 
     def summary(self) -> str:
-        """A readable multi-line summary (what ``dnnlik info`` prints)."""
+        """A readable multi-line summary (what ``dnnlik info`` prints).
+
+        Returns:
+            Identity, model, output meaning and parameters, as text.
+        """
         from .describe import describe
 
         return describe(self)
