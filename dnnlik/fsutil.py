@@ -128,6 +128,7 @@ def atomic_replace(path: str | Path) -> Iterator[Path]:
     ...     _ = tmp.write_text("complete")
     >>> (folder / "out.txt").read_text(), len(list(folder.iterdir()))
     ('complete', 1)
+    >>> shutil.rmtree(folder)
 
     Args:
         path: the file to write (its folder must exist).
