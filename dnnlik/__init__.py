@@ -12,9 +12,15 @@ use, and TensorFlow only ever inside :mod:`dnnlik.train`.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+# onnxruntime writes a device id and a small database under $XDG_CACHE_HOME/Microsoft at its
+# import unless telemetry is off: reading a bundle must write nothing outside the folders the
+# user chose. Set before onnxruntime is first imported (a user's own setting wins).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from .errors import DnnlikError
 
 if TYPE_CHECKING:

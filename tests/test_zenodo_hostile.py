@@ -42,10 +42,8 @@ class Outside:
         self.base = tmp_path
         self.root = cache_root()
         self.root.mkdir(parents=True)
-        # onnxruntime (validation) keeps a device id in $XDG_CACHE_HOME/Microsoft/DeveloperTools/.onnxruntime:
-        # its own doing, not the fetch's, so that folder is left out of the comparison
-        self.onnxruntime = self.root.parents[1] / "Microsoft"
-        self.onnxruntime.mkdir()
+        # nothing else may appear around the cache either: not even onnxruntime's device id under
+        # $XDG_CACHE_HOME/Microsoft (dnnlik turns its telemetry off)
         self.dir = tmp_path / "outside"
         self.dir.mkdir()
         self.sentinel = self.dir / "sentinel.txt"
@@ -61,7 +59,7 @@ class Outside:
         out: dict[str, str] = {}
         for folder, dirs, files in os.walk(self.base):
             here = Path(folder)
-            if here == self.root or here == self.onnxruntime:
+            if here == self.root:
                 dirs[:] = []  # inside the cache: checked separately
                 continue
             for name in dirs:
