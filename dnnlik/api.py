@@ -30,7 +30,7 @@ ZOO_SCHEME = "zoo:"
 def _is_zenodo(source: str | os.PathLike[str]) -> bool:
     if not isinstance(source, str):
         return False
-    from .zenodo.records import is_zenodo_source  # light: no requests, no zenodo_get
+    from .zenodo.records import is_zenodo_source  # light: no requests
 
     return is_zenodo_source(source)
 

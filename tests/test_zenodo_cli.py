@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("requests")
-pytest.importorskip("zenodo_get")
+pytest.importorskip("requests")
 
 from zenodo_server import EXPIRED_TOKEN, GOOD_TOKEN, block_network, zenodo_server  # noqa: E402,F401
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("requests")
-pytest.importorskip("zenodo_get")
+pytest.importorskip("requests")
 
 from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: E402,F401
 

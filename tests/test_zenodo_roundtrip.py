@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("requests")
-pytest.importorskip("zenodo_get")
+pytest.importorskip("requests")
 
 from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: E402,F401
 
