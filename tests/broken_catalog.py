@@ -21,9 +21,10 @@ import shutil
 import stat
 import struct
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dnnlik.bundle.write import dump_document, write_bundle
 from dnnlik.digest import DIGEST_FIELD, document_digest

@@ -59,10 +59,15 @@ class RawEntry:
 
 
 def _local_header(name: bytes, method: int, crc: int, csize: int, usize: int) -> bytes:
-    return struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, 0x800, method, 0, 0x21, crc, csize, usize, len(name), 0) + name
+    return (
+        struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 20, 0, 0x800, method, 0, 0x21, crc, csize, usize, len(name), 0)
+        + name
+    )
 
 
-def write_raw_zip(out: Path, entries: list[RawEntry], *, central_size: int | None = None, entry_count: int | None = None) -> Path:
+def write_raw_zip(
+    out: Path, entries: list[RawEntry], *, central_size: int | None = None, entry_count: int | None = None
+) -> Path:
     """A zip written by hand, so that its headers can say anything."""
     offsets = []
     with open(out, "wb") as f:
@@ -70,23 +75,48 @@ def write_raw_zip(out: Path, entries: list[RawEntry], *, central_size: int | Non
             offsets.append(f.tell())
             name = e.local.get("name", e.name).encode()
             f.write(
-                _local_header(name, e.local.get("method", e.method), e.local.get("crc", e.crc),
-                              e.local.get("csize", len(e.stream)), e.local.get("usize", e.size))
+                _local_header(
+                    name,
+                    e.local.get("method", e.method),
+                    e.local.get("crc", e.crc),
+                    e.local.get("csize", len(e.stream)),
+                    e.local.get("usize", e.size),
+                )
             )
             f.write(e.stream)
         start = f.tell()
-        for e, off in zip(entries, offsets):
+        for e, off in zip(entries, offsets, strict=True):
             name = e.name.encode()
             f.write(
                 struct.pack(
-                    "<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0x800, e.method, 0, 0x21, e.crc, len(e.stream), e.size,
-                    len(name), 0, 0, 0, 0, (0o100644 << 16), off,
+                    "<4s4B4HL2L5H2L",
+                    b"PK\x01\x02",
+                    20,
+                    3,
+                    20,
+                    0,
+                    0x800,
+                    e.method,
+                    0,
+                    0x21,
+                    e.crc,
+                    len(e.stream),
+                    e.size,
+                    len(name),
+                    0,
+                    0,
+                    0,
+                    0,
+                    (0o100644 << 16),
+                    off,
                 )
                 + name
             )
         size = f.tell() - start
         n = len(entries) if entry_count is None else entry_count
-        f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, size if central_size is None else central_size, start, 0))
+        f.write(
+            struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, size if central_size is None else central_size, start, 0)
+        )
     return out
 
 
@@ -131,9 +161,12 @@ def content_of_noise_block(noise: int) -> bytes:
     return _noise(noise) + bytes(MiB - noise)
 
 
-def bundle_with_raw_entry(valid: Path, out: Path, entry: RawEntry, *, listed: tuple[int, str] | None = None,
-                          extra: list[RawEntry] = ()) -> Path:
-    """The valid bundle as a hand-written zip, plus ``entry`` (listed in bundle.json with ``listed`` = (size, sha256))."""
+def bundle_with_raw_entry(
+    valid: Path, out: Path, entry: RawEntry, *, listed: tuple[int, str] | None = None, extra: list[RawEntry] = ()
+) -> Path:
+    """The valid bundle as a hand-written zip, plus ``entry``.
+
+    ``entry`` is listed in bundle.json with ``listed`` = (size, sha256)."""
     doc = read_document(valid)
     if listed is not None:
         doc["files"].append({"path": entry.name, "sha256": listed[1], "size": listed[0], "role": "other"})
@@ -177,7 +210,9 @@ def _zip_lying_bomb(valid: Path, tmp: Path) -> Path:
     """A listed data.bin whose headers declare 4 KiB (with that prefix's CRC) but whose stream inflates to 256 MiB."""
     declared = 4096
     entry = RawEntry("data.bin", deflate_zeros(b"", 256 * MiB), 8, zlib.crc32(bytes(declared)), declared)
-    return bundle_with_raw_entry(valid, tmp / "bundle.zip", entry, listed=(declared, hashlib.sha256(bytes(declared)).hexdigest()))
+    return bundle_with_raw_entry(
+        valid, tmp / "bundle.zip", entry, listed=(declared, hashlib.sha256(bytes(declared)).hexdigest())
+    )
 
 
 @broken("zip-lying-size-model-tail", "archive:size-mismatch")
@@ -201,10 +236,14 @@ def _zip_lying_document(valid: Path, tmp: Path) -> Path:
 
 @broken("zip-lying-size-wrong-crc", "files:unreadable")
 def _zip_lying_bad_crc(valid: Path, tmp: Path) -> Path:
-    """As zip-lying-size-bomb, but the CRC is that of the whole stream: a corrupt entry, read no further than declared."""
+    """As zip-lying-size-bomb, but the CRC is that of the whole stream.
+
+    A corrupt entry, read no further than declared."""
     declared = 4096
     entry = RawEntry("data.bin", deflate_zeros(b"", 64 * MiB), 8, zlib.crc32(bytes(64 * MiB)), declared)
-    return bundle_with_raw_entry(valid, tmp / "bundle.zip", entry, listed=(declared, hashlib.sha256(bytes(declared)).hexdigest()))
+    return bundle_with_raw_entry(
+        valid, tmp / "bundle.zip", entry, listed=(declared, hashlib.sha256(bytes(declared)).hexdigest())
+    )
 
 
 @broken("zip-stream-shorter-than-declared", "archive:size-mismatch")
@@ -251,8 +290,10 @@ def _zip_overlap(valid: Path, tmp: Path) -> Path:
     outer_data = inner_header + inner_data
     outer = RawEntry("outer.bin", quoted, 8, zlib.crc32(outer_data), len(outer_data))
     # outer's data run on through inner's local header and stream: written by hand
-    doc_entries = [_deflated_entry("bundle.json", (valid / "bundle.json").read_bytes()),
-                   _deflated_entry("model.onnx", model_bytes(valid))]
+    doc_entries = [
+        _deflated_entry("bundle.json", (valid / "bundle.json").read_bytes()),
+        _deflated_entry("model.onnx", model_bytes(valid)),
+    ]
     out = tmp / "bundle.zip"
     offsets = []
     with open(out, "wb") as f:
@@ -265,12 +306,35 @@ def _zip_overlap(valid: Path, tmp: Path) -> Path:
         inner_off = f.tell()
         f.write(inner_header + inner.stream)
         start = f.tell()
-        rows = [(e, off, len(e.stream)) for e, off in zip(doc_entries, offsets)]
+        rows = [(e, off, len(e.stream)) for e, off in zip(doc_entries, offsets, strict=True)]
         rows += [(outer, outer_off, len(quoted) + len(inner.stream)), (inner, inner_off, len(inner.stream))]
         for e, off, csize in rows:
             name = e.name.encode()
-            f.write(struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0x800, e.method, 0, 0x21, e.crc, csize,
-                                e.size, len(name), 0, 0, 0, 0, 0o100644 << 16, off) + name)
+            f.write(
+                struct.pack(
+                    "<4s4B4HL2L5H2L",
+                    b"PK\x01\x02",
+                    20,
+                    3,
+                    20,
+                    0,
+                    0x800,
+                    e.method,
+                    0,
+                    0x21,
+                    e.crc,
+                    csize,
+                    e.size,
+                    len(name),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0o100644 << 16,
+                    off,
+                )
+                + name
+            )
         size = f.tell() - start
         f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(rows), len(rows), size, start, 0))
     return out
@@ -279,16 +343,20 @@ def _zip_overlap(valid: Path, tmp: Path) -> Path:
 @broken("zip-huge-central-directory", "archive:unreadable")
 def _zip_huge_directory(valid: Path, tmp: Path) -> Path:
     """An end record claiming a central directory of 1 GiB (it must not be read)."""
-    entries = [_deflated_entry("bundle.json", (valid / "bundle.json").read_bytes()),
-               _deflated_entry("model.onnx", model_bytes(valid))]
+    entries = [
+        _deflated_entry("bundle.json", (valid / "bundle.json").read_bytes()),
+        _deflated_entry("model.onnx", model_bytes(valid)),
+    ]
     return write_raw_zip(tmp / "bundle.zip", entries, central_size=GiB - 1)
 
 
 @broken("zip-too-many-entries-declared", "archive:unreadable")
 def _zip_many_entries(valid: Path, tmp: Path) -> Path:
     """An end record claiming 65 535 entries, more than the 10 000 allowed (refused before parsing)."""
-    entries = [_deflated_entry("bundle.json", (valid / "bundle.json").read_bytes()),
-               _deflated_entry("model.onnx", model_bytes(valid))]
+    entries = [
+        _deflated_entry("bundle.json", (valid / "bundle.json").read_bytes()),
+        _deflated_entry("model.onnx", model_bytes(valid)),
+    ]
     return write_raw_zip(tmp / "bundle.zip", entries, entry_count=65535)
 
 

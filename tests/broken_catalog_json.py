@@ -84,6 +84,7 @@ def _tensor_200(valid: Path, tmp: Path) -> Path:
 def _tensor_deeper_than_rank(valid: Path, tmp: Path) -> Path:
     """A test-vector input of a [N, 4] tensor nested as deep as the limit allows (the tensor's innermost
     array is at depth 64): valid JSON, valid schema, refused by the static shape check."""
+
     # the document is depth 1, test_vectors 2, cases 3, the case 4, inputs 5, x 6
     def edit(d: dict[str, Any]) -> None:
         value: Any = 0.5
@@ -143,8 +144,9 @@ def _path_newline(valid: Path, tmp: Path) -> Path:
     refuses such a name)."""
     data = b"notes\n"
     doc = read_document(valid)
-    doc["files"].append({"path": "notes.txt\n", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-                         "role": "other"})
+    doc["files"].append(
+        {"path": "notes.txt\n", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "role": "other"}
+    )
     dest = copy_of(valid, tmp)
     (dest / "notes.txt\n").write_bytes(data)
     (dest / "bundle.json").write_bytes(dump_document(restamp(doc)))

@@ -13,11 +13,11 @@ the valid example's graph with its ``logpdf`` (or ``grad_logpdf``) output rename
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
 from broken_catalog import broken, rebuild
 
 __all__ = ["tamper_output", "keep_single_row_cases"]
@@ -54,7 +54,10 @@ def _const(helper: Any, name: str, value: Any) -> Any:
 
 def _column0(helper: Any) -> list[Any]:
     """Nodes writing ``t_x0``: column 0 of the input (mu), shape [N]."""
-    return [_const(helper, "t_col0", np.array(0, np.int64)), helper.make_node("Gather", ["x", "t_col0"], ["t_x0"], axis=1)]
+    return [
+        _const(helper, "t_col0", np.array(0, np.int64)),
+        helper.make_node("Gather", ["x", "t_col0"], ["t_x0"], axis=1),
+    ]
 
 
 def keep_single_row_cases(doc: dict[str, Any]) -> None:
@@ -120,7 +123,9 @@ def _shape_one(valid: Path, tmp: Path) -> Path:
             helper.make_node("Slice", [raw, "t_zero", "t_one"], ["logpdf"]),
         ]
 
-    return rebuild(valid, tmp / "bundle", edit_model=tamper_output("logpdf", nodes), edit_document=keep_single_row_cases)
+    return rebuild(
+        valid, tmp / "bundle", edit_model=tamper_output("logpdf", nodes), edit_document=keep_single_row_cases
+    )
 
 
 @broken("runtime-output-too-short", "behaviour:batch-size")
@@ -150,7 +155,9 @@ def _batch_mean(valid: Path, tmp: Path) -> Path:
             helper.make_node("Add", [raw, "t_shift"], ["logpdf"]),
         ]
 
-    return rebuild(valid, tmp / "bundle", edit_model=tamper_output("logpdf", nodes), edit_document=keep_single_row_cases)
+    return rebuild(
+        valid, tmp / "bundle", edit_model=tamper_output("logpdf", nodes), edit_document=keep_single_row_cases
+    )
 
 
 @broken("runtime-row-position-dependence", "behaviour:batch-dependence")
@@ -170,5 +177,6 @@ def _row_position(valid: Path, tmp: Path) -> Path:
             helper.make_node("Add", [raw, "t_position_2d"], ["grad_logpdf"]),
         ]
 
-    return rebuild(valid, tmp / "bundle", edit_model=tamper_output("grad_logpdf", nodes),
-                   edit_document=keep_single_row_cases)
+    return rebuild(
+        valid, tmp / "bundle", edit_model=tamper_output("grad_logpdf", nodes), edit_document=keep_single_row_cases
+    )

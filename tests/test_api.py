@@ -127,7 +127,9 @@ def test_load_refuses_invalid_bundle_listing_problems(bundle_copy):
     assert not info.value.report.ok
 
 
-@pytest.mark.parametrize("name", ["./x.onnx", "a//b.onnx", "a\\b.onnx", "../x.onnx", "/abs.onnx", "dir/", "bundle.json"])
+@pytest.mark.parametrize(
+    "name", ["./x.onnx", "a//b.onnx", "a\\b.onnx", "../x.onnx", "/abs.onnx", "dir/", "bundle.json"]
+)
 def test_writer_refuses_names_the_spec_forbids(tmp_path, name):
     doc = gaussian_document(4, MEAN, COV, PARAMS, dtype="float64")
     with pytest.raises(InvalidInputError, match="cannot be a bundle file name"):
@@ -176,11 +178,10 @@ def test_update_bundle_redigests_and_stays_valid(bundle_copy):
 def test_finalize_keeps_what_the_writer_said_of_a_file():
     from dnnlik.bundle.write import finalize_document
 
-    doc = {"files": [{"path": "card.md", "role": "card", "media_type": "text/markdown", "sha256": "stale",
-                      "size": 1}]}
+    doc = {"files": [{"path": "card.md", "role": "card", "media_type": "text/markdown", "sha256": "stale", "size": 1}]}
     [entry] = finalize_document(doc, {"card.md": b"# hi\n"})["files"]
     assert entry["media_type"] == "text/markdown" and entry["role"] == "card"
-    assert entry["size"] == 5 and entry["sha256"] != "stale"    # recomputed, never trusted
+    assert entry["size"] == 5 and entry["sha256"] != "stale"  # recomputed, never trusted
 
 
 # ---------------------------------------------------------------------------------------------- issue 13
@@ -196,13 +197,16 @@ def test_a_bundle_is_a_log_density(lik):
     assert dnnlik.evaluate.Bundle.__module__ == "dnnlik.evaluate.loaded_bundle"
 
 
-@pytest.mark.parametrize("runtime, minimum, warned", [
-    ("{v}rc1", "{v}", True),        # a release candidate comes before its release
-    ("{v}", "{v}", False),
-    ("{v}.post1", "{v}", False),
-    ("{v}", "{v}-rc.1", False),     # semver pre-release in bundle.json: before the release
-    ("{v}.dev3", "{v}", True),
-])
+@pytest.mark.parametrize(
+    "runtime, minimum, warned",
+    [
+        ("{v}rc1", "{v}", True),  # a release candidate comes before its release
+        ("{v}", "{v}", False),
+        ("{v}.post1", "{v}", False),
+        ("{v}", "{v}-rc.1", False),  # semver pre-release in bundle.json: before the release
+        ("{v}.dev3", "{v}", True),
+    ],
+)
 def test_the_onnxruntime_version_check_orders_pre_releases(gaussian_bundle, monkeypatch, runtime, minimum, warned):
     from dnnlik.bundle.inspect import inspect_bundle
     from dnnlik.evaluate import validation
@@ -241,7 +245,11 @@ def test_malformed_test_vector_cases_travel_as_numbers_not_text(bundle_copy):
     assert inspection.malformed_cases == {len(cases) - 1}
     (problem,) = [p for p in inspection.report.problems if p.code == "semantics:test-vector-name"]
     assert problem.test_vector_case == len(cases) - 1
-    assert problem.to_json() == {"code": problem.code, "level": "error", "location": problem.location,
-                                 "message": problem.message}  # the JSON is what it was
+    assert problem.to_json() == {
+        "code": problem.code,
+        "level": "error",
+        "location": problem.location,
+        "message": problem.message,
+    }  # the JSON is what it was
     assert problem == Problem(problem.code, problem.message, problem.location)
     assert f"#/test_vectors/cases/{len(cases) - 1}/inputs/nonsense" in problem.location

@@ -30,10 +30,12 @@ LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT
+    )
 
 
+@pytest.mark.slow
 def test_core_use_never_imports_tensorflow(gaussian_bundle):
     # a finder that makes any TensorFlow import fail loudly, so that nothing can even try
     proc = _run(f"""
@@ -143,7 +145,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycles_between_subpackages():
     cycles = _cycles(_subpackage_graph())
     assert not cycles, "import cycles (same-layer imports must go one way): " + "; ".join(
-        " -> ".join(c + c[:1]) for c in cycles)
+        " -> ".join(c + c[:1]) for c in cycles
+    )
 
 
 def test_cycle_finder_finds_a_cycle():
@@ -166,6 +169,7 @@ FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "marshal", "shelve", "joblib"}
 
 
+@pytest.mark.slow
 def test_no_code_execution_from_data():
     bad = []
     for path in _package_files():
@@ -188,8 +192,13 @@ def test_every_public_module_pins_its_api():
         if path.name.startswith("_") and path.name != "__init__.py":
             continue
         tree = ast.parse(path.read_text())
-        names = {t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
-                 for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
+        names = {
+            t.id
+            for node in tree.body
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Name)
+        }
         if "__all__" not in names and path.name != "__main__.py":
             missing.append(str(path.relative_to(ROOT)))
     assert not missing, "modules without __all__: " + ", ".join(missing)
@@ -198,8 +207,13 @@ def test_every_public_module_pins_its_api():
 @pytest.mark.slow
 def test_wheel_ships_the_schemas(tmp_path):
     pytest.importorskip("hatchling")
-    proc = subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     import zipfile
 

@@ -18,12 +18,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import broken_catalog  # noqa: E402
-from broken_catalog import CATALOG, Broken  # noqa: E402
+import broken_catalog
+from broken_catalog import CATALOG, Broken
 
-import dnnlik  # noqa: E402
-from dnnlik.errors import InvalidBundleError  # noqa: E402
-from dnnlik.report import Problem, reports_to_json, reports_to_junit  # noqa: E402
+import dnnlik
+from dnnlik.errors import InvalidBundleError
+from dnnlik.report import Problem, reports_to_json, reports_to_junit
 
 # Problems about bundle.json as a whole (no member to point at).
 WHOLE_DOCUMENT = {
@@ -36,8 +36,17 @@ WHOLE_DOCUMENT = {
     "json:not-object",
 }
 # Problems that are always about one member of bundle.json, so must carry a pointer.
-NEEDS_POINTER = ("json:non-finite", "json:number-range", "json:duplicate-key", "semantics:", "contract:", "test-vectors:mismatch",
-                 "files:digest-mismatch", "files:size-mismatch", "files:document-digest")
+NEEDS_POINTER = (
+    "json:non-finite",
+    "json:number-range",
+    "json:duplicate-key",
+    "semantics:",
+    "contract:",
+    "test-vectors:mismatch",
+    "files:digest-mismatch",
+    "files:size-mismatch",
+    "files:document-digest",
+)
 EXCEPTION_REPR = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception|Warning)\(")
 
 
@@ -52,12 +61,33 @@ def test_catalog_is_large_and_distinct() -> None:
 def test_catalog_covers_required_defects() -> None:
     codes = {b.code for b in CATALOG}
     for code in (
-        "archive:unreadable", "archive:unsafe-path", "archive:link", "archive:zip-bomb",
-        "json:missing", "json:too-large", "json:not-utf8", "json:bom", "json:invalid", "json:duplicate-key",
-        "json:non-finite", "schema:format-version", "files:missing", "files:unlisted", "files:digest-mismatch",
-        "files:document-digest", "semantics:duplicate-name", "semantics:bounds-order", "semantics:nominal-outside",
-        "semantics:test-vector-shape", "semantics:tensor-shape", "onnx:unreadable", "onnx:custom-op",
-        "onnx:external-data", "contract:input-names", "contract:input-shape", "contract:output-dtype",
+        "archive:unreadable",
+        "archive:unsafe-path",
+        "archive:link",
+        "archive:zip-bomb",
+        "json:missing",
+        "json:too-large",
+        "json:not-utf8",
+        "json:bom",
+        "json:invalid",
+        "json:duplicate-key",
+        "json:non-finite",
+        "schema:format-version",
+        "files:missing",
+        "files:unlisted",
+        "files:digest-mismatch",
+        "files:document-digest",
+        "semantics:duplicate-name",
+        "semantics:bounds-order",
+        "semantics:nominal-outside",
+        "semantics:test-vector-shape",
+        "semantics:tensor-shape",
+        "onnx:unreadable",
+        "onnx:custom-op",
+        "onnx:external-data",
+        "contract:input-names",
+        "contract:input-shape",
+        "contract:output-dtype",
         "test-vectors:mismatch",
     ):
         assert code in codes, code
@@ -128,7 +158,9 @@ def test_broken_bundle_is_refused(entry: Broken, gaussian_bundle: Path, tmp_path
     assert entry.code in [p.code for p in info.value.report.errors]
 
 
-@pytest.mark.parametrize("entry", [broken_catalog.by_name("zip-parent-traversal"), broken_catalog.by_name("zip-symlink-entry")], ids=str)
+@pytest.mark.parametrize(
+    "entry", [broken_catalog.by_name("zip-parent-traversal"), broken_catalog.by_name("zip-symlink-entry")], ids=str
+)
 def test_unsafe_zip_entries_are_not_extracted(entry: Broken, gaussian_bundle: Path, tmp_path: Path) -> None:
     target = entry.build(gaussian_bundle, tmp_path)
     before = sorted(p.name for p in tmp_path.iterdir())

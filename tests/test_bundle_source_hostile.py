@@ -32,9 +32,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import broken_catalog  # noqa: E402,F401  (registers the catalog, archive entries included)
-from broken_catalog import read_document, restamp  # noqa: E402
-from broken_catalog_archive import (  # noqa: E402
+import broken_catalog
+from broken_catalog import read_document, restamp
+from broken_catalog_archive import (
     GiB,
     MiB,
     RawEntry,
@@ -45,11 +45,11 @@ from broken_catalog_archive import (  # noqa: E402
     sparse_file,
 )
 
-import dnnlik  # noqa: E402
-from dnnlik.bundle import inspect as inspect_module  # noqa: E402
-from dnnlik.bundle import source as source_module  # noqa: E402
-from dnnlik.bundle.source import ChangedError, DirectorySource, SourceError, open_source  # noqa: E402
-from dnnlik.bundle.write import dump_document, write_bundle  # noqa: E402
+import dnnlik
+from dnnlik.bundle import inspect as inspect_module
+from dnnlik.bundle import source as source_module
+from dnnlik.bundle.source import ChangedError, DirectorySource, SourceError, open_source
+from dnnlik.bundle.write import dump_document, write_bundle
 
 SECRET = b"outside the bundle: must never be returned\n"
 
@@ -183,7 +183,9 @@ def test_file_growing_while_being_streamed_never_yields_more_than_scanned(nested
         assert len(got) <= size and SECRET not in got
 
 
-def test_the_bundle_moved_after_the_scan_is_still_read_from_the_scanned_folder(nested_bundle: Path, outside: Path) -> None:
+def test_the_bundle_moved_after_the_scan_is_still_read_from_the_scanned_folder(
+    nested_bundle: Path, outside: Path
+) -> None:
     original = (nested_bundle / "sub" / "data.bin").read_bytes()
     with open_source(nested_bundle) as source:
         nested_bundle.rename(nested_bundle.parent / "moved")
@@ -239,9 +241,11 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
-def test_no_descriptor_leaks_across_many_validations(nested_bundle: Path, gaussian_zip: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_descriptor_leaks_across_many_validations(
+    nested_bundle: Path, gaussian_zip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import gc
 
     broken = tmp_path / "broken"
@@ -341,8 +345,9 @@ def test_listed_zip_entries_are_inflated_and_hashed_as_streams(gaussian_bundle: 
 def test_a_lying_zip_entry_is_never_inflated_past_its_declared_size(gaussian_bundle: Path, tmp_path: Path) -> None:
     declared = 4096
     entry = RawEntry("data.bin", deflate_zeros(b"", 512 * MiB), 8, zlib.crc32(bytes(declared)), declared)
-    bundle = bundle_with_raw_entry(gaussian_bundle, tmp_path / "b.zip", entry,
-                                   listed=(declared, hashlib.sha256(bytes(declared)).hexdigest()))
+    bundle = bundle_with_raw_entry(
+        gaussian_bundle, tmp_path / "b.zip", entry, listed=(declared, hashlib.sha256(bytes(declared)).hexdigest())
+    )
     with open_source(bundle) as source:
         got = b""
         with pytest.raises(SourceError) as info:
@@ -410,7 +415,9 @@ def test_memory_errors_become_problems(nested_bundle: Path, monkeypatch: pytest.
         assert "archive:unreadable" in _codes(dnnlik.validate(nested_bundle))
 
 
-def test_the_model_limit_is_checked_before_reading(gaussian_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_model_limit_is_checked_before_reading(
+    gaussian_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = broken_catalog.by_name("folder-model-over-limit").build(gaussian_bundle, tmp_path)
     read: list[str] = []
     real = DirectorySource._open_member
@@ -441,8 +448,12 @@ def _validate_limited(path: Path, tmp_path: Path) -> tuple[int, str, float, int]
     log = tmp_path / "validate.log"
     start = time.monotonic()
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "dnnlik", "validate", str(path)], stdout=out,
-                                stderr=subprocess.STDOUT, preexec_fn=_limited)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dnnlik", "validate", str(path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_limited,
+        )
         try:
             _, status, usage = os.wait4(proc.pid, 0)  # this child's own usage, not every child's
         finally:
@@ -459,8 +470,12 @@ def two_gib_bomb(gaussian_bundle: Path, tmp_path_factory: pytest.TempPathFactory
     """A zip whose listed data.bin declares 4 KiB (CRC and digest of those) and inflates to 2 GiB (a 2 MiB file)."""
     declared = 4096
     entry = RawEntry("data.bin", deflate_zeros(b"", 2 * GiB), 8, zlib.crc32(bytes(declared)), declared)
-    return bundle_with_raw_entry(gaussian_bundle, tmp_path_factory.mktemp("bomb") / "bomb.zip", entry,
-                                 listed=(declared, hashlib.sha256(bytes(declared)).hexdigest()))
+    return bundle_with_raw_entry(
+        gaussian_bundle,
+        tmp_path_factory.mktemp("bomb") / "bomb.zip",
+        entry,
+        listed=(declared, hashlib.sha256(bytes(declared)).hexdigest()),
+    )
 
 
 @pytest.mark.slow

@@ -143,10 +143,16 @@ def test_example_writes_valid_bundle_and_refuses_overwrite(tmp_path):
     assert len(dnnlik.load(out).parameters) == 2
 
 
+@pytest.mark.slow
 def test_entry_point_runs_as_module(gaussian_bundle):
     env = {**os.environ, "PYTHONPATH": str(Path(dnnlik.__file__).parents[1])}
-    proc = subprocess.run([sys.executable, "-m", "dnnlik", "validate", str(gaussian_bundle)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dnnlik", "validate", str(gaussian_bundle)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "valid" in proc.stdout
 
@@ -157,14 +163,20 @@ def test_the_one_translation_of_arguments_to_flags():
 
     flags = {"n_walkers": "--walkers", "overwrite": "--overwrite", "resume": "--resume"}
     assert cli_message(OutputExistsError("out")) == "out: already exists (use --overwrite to replace it)"
-    assert cli_message(OutputExistsError("out", argument="keep_going")) == \
-        "out: already exists (use --keep-going to replace it)"
-    assert cli_message(OutputExistsError("out", argument="keep_going"), {"keep_going": "-k"}) == \
-        "out: already exists (use -k to replace it)"
+    assert (
+        cli_message(OutputExistsError("out", argument="keep_going"))
+        == "out: already exists (use --keep-going to replace it)"
+    )
+    assert (
+        cli_message(OutputExistsError("out", argument="keep_going"), {"keep_going": "-k"})
+        == "out: already exists (use -k to replace it)"
+    )
     hinted = OutputExistsError("s.h5", hint="use resume to continue an interrupted run or overwrite to replace it")
     assert cli_message(hinted, flags) == str(hinted)  # the alternatives, as the library words them
-    assert cli_message(InvalidInputError("too few (use overwrite=True)", where="n_walkers"), flags) == \
-        "--walkers: too few (use --overwrite)"
+    assert (
+        cli_message(InvalidInputError("too few (use overwrite=True)", where="n_walkers"), flags)
+        == "--walkers: too few (use --overwrite)"
+    )
     # only whole argument names are flags; without a map, the library's message as it is
     assert cli_message(DnnlikError("rerun=True, resume=True", where="x"), flags) == "x: rerun=True, --resume"
     assert cli_message(DnnlikError("resume=True", where="n_walkers")) == "n_walkers: resume=True"

@@ -110,17 +110,20 @@ def test_numbers_without_json_form_are_refused(value: float) -> None:
 
 
 def test_rfc8785_section_3_2_2_example() -> None:
-    text = r'''{
+    text = r"""{
       "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
       "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
       "literals": [null, true, false]
-    }'''
-    expected = '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    }"""
+    expected = (
+        '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+        '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+    )
     assert canonical_json(json.loads(text)) == expected.encode("utf-8")
 
 
 def test_rfc8785_section_3_2_3_key_order_by_utf16_code_units() -> None:
-    text = r'''{
+    text = r"""{
       "\u20ac": "Euro Sign",
       "\r": "Carriage Return",
       "\ufb33": "Hebrew Letter Dalet With Dagesh",
@@ -128,14 +131,14 @@ def test_rfc8785_section_3_2_3_key_order_by_utf16_code_units() -> None:
       "\ud83d\ude00": "Emoji: Grinning Face",
       "\u0080": "Control",
       "\u00f6": "Latin Small Letter O With Diaeresis"
-    }'''
+    }"""
     out = canonical_json(json.loads(text)).decode("utf-8")
     keys = [k for k in json.loads(out)]
-    assert keys == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001F600", "\ufb33"]
+    assert keys == ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
     # U+1F600 is the pair D83D DE00 in UTF-16, so it sorts before U+FB33 (code-point order would not)
     assert out == (
         '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",'
-        '"\u20ac":"Euro Sign","\U0001F600":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}'
+        '"\u20ac":"Euro Sign","\U0001f600":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}'
     )
 
 
@@ -143,7 +146,7 @@ def test_rfc8785_section_3_2_3_key_order_by_utf16_code_units() -> None:
     "value, expected",
     [
         ("plain", '"plain"'),
-        ("quote \" backslash \\ slash /", '"quote \\" backslash \\\\ slash /"'),
+        ('quote " backslash \\ slash /', '"quote \\" backslash \\\\ slash /"'),
         ("\b\t\n\f\r", '"\\b\\t\\n\\f\\r"'),
         ("\x00\x01\x1f", '"\\u0000\\u0001\\u001f"'),  # other controls: \u00XX, lowercase hex
         ("\x7f", '"\x7f"'),  # DEL is not escaped

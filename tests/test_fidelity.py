@@ -38,8 +38,7 @@ def test_ks_integer_weights_equal_repeated_values():
 
 def test_ks_pvalues_are_uniform_under_the_null():
     rng = np.random.default_rng(3)
-    p = np.array([fidelity.weighted_ks_2samp(rng.normal(size=400), rng.normal(size=400)).pvalue
-                  for _ in range(400)])
+    p = np.array([fidelity.weighted_ks_2samp(rng.normal(size=400), rng.normal(size=400)).pvalue for _ in range(400)])
     # binomial(400, 0.05): sd 4.4 counts; allow 4 sd
     assert abs(np.sum(p < 0.05) - 20) <= 4 * np.sqrt(400 * 0.05 * 0.95)
     # median of 400 uniforms: sd 0.025
@@ -83,8 +82,12 @@ def test_hpdi_bad_input(bad):
 
 @pytest.fixture(scope="module")
 def reference():
-    return CallableLikelihood(lambda x: gaussian_reference(x, MEAN, COV)[0], PARAMS,
-                              grad=lambda x: gaussian_reference(x, MEAN, COV)[1], name="gaussian")
+    return CallableLikelihood(
+        lambda x: gaussian_reference(x, MEAN, COV)[0],
+        PARAMS,
+        grad=lambda x: gaussian_reference(x, MEAN, COV)[1],
+        name="gaussian",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +100,7 @@ def data(reference):
 def test_exact_surrogate_passes(gaussian_bundle, reference, data):
     # the median of only 4 uniform p-values has a standard deviation of ~0.2: no threshold on it here
     thresholds = {k: v for k, v in fidelity.DEFAULT_THRESHOLDS.items() if k != "ks_median_pvalue"}
-    report = fidelity.assess(dnnlik.load(gaussian_bundle), data, reference, grid=[0.0, 0.5, 1.0],
-                             thresholds=thresholds)
+    report = fidelity.assess(dnnlik.load(gaussian_bundle), data, reference, grid=[0.0, 0.5, 1.0], thresholds=thresholds)
     assert report.verdict == "pass", report.to_text()
     assert report.metric("tmu_mean_abs_delta").value < 1e-6
     assert report.metric("hpdi_max_abs_delta").value < 1e-9
@@ -110,8 +112,9 @@ def test_exact_surrogate_passes(gaussian_bundle, reference, data):
 
 
 def test_wrong_surrogate_fails_and_is_named(reference, data):
-    shifted = fidelity.QuadraticApproximation(PARAMS, MEAN + np.array([0.1, 0, 0, 0]), np.linalg.inv(COV),
-                                              float(reference.logpdf(MEAN)))
+    shifted = fidelity.QuadraticApproximation(
+        PARAMS, MEAN + np.array([0.1, 0, 0, 0]), np.linalg.inv(COV), float(reference.logpdf(MEAN))
+    )
     report = fidelity.assess(shifted, data, reference, grid=[0.0, 0.5, 1.0], intervals=False)
     assert report.verdict == "fail"
     failed = {m.name for m in report.metrics if m.passed is False}
@@ -122,17 +125,19 @@ def test_wrong_surrogate_fails_and_is_named(reference, data):
 
 def test_ks_noise_floor_is_the_exact_likelihoods_score(gaussian_bundle, reference, data):
     direct = [fidelity.weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i]).pvalue for i in range(4)]
-    exact_report = fidelity.assess(dnnlik.load(gaussian_bundle), data, reference, grid=[0.0, 1.0], quadratic=False,
-                                   intervals=False)
+    exact_report = fidelity.assess(
+        dnnlik.load(gaussian_bundle), data, reference, grid=[0.0, 1.0], quadratic=False, intervals=False
+    )
     floor = exact_report.metric("ks_median_pvalue_exact")
     assert floor.value == pytest.approx(np.median(direct), abs=1e-12)
-    assert floor.threshold is None and floor.passed is None          # reported, never part of the verdict
+    assert floor.threshold is None and floor.passed is None  # reported, never part of the verdict
     # a surrogate equal to the reference scores the floor itself; a shifted one scores below it
     assert exact_report.metric("ks_median_pvalue").value == pytest.approx(floor.value, abs=1e-4)
-    shifted = fidelity.QuadraticApproximation(PARAMS, MEAN + np.array([0.1, 0, 0, 0]), np.linalg.inv(COV),
-                                              float(reference.logpdf(MEAN)))
+    shifted = fidelity.QuadraticApproximation(
+        PARAMS, MEAN + np.array([0.1, 0, 0, 0]), np.linalg.inv(COV), float(reference.logpdf(MEAN))
+    )
     report = fidelity.assess(shifted, data, reference, grid=[0.0, 1.0], quadratic=False, intervals=False)
-    assert report.metric("ks_median_pvalue_exact").value == floor.value    # a property of the samples alone
+    assert report.metric("ks_median_pvalue_exact").value == floor.value  # a property of the samples alone
     assert report.metric("ks_median_pvalue").value < floor.value
     names = [m.name for m in report.metrics]
     assert names.index("ks_median_pvalue_exact") == names.index("ks_fraction_below_0.05") + 1
@@ -141,11 +146,18 @@ def test_ks_noise_floor_is_the_exact_likelihoods_score(gaussian_bundle, referenc
 
 @pytest.mark.parametrize("limit, noted", [(1.0, True), (0.0, False)])
 def test_a_ks_threshold_the_exact_likelihood_misses_is_noted(reference, data, limit, noted):
-    report = fidelity.assess(reference, data, reference, grid=[0.0, 1.0], quadratic=False, intervals=False,
-                             thresholds={"ks_median_pvalue": limit})
+    report = fidelity.assess(
+        reference,
+        data,
+        reference,
+        grid=[0.0, 1.0],
+        quadratic=False,
+        intervals=False,
+        thresholds={"ks_median_pvalue": limit},
+    )
     said = [n for n in report.notes if "the exact likelihood itself scores ks_median_pvalue" in n]
     assert bool(said) is noted
-    assert not any("ks_fraction_below_0.05 =" in n for n in report.notes)   # no threshold given for it
+    assert not any("ks_fraction_below_0.05 =" in n for n in report.notes)  # no threshold given for it
 
 
 def test_parameter_mismatch_is_refused(reference, data):
@@ -161,8 +173,9 @@ def test_too_few_points_are_flagged(gaussian_bundle, reference):
     rng = np.random.default_rng(8)
     test, train = rng.multivariate_normal(MEAN, COV, 200), rng.multivariate_normal(MEAN, COV, 200)
     small = fidelity.FidelityData(test, reference.logpdf(test), train, reference.logpdf(train))
-    report = fidelity.assess(dnnlik.load(gaussian_bundle), small, reference, grid=[0.0, 1.0],
-                             quadratic=False, intervals=False)
+    report = fidelity.assess(
+        dnnlik.load(gaussian_bundle), small, reference, grid=[0.0, 1.0], quadratic=False, intervals=False
+    )
     assert any("too few to be meaningful" in n for n in report.notes)
 
 

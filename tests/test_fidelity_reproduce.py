@@ -40,8 +40,10 @@ def test_tampered_metric_fails_with_its_location(bundle_copy):
     update_bundle(bundle_copy, {"validation": {"verdict": "not-run", "reproducible": section}})
     report = reproduce_report(bundle_copy)
     locations = {p.location for p in report.errors if p.code == "reproduce:mismatch"}
-    assert locations == {"bundle.json#/validation/reproducible/metrics/logpdf_mean_error",
-                         "bundle.json#/validation/reproducible/tmu/surrogate/1"}
+    assert locations == {
+        "bundle.json#/validation/reproducible/metrics/logpdf_mean_error",
+        "bundle.json#/validation/reproducible/tmu/surrogate/1",
+    }
     result = CliRunner().invoke(cli, ["validate", "--reproduce", str(bundle_copy)])
     assert result.exit_code == 1 and "recomputes to" in result.output
 

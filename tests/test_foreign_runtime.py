@@ -184,7 +184,7 @@ class ForeignLikelihood:
                 raise ForeignError("a test-vector case does not give exactly the model's inputs")
             feeds = {name: _float_tensor(v).astype(self.dtype) for name, v in case["inputs"].items()}
             names = list(case["outputs"])
-            for name, got in zip(names, self.session.run(names, feeds)):
+            for name, got in zip(names, self.session.run(names, feeds), strict=True):
                 tol = per_output.get(name, tv["tolerance"])
                 expected = _float_tensor(case["outputs"][name])
                 got = np.asarray(got, dtype=np.float64)
@@ -211,8 +211,16 @@ def _float_tensor(value: Any) -> np.ndarray:
         raise ForeignError("a test-vector tensor is ragged") from None
 
 
-FOREIGN_CODE = [_no_duplicates, _check_depth_and_strings, read_document, _es_number, canonical, check_files,
-                ForeignLikelihood, _float_tensor]
+FOREIGN_CODE = [
+    _no_duplicates,
+    _check_depth_and_strings,
+    read_document,
+    _es_number,
+    canonical,
+    check_files,
+    ForeignLikelihood,
+    _float_tensor,
+]
 
 # --- tests ------------------------------------------------------------------------------
 
@@ -268,7 +276,20 @@ def test_foreign_digest_matches_dnnlik(gaussian_bundle: Path) -> None:
     doc = read_document(gaussian_bundle)
     body = {k: v for k, v in doc.items() if k != "document_sha256"}
     assert canonical(body).encode("utf-8") == canonical_json(body)
-    for x in (1e-7, 1e21, 1e23, 5e-324, 0.1, 123456789012345680000.0, 1.5, -1e-300, 1e20, 1e-6, 2.5e-7, 1.7976931348623157e308):
+    for x in (
+        1e-7,
+        1e21,
+        1e23,
+        5e-324,
+        0.1,
+        123456789012345680000.0,
+        1.5,
+        -1e-300,
+        1e20,
+        1e-6,
+        2.5e-7,
+        1.7976931348623157e308,
+    ):
         assert canonical(x).encode() == canonical_json(x), x
 
 
@@ -295,9 +316,20 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "spec" / "examples"
 #: Invalid spec examples whose defect lies in what the foreign reader checks (reading, digests,
 #: test vectors); the others need a schema validator or an ONNX model inspection.
 FOREIGN_REFUSES = [
-    "byte-order-mark", "digest-mismatch", "document-digest-mismatch", "duplicate-json-key", "lone-surrogate",
-    "missing-model-file", "nan-in-test-vectors", "nesting-too-deep", "size-mismatch", "test-vectors-not-reproduced",
-    "per-output-tolerance-violated", "tolerance-unknown-output", "boolean-in-float-tensor", "wrong-format-version",
+    "byte-order-mark",
+    "digest-mismatch",
+    "document-digest-mismatch",
+    "duplicate-json-key",
+    "lone-surrogate",
+    "missing-model-file",
+    "nan-in-test-vectors",
+    "nesting-too-deep",
+    "size-mismatch",
+    "test-vectors-not-reproduced",
+    "per-output-tolerance-violated",
+    "tolerance-unknown-output",
+    "boolean-in-float-tensor",
+    "wrong-format-version",
 ]
 
 
@@ -331,5 +363,18 @@ def test_module_imports_only_the_allowed_libraries() -> None:
     source = Path(__file__).read_text()
     top = source.split("# --- tests", 1)[0]
     imports = set(re.findall(r"^(?:import|from) ([\w.]+)", top, flags=re.M))
-    assert imports <= {"__future__", "hashlib", "inspect", "json", "math", "re", "shutil", "pathlib", "typing", "numpy", "onnxruntime", "pytest"}, imports
+    assert imports <= {
+        "__future__",
+        "hashlib",
+        "inspect",
+        "json",
+        "math",
+        "re",
+        "shutil",
+        "pathlib",
+        "typing",
+        "numpy",
+        "onnxruntime",
+        "pytest",
+    }, imports
     assert not any(i.startswith("dnnlik") for i in imports)

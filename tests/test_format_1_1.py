@@ -58,8 +58,9 @@ def test_1_0_0_schemas_are_frozen() -> None:
     folder = SPEC / "schemas" / "1.0.0"
     assert sorted(p.name for p in folder.iterdir()) == sorted(FROZEN_1_0_0)
     for name, digest in FROZEN_1_0_0.items():
-        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, \
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, (
             f"spec/schemas/1.0.0/{name} was edited: 1.0.0 is frozen (a change is a new version)"
+        )
 
 
 def test_1_1_0_schemas_differ_from_1_0_0_only_by_additions() -> None:
@@ -102,25 +103,29 @@ def test_schema_of_boolean_tensor_elements() -> None:
     assert _codes(iter_schema_problems(doc, "1.1.0")) == []
     doc["format_version"] = "1.0.0"
     del doc["test_vectors"]["tolerances"]
-    assert "schema:type" in _codes(iter_schema_problems(doc, "1.0.0")) or \
-        "schema:anyOf" in _codes(iter_schema_problems(doc, "1.0.0"))
+    assert "schema:type" in _codes(iter_schema_problems(doc, "1.0.0")) or "schema:anyOf" in _codes(
+        iter_schema_problems(doc, "1.0.0")
+    )
 
 
 # ----------------------------------------------------------------------------- tensors in JSON
 
 
-@pytest.mark.parametrize("value, dtype, declared, shape", [
-    ([[1.5, 2.0]], "float64", [None, 2], (1, 2)),
-    ([], "float64", [None, 3], (0, 3)),                # an empty batch takes the declared dimensions
-    ([], "float32", [None], (0,)),
-    ([[], []], "float64", [None, None], (2, 0)),
-    ([], "float64", [None, None], (0, 0)),             # a null after the empty dimension is 0
-    (3.0, "float64", [], ()),
-    ([True, False], "bool", [None], (2,)),
-    ([MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, 1.0, 1e0], "int64", [None], (4,)),
-    ([2**31 - 1, -(2**31)], "int32", [None], (2,)),
-    ([3.4028234663852886e38], "float32", [None], (1,)),  # float32's largest value
-])
+@pytest.mark.parametrize(
+    "value, dtype, declared, shape",
+    [
+        ([[1.5, 2.0]], "float64", [None, 2], (1, 2)),
+        ([], "float64", [None, 3], (0, 3)),  # an empty batch takes the declared dimensions
+        ([], "float32", [None], (0,)),
+        ([[], []], "float64", [None, None], (2, 0)),
+        ([], "float64", [None, None], (0, 0)),  # a null after the empty dimension is 0
+        (3.0, "float64", [], ()),
+        ([True, False], "bool", [None], (2,)),
+        ([MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, 1.0, 1e0], "int64", [None], (4,)),
+        ([2**31 - 1, -(2**31)], "int32", [None], (2,)),
+        ([3.4028234663852886e38], "float32", [None], (1,)),  # float32's largest value
+    ],
+)
 def test_tensor_from_json_reads(value: Any, dtype: str, declared: list, shape: tuple) -> None:
     array = tensor_from_json(value, dtype, declared)
     assert isinstance(array, np.ndarray), array
@@ -135,21 +140,24 @@ def test_tensor_from_json_values_are_exact() -> None:
     assert tensor_from_json([x], "float32", [None])[0] == np.float32(np.float64(x))
 
 
-@pytest.mark.parametrize("value, dtype, words", [
-    ([1, 0], "bool", "true or false"),                  # numbers in a bool tensor (1.1.0)
-    ([True, 2.0], "float32", "not a number"),           # true in a float tensor
-    ([False], "int64", "not a number"),
-    ([1.5], "int64", "not an integer"),
-    ([2**53], "int64", "outside"),                      # beyond what a double holds exactly
-    ([-(2**53) - 2], "int64", "outside"),
-    ([2**31], "int32", "outside"),
-    ([1e39], "float32", "overflows float32"),
-    ([[1.0], [1.0, 2.0]], "float64", "ragged"),
-    ([[1.0], 2.0], "float64", "ragged"),
-    (["1.0"], "float64", "not a number"),
-    ([None], "float64", "not a number"),
-    ([float("nan")], "float64", "not a finite"),
-])
+@pytest.mark.parametrize(
+    "value, dtype, words",
+    [
+        ([1, 0], "bool", "true or false"),  # numbers in a bool tensor (1.1.0)
+        ([True, 2.0], "float32", "not a number"),  # true in a float tensor
+        ([False], "int64", "not a number"),
+        ([1.5], "int64", "not an integer"),
+        ([2**53], "int64", "outside"),  # beyond what a double holds exactly
+        ([-(2**53) - 2], "int64", "outside"),
+        ([2**31], "int32", "outside"),
+        ([1e39], "float32", "overflows float32"),
+        ([[1.0], [1.0, 2.0]], "float64", "ragged"),
+        ([[1.0], 2.0], "float64", "ragged"),
+        (["1.0"], "float64", "not a number"),
+        ([None], "float64", "not a number"),
+        ([float("nan")], "float64", "not a finite"),
+    ],
+)
 def test_tensor_from_json_refuses(value: Any, dtype: str, words: str) -> None:
     message = tensor_from_json(value, dtype, None)
     assert isinstance(message, str) and words in message, message
@@ -234,8 +242,11 @@ def _model(nodes: list, inputs: list, outputs: list, inits: list = ()) -> bytes:
 
 
 def _doc(inputs: list[dict], outputs: list[dict], cases: list[dict], version: str = "1.1.0") -> dict[str, Any]:
-    return {"format_version": version, "model": {"inputs": inputs, "outputs": outputs},
-            "test_vectors": {"tolerance": {"abs": 0.5, "rel": 0.0}, "cases": cases}}
+    return {
+        "format_version": version,
+        "model": {"inputs": inputs, "outputs": outputs},
+        "test_vectors": {"tolerance": {"abs": 0.5, "rel": 0.0}, "cases": cases},
+    }
 
 
 def test_bool_and_int64_tensors() -> None:
@@ -243,15 +254,22 @@ def test_bool_and_int64_tensors() -> None:
 
     data = _model(
         [helper.make_node("Greater", ["x", "zero"], ["positive"]), helper.make_node("Identity", ["n"], ["same"])],
-        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N"]),
-         helper.make_tensor_value_info("n", TensorProto.INT64, ["N"])],
-        [helper.make_tensor_value_info("positive", TensorProto.BOOL, ["N"]),
-         helper.make_tensor_value_info("same", TensorProto.INT64, ["N"])],
+        [
+            helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N"]),
+            helper.make_tensor_value_info("n", TensorProto.INT64, ["N"]),
+        ],
+        [
+            helper.make_tensor_value_info("positive", TensorProto.BOOL, ["N"]),
+            helper.make_tensor_value_info("same", TensorProto.INT64, ["N"]),
+        ],
         [numpy_helper.from_array(np.array(0.0), "zero")],
     )
     session = make_session(data)
     inputs = [{"name": "x", "dtype": "float64", "shape": [None]}, {"name": "n", "dtype": "int64", "shape": [None]}]
-    outputs = [{"name": "positive", "dtype": "bool", "shape": [None]}, {"name": "same", "dtype": "int64", "shape": [None]}]
+    outputs = [
+        {"name": "positive", "dtype": "bool", "shape": [None]},
+        {"name": "same", "dtype": "int64", "shape": [None]},
+    ]
     big = MAX_SAFE_INTEGER
     case = {"inputs": {"x": [-1.0, 2.0], "n": [big, -big]}, "outputs": {"positive": [False, True], "same": [big, -big]}}
     assert list(iter_test_vector_problems(session, _doc(inputs, outputs, [case]))) == []
@@ -277,13 +295,20 @@ def _endless_loop_model() -> bytes:
     from onnx import TensorProto, helper, numpy_helper
 
     body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["acc_in", "one"], ["acc_out"])],
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
+        ],
         "body",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("acc_in", TensorProto.DOUBLE, ["N"])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("acc_out", TensorProto.DOUBLE, ["N"])],
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.DOUBLE, ["N"]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.DOUBLE, ["N"]),
+        ],
         [numpy_helper.from_array(np.array(1.0), "one")],
     )
     return _model(
@@ -315,8 +340,16 @@ def test_writer_tolerances_are_a_few_times_the_float32_error() -> None:
     from dnnlik.graph.mlp_bundle import TOLERANCE_SAFETY
     from dnnlik.parameters import Parameter
 
-    params = [Parameter(name=f"p{i}", role="poi" if i == 0 else "nuisance", bounds=(-4.0, 4.0), nominal=0.0,
-                        training_range=(-2.0, 2.0)) for i in range(5)]
+    params = [
+        Parameter(
+            name=f"p{i}",
+            role="poi" if i == 0 else "nuisance",
+            bounds=(-4.0, 4.0),
+            nominal=0.0,
+            training_range=(-2.0, 2.0),
+        )
+        for i in range(5)
+    ]
     members = random_mlp_weights([5, 64, 64, 1], seed=3)
     kwargs = {"output_shift": -300.0, "output_scale": 5.0}  # a log L of about -300, as in a real analysis
     doc, _ = mlp_bundle_document(NetworkSpec(members, dtype="float64", **kwargs), params, name="tol-test")
@@ -343,11 +376,23 @@ def test_writer_tolerance_catches_what_the_old_one_missed(tmp_path: Path) -> Non
     from dnnlik.graph import NetworkSpec, random_mlp_weights, write_mlp_bundle
     from dnnlik.parameters import Parameter
 
-    params = [Parameter(name=f"p{i}", role="poi" if i == 0 else "nuisance", bounds=(-4.0, 4.0), nominal=0.0,
-                        training_range=(-2.0, 2.0)) for i in range(3)]
+    params = [
+        Parameter(
+            name=f"p{i}",
+            role="poi" if i == 0 else "nuisance",
+            bounds=(-4.0, 4.0),
+            nominal=0.0,
+            training_range=(-2.0, 2.0),
+        )
+        for i in range(3)
+    ]
     out = tmp_path / "b"
-    write_mlp_bundle(out, NetworkSpec(random_mlp_weights([3, 32, 1], seed=1), dtype="float64", output_shift=-300.0),
-                     params, name="catch")
+    write_mlp_bundle(
+        out,
+        NetworkSpec(random_mlp_weights([3, 32, 1], seed=1), dtype="float64", output_shift=-300.0),
+        params,
+        name="catch",
+    )
     assert dnnlik.validate(out).ok
     doc, files = read_bundle_files(out)
     doc["test_vectors"]["cases"][1]["outputs"]["grad_logpdf"][0][0] += 1e-3
@@ -373,22 +418,35 @@ def test_zoo_entry_is_1_1_0_with_measured_tolerances() -> None:
     tv = doc["test_vectors"]
     assert set(tv["tolerances"]) == {o["name"] for o in doc["model"]["outputs"]}
     mu = next(p for p in doc["parameters"] if p["name"] == "mu")
-    assert mu["bounds"] == [-1.0, 5.0] and "-1 <= mu <= 5" in mu["description"] and "<" not in \
-        mu["description"].replace("<=", "")
+    assert (
+        mu["bounds"] == [-1.0, 5.0]
+        and "-1 <= mu <= 5" in mu["description"]
+        and "<" not in mu["description"].replace("<=", "")
+    )
     # the tolerances are 4x the model's float32 error against a float64 evaluation of its weights
     model = doc["model"]
     inits = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(ZOO_BUNDLE / model["file"])).graph.initializer}
     n = len(model["architecture"]["layers"]) + 1
-    weights = MLPWeights(tuple((inits[f"layer{i}_W"].astype(float), inits[f"layer{i}_b"].astype(float)) for i in range(n)))
+    weights = MLPWeights(
+        tuple((inits[f"layer{i}_W"].astype(float), inits[f"layer{i}_b"].astype(float)) for i in range(n))
+    )
     tr = model["transform"]
     base = tr["baseline"]
     x = np.vstack([np.asarray(c["inputs"]["x"]) for c in tv["cases"]])
-    ref = mlp_reference(x, NetworkSpec(weights, activation=model["architecture"]["activation"],
-                                       input_shift=tr["input_shift"], input_scale=tr["input_scale"],
-                                       output_shift=tr["output_shift"], output_scale=tr["output_scale"],
-                                       baseline=QuadraticBaseline(np.asarray(base["center"]),
-                                                                  np.asarray(base["hessian"]),
-                                                                  base["value_at_center"])))
+    ref = mlp_reference(
+        x,
+        NetworkSpec(
+            weights,
+            activation=model["architecture"]["activation"],
+            input_shift=tr["input_shift"],
+            input_scale=tr["input_scale"],
+            output_shift=tr["output_shift"],
+            output_scale=tr["output_scale"],
+            baseline=QuadraticBaseline(
+                np.asarray(base["center"]), np.asarray(base["hessian"]), base["value_at_center"]
+            ),
+        ),
+    )
     for name, tol in tv["tolerances"].items():
         got = np.concatenate([np.ravel(c["outputs"][name]) for c in tv["cases"]])
         error = float(np.max(np.abs(got - ref[name].ravel())))

@@ -41,22 +41,28 @@ def test_atomic_writes_say_why_they_failed(tmp_path: Path, monkeypatch: pytest.M
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
-@pytest.mark.parametrize("code, why", [
-    (errno.ENOSPC, "no space left on the device (disk full)"),
-    (errno.EDQUOT, "disk quota exceeded"),
-    (errno.EACCES, "not writable (Permission denied)"),
-    (errno.EROFS, "not writable (Read-only file system)"),
-    (errno.EIO, "Input/output error"),
-])
+@pytest.mark.parametrize(
+    "code, why",
+    [
+        (errno.ENOSPC, "no space left on the device (disk full)"),
+        (errno.EDQUOT, "disk quota exceeded"),
+        (errno.EACCES, "not writable (Permission denied)"),
+        (errno.EROFS, "not writable (Read-only file system)"),
+        (errno.EIO, "Input/output error"),
+    ],
+)
 def test_write_error_in_words(code: int, why: str) -> None:
     error = write_error(OSError(code, os.strerror(code)), "out.h5")
     assert str(error) == f"out.h5: cannot write: {why}"
-    assert write_error(OSError(code, os.strerror(code)), "d", action="cannot create the output folder").bare_message \
+    assert (
+        write_error(OSError(code, os.strerror(code)), "d", action="cannot create the output folder").bare_message
         == f"cannot create the output folder: {why}"
+    )
 
 
-def test_atomic_directory_puts_the_old_folder_back_when_the_swap_fails(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_directory_puts_the_old_folder_back_when_the_swap_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "out"
     target.mkdir()
     (target / "old.txt").write_text("old")
@@ -68,8 +74,10 @@ def test_atomic_directory_puts_the_old_folder_back_when_the_swap_fails(tmp_path:
         real_replace(src, dst)
 
     monkeypatch.setattr(fsutil.os, "replace", failing)
-    with pytest.raises(DnnlikError, match="out: cannot move the output folder into place"), \
-            atomic_directory(target, overwrite=True) as tmp:
+    with (
+        pytest.raises(DnnlikError, match="out: cannot move the output folder into place"),
+        atomic_directory(target, overwrite=True) as tmp,
+    ):
         (tmp / "new.txt").write_text("new")
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert [p.name for p in target.iterdir()] == ["old.txt"]

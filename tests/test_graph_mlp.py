@@ -78,11 +78,20 @@ def baseline_of(p: int = P, seed: int = 3) -> QuadraticBaseline:
 
 TRANSFORMS = {
     "plain": {},
-    "scaled": {"input_shift": [0.5, -1.0, 0.0, 2.0, 0.25], "input_scale": [2.0, 0.5, 1.0, 3.0, 1.5],
-               "output_shift": -7.0, "output_scale": 2.5},
+    "scaled": {
+        "input_shift": [0.5, -1.0, 0.0, 2.0, 0.25],
+        "input_scale": [2.0, 0.5, 1.0, 3.0, 1.5],
+        "output_shift": -7.0,
+        "output_scale": 2.5,
+    },
     "baseline": {"baseline": baseline_of()},
-    "all": {"input_shift": 0.3, "input_scale": [1.5, 0.8, 1.2, 2.0, 0.7], "output_shift": 3.0,
-            "output_scale": -0.75, "baseline": baseline_of()},
+    "all": {
+        "input_shift": 0.3,
+        "input_scale": [1.5, 0.8, 1.2, 2.0, 0.7],
+        "output_shift": 3.0,
+        "output_scale": -0.75,
+        "baseline": baseline_of(),
+    },
 }
 
 
@@ -119,8 +128,15 @@ def tolerances(x: np.ndarray, members, kwargs: dict, dtype: str = "float32") -> 
     eps_io = float(np.finfo(np.dtype(dtype)).eps)
     per_op = SAFETY * EPS32 * depth * math.sqrt(width)
     full = mlp_reference(x, NetworkSpec(members, **kwargs))
-    net = mlp_reference(x, NetworkSpec(members, activation=kwargs.get("activation", "selu"),
-                                       input_shift=kwargs.get("input_shift"), input_scale=kwargs.get("input_scale")))
+    net = mlp_reference(
+        x,
+        NetworkSpec(
+            members,
+            activation=kwargs.get("activation", "selu"),
+            input_shift=kwargs.get("input_shift"),
+            input_scale=kwargs.get("input_scale"),
+        ),
+    )
     out_scale = abs(kwargs.get("output_scale", 1.0))
     shift = abs(kwargs.get("output_shift", 0.0))
     net_v = max(1.0, float(np.max(np.abs(net[OUTPUT_LOGPDF]))))
@@ -253,15 +269,21 @@ def test_reference_gradient_matches_its_own_finite_differences(activation):
     for j in range(P):
         step = np.zeros(P)
         step[j] = h
-        fd = (mlp_reference(x + step, network)[OUTPUT_LOGPDF]
-              - mlp_reference(x - step, network)[OUTPUT_LOGPDF]) / (2 * h)
+        fd = (mlp_reference(x + step, network)[OUTPUT_LOGPDF] - mlp_reference(x - step, network)[OUTPUT_LOGPDF]) / (
+            2 * h
+        )
         assert np.allclose(grad[:, j], fd, rtol=1e-6, atol=1e-6)
 
 
 def test_ensemble_mean_and_spread_match_the_members_evaluated_alone():
     members = members_of(3)
-    kwargs = {"activation": "selu", "input_scale": 2.0, "output_scale": -3.0, "output_shift": 1.0,
-              "baseline": baseline_of()}
+    kwargs = {
+        "activation": "selu",
+        "input_scale": 2.0,
+        "output_scale": -3.0,
+        "output_shift": 1.0,
+        "baseline": baseline_of(),
+    }
     x = points()
     ens = run_model(build_mlp_model(NetworkSpec(members, dtype="float64", **kwargs)), x, "float64")
     alone = [run_model(build_mlp_model(NetworkSpec(m, dtype="float64", **kwargs)), x, "float64") for m in members]
@@ -335,32 +357,64 @@ def _w(shape_in, shape_out):
 BAD_ARGUMENTS = [
     # (description, members, kwargs, words expected in the message)
     ("b does not match W", MLPWeights(((_w(P, 4), np.zeros(3)), (_w(4, 1), np.zeros(1)))), {}, ["layers[0].b", "(4,)"]),
-    ("layer chain broken", MLPWeights(((_w(P, 4), np.zeros(4)), (_w(5, 1), np.zeros(1)))), {},
-     ["layers[1].W", "previous layer"]),
+    (
+        "layer chain broken",
+        MLPWeights(((_w(P, 4), np.zeros(4)), (_w(5, 1), np.zeros(1)))),
+        {},
+        ["layers[1].W", "previous layer"],
+    ),
     ("last layer too wide", MLPWeights(((_w(P, 4), np.zeros(4)), (_w(4, 2), np.zeros(2)))), {}, ["exactly one output"]),
     ("W not a matrix", MLPWeights(((np.ones(P), np.zeros(1)),)), {}, ["layers[0].W", "matrix"]),
     ("no layers", MLPWeights(()), {}, ["no layers"]),
     ("NaN weight", MLPWeights(((np.full((P, 1), np.nan), np.zeros(1)),)), {}, ["layers[0].W", "NaN"]),
     ("infinite bias", MLPWeights(((_w(P, 1), np.array([np.inf])),)), {}, ["layers[0].b", "NaN or infinite"]),
-    ("members of different sizes", [random_mlp_weights([P, 4, 1], 1), random_mlp_weights([P, 5, 1], 2)], {},
-     ["members[1]", "architecture"]),
+    (
+        "members of different sizes",
+        [random_mlp_weights([P, 4, 1], 1), random_mlp_weights([P, 5, 1], 2)],
+        {},
+        ["members[1]", "architecture"],
+    ),
     ("empty ensemble", [], {}, ["members", "empty"]),
     ("not weights", "weights", {}, ["members", "MLPWeights"]),
-    ("zero input_scale", random_mlp_weights([P, 1], 1), {"input_scale": [1, 1, 0, 1, 1]},
-     ["input_scale", "zeros", "[2]"]),
+    (
+        "zero input_scale",
+        random_mlp_weights([P, 1], 1),
+        {"input_scale": [1, 1, 0, 1, 1]},
+        ["input_scale", "zeros", "[2]"],
+    ),
     ("NaN input_shift", random_mlp_weights([P, 1], 1), {"input_shift": [0, np.nan, 0, 0, 0]}, ["input_shift", "NaN"]),
     ("input_shift too short", random_mlp_weights([P, 1], 1), {"input_shift": [0, 0]}, ["input_shift", "P=5"]),
-    ("output_scale not a number", random_mlp_weights([P, 1], 1), {"output_scale": [1.0, 2.0]},
-     ["output_scale", "number"]),
+    (
+        "output_scale not a number",
+        random_mlp_weights([P, 1], 1),
+        {"output_scale": [1.0, 2.0]},
+        ["output_scale", "number"],
+    ),
     ("unknown activation", random_mlp_weights([P, 1], 1), {"activation": "gelu"}, ["activation", "gelu", "selu"]),
-    ("hessian of the wrong shape", random_mlp_weights([P, 1], 1),
-     {"baseline": QuadraticBaseline(np.zeros(P), -np.eye(P - 1), 0.0)}, ["baseline.hessian", "(5, 5)"]),
-    ("asymmetric hessian", random_mlp_weights([P, 1], 1),
-     {"baseline": QuadraticBaseline(np.zeros(P), np.triu(np.ones((P, P))), 0.0)}, ["baseline.hessian", "symmetric"]),
-    ("NaN baseline centre", random_mlp_weights([P, 1], 1),
-     {"baseline": QuadraticBaseline(np.full(P, np.nan), -np.eye(P), 0.0)}, ["baseline.center", "NaN"]),
-    ("baseline not a QuadraticBaseline", random_mlp_weights([P, 1], 1), {"baseline": {"center": 0}},
-     ["baseline", "QuadraticBaseline"]),
+    (
+        "hessian of the wrong shape",
+        random_mlp_weights([P, 1], 1),
+        {"baseline": QuadraticBaseline(np.zeros(P), -np.eye(P - 1), 0.0)},
+        ["baseline.hessian", "(5, 5)"],
+    ),
+    (
+        "asymmetric hessian",
+        random_mlp_weights([P, 1], 1),
+        {"baseline": QuadraticBaseline(np.zeros(P), np.triu(np.ones((P, P))), 0.0)},
+        ["baseline.hessian", "symmetric"],
+    ),
+    (
+        "NaN baseline centre",
+        random_mlp_weights([P, 1], 1),
+        {"baseline": QuadraticBaseline(np.full(P, np.nan), -np.eye(P), 0.0)},
+        ["baseline.center", "NaN"],
+    ),
+    (
+        "baseline not a QuadraticBaseline",
+        random_mlp_weights([P, 1], 1),
+        {"baseline": {"center": 0}},
+        ["baseline", "QuadraticBaseline"],
+    ),
 ]
 
 
@@ -381,13 +435,16 @@ def test_unsupported_opset(opset):
     assert 13 in SUPPORTED_OPSETS and 21 in SUPPORTED_OPSETS and 22 not in SUPPORTED_OPSETS
 
 
-@pytest.mark.parametrize("kwargs,words", [
-    ({"dtype": "float16"}, ["dtype", "float16"]),
-    ({"dtype": "int32"}, ["dtype"]),
-    ({"input_name": ""}, ["input_name"]),
-    ({"input_name": "logpdf"}, ["input_name", "output"]),
-    ({"producer": ""}, ["producer"]),
-])
+@pytest.mark.parametrize(
+    "kwargs,words",
+    [
+        ({"dtype": "float16"}, ["dtype", "float16"]),
+        ({"dtype": "int32"}, ["dtype"]),
+        ({"input_name": ""}, ["input_name"]),
+        ({"input_name": "logpdf"}, ["input_name", "output"]),
+        ({"producer": ""}, ["producer"]),
+    ],
+)
 def test_other_bad_builder_arguments(kwargs, words):
     network, kwargs = network_arguments(kwargs)
     with pytest.raises(InvalidInputError) as info:
@@ -395,8 +452,9 @@ def test_other_bad_builder_arguments(kwargs, words):
     assert all(w in str(info.value) for w in words), str(info.value)
 
 
-@pytest.mark.parametrize("sizes,words", [([5], ["at least"]), ([5, 0, 1], [">= 1"]), ([5, 3, 2], ["last width"]),
-                                         (["a", 1], ["integers"])])
+@pytest.mark.parametrize(
+    "sizes,words", [([5], ["at least"]), ([5, 0, 1], [">= 1"]), ([5, 3, 2], ["last width"]), (["a", 1], ["integers"])]
+)
 def test_bad_random_weight_sizes(sizes, words):
     with pytest.raises(InvalidInputError) as info:
         random_mlp_weights(sizes, seed=0)
@@ -449,8 +507,13 @@ def test_session_pool_reuses_sessions():
 
 def params_of(p: int = P, bounds=(-4.0, 4.0)) -> list[Parameter]:
     return [
-        Parameter(name="mu" if i == 0 else f"theta_{i}", role="poi" if i == 0 else "nuisance", bounds=bounds,
-                  nominal=0.0, training_range=(-2.0, 2.0))
+        Parameter(
+            name="mu" if i == 0 else f"theta_{i}",
+            role="poi" if i == 0 else "nuisance",
+            bounds=bounds,
+            nominal=0.0,
+            training_range=(-2.0, 2.0),
+        )
         for i in range(p)
     ]
 
@@ -549,9 +612,15 @@ def test_bundle_document_contents():
     members = members_of(2)
     base = baseline_of()
     params = params_of()
-    doc, files = mlp_bundle_document(NetworkSpec(members, baseline=base, input_scale=2.0), params, name="doc-test",
-                                     n_test_points=6, extra_test_points=[[0.5] * P], seed=4,
-                                     sections={"keywords": ["test"], "training": {"epochs": 3}})
+    doc, files = mlp_bundle_document(
+        NetworkSpec(members, baseline=base, input_scale=2.0),
+        params,
+        name="doc-test",
+        n_test_points=6,
+        extra_test_points=[[0.5] * P],
+        seed=4,
+        sections={"keywords": ["test"], "training": {"epochs": 3}},
+    )
     assert set(files) == {"model.onnx"}
     model = doc["model"]
     assert model["ensemble"] == {"size": 2, "combination": "mean", "spread": "std"}
@@ -572,9 +641,15 @@ def test_bundle_document_contents():
     assert 0 <= tol["rel"] <= 1e-3 and 0 < tol["abs"]
     assert set(doc["test_vectors"]["tolerances"]) == {o["name"] for o in model["outputs"]}  # one per output
     # reproducible
-    doc2, files2 = mlp_bundle_document(NetworkSpec(members, baseline=base, input_scale=2.0), params, name="doc-test",
-                                       n_test_points=6, extra_test_points=[[0.5] * P], seed=4,
-                                       sections={"keywords": ["test"], "training": {"epochs": 3}})
+    doc2, files2 = mlp_bundle_document(
+        NetworkSpec(members, baseline=base, input_scale=2.0),
+        params,
+        name="doc-test",
+        n_test_points=6,
+        extra_test_points=[[0.5] * P],
+        seed=4,
+        sections={"keywords": ["test"], "training": {"epochs": 3}},
+    )
     assert doc2 == doc and files2 == files
 
 
@@ -582,22 +657,26 @@ def test_bundle_writer_checks_against_the_reference():
     # with a zero tolerance the float32 graph cannot match the float64 reference: refused
     with pytest.raises(BundleError, match="float64 reference"):
         mlp_bundle_document(NetworkSpec(members_of(1)), params_of(), name="strict", tolerance={"abs": 0.0, "rel": 0.0})
-    doc, _ = mlp_bundle_document(NetworkSpec(members_of(1)), params_of(), name="loose",
-                                 tolerance={"abs": 0.0, "rel": 0.0}, check_reference=False)
+    doc, _ = mlp_bundle_document(
+        NetworkSpec(members_of(1)), params_of(), name="loose", tolerance={"abs": 0.0, "rel": 0.0}, check_reference=False
+    )
     assert doc["test_vectors"]["tolerance"] == {"abs": 0.0, "rel": 0.0}
 
 
-@pytest.mark.parametrize("kwargs,words", [
-    ({"parameters": params_of(P - 1)}, ["parameters", "P=5"]),
-    ({"name": "Not An Identifier"}, ["name", "identifier"]),
-    ({"version": "1.0"}, ["version", "semantic"]),
-    ({"n_test_points": 0}, ["n_test_points"]),
-    ({"extra_test_points": [[1.0, 2.0]]}, ["extra_test_points", "(n, 5)"]),
-    ({"tolerance": {"abs": -1, "rel": 0}}, ["tolerance"]),
-    ({"sections": {"model": {}}}, ["sections", "model"]),
-    ({"parameters": [Parameter("a")] * P}, ["parameters", "unique"]),
-    ({"activation": "gelu"}, ["activation"]),
-])
+@pytest.mark.parametrize(
+    "kwargs,words",
+    [
+        ({"parameters": params_of(P - 1)}, ["parameters", "P=5"]),
+        ({"name": "Not An Identifier"}, ["name", "identifier"]),
+        ({"version": "1.0"}, ["version", "semantic"]),
+        ({"n_test_points": 0}, ["n_test_points"]),
+        ({"extra_test_points": [[1.0, 2.0]]}, ["extra_test_points", "(n, 5)"]),
+        ({"tolerance": {"abs": -1, "rel": 0}}, ["tolerance"]),
+        ({"sections": {"model": {}}}, ["sections", "model"]),
+        ({"parameters": [Parameter("a")] * P}, ["parameters", "unique"]),
+        ({"activation": "gelu"}, ["activation"]),
+    ],
+)
 def test_bundle_writer_bad_arguments(tmp_path, kwargs, words):
     args = {"parameters": params_of(), "name": "bad-args", **kwargs}
     params = args.pop("parameters")
@@ -609,9 +688,11 @@ def test_bundle_writer_bad_arguments(tmp_path, kwargs, words):
 
 
 def test_make_test_points_stay_in_bounds_with_unbounded_parameters():
-    params = [Parameter("a", bounds=(-math.inf, math.inf), nominal=3.0),
-              Parameter("b", bounds=(0.0, math.inf), nominal=0.0),
-              Parameter("c", bounds=(-1.0, 1.0), nominal=0.5, training_range=(0.0, 1.0))]
+    params = [
+        Parameter("a", bounds=(-math.inf, math.inf), nominal=3.0),
+        Parameter("b", bounds=(0.0, math.inf), nominal=0.0),
+        Parameter("c", bounds=(-1.0, 1.0), nominal=0.5, training_range=(0.0, 1.0)),
+    ]
     pts = make_test_points(params, 50, seed=1, anchors=[[3.0, 0.0, 0.5]])
     assert pts.shape == (50, 3) and np.all(np.isfinite(pts))
     assert np.array_equal(pts[0], [3.0, 0.0, 0.5])
@@ -626,16 +707,25 @@ def test_bad_chunk_size(gaussian_bundle, chunk_size):
         dnnlik.load(gaussian_bundle, chunk_size=chunk_size)
 
 
-@pytest.mark.parametrize("bounds", [
-    [(-1.0, 1.0), (0.0, 10.0), (-math.inf, math.inf), (-5.0, math.inf), (-math.inf, 0.5)],  # overlapping
-    [(-1.0, 1.0), (2.0, 3.0), (-math.inf, math.inf), (-5.0, 5.0), (-2.0, 0.5)],  # no common interval
-])
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        [(-1.0, 1.0), (0.0, 10.0), (-math.inf, math.inf), (-5.0, math.inf), (-math.inf, 0.5)],  # overlapping
+        [(-1.0, 1.0), (2.0, 3.0), (-math.inf, math.inf), (-5.0, 5.0), (-2.0, 0.5)],  # no common interval
+    ],
+)
 def test_bundle_bounds_match_points_outside_bounds(tmp_path, bounds):
     from dnnlik.points import outside_bounds
 
-    params = [Parameter(name=f"p{i}", role="poi" if i == 0 else "nuisance", bounds=b,
-                        nominal=float(np.clip(0.0, *b)) if np.isfinite(b).any() else 0.0)
-              for i, b in enumerate(bounds)]
+    params = [
+        Parameter(
+            name=f"p{i}",
+            role="poi" if i == 0 else "nuisance",
+            bounds=b,
+            nominal=float(np.clip(0.0, *b)) if np.isfinite(b).any() else 0.0,
+        )
+        for i, b in enumerate(bounds)
+    ]
     out = tmp_path / "mlp"
     members = members_of(1)
     write_mlp_bundle(out, NetworkSpec(members), params, name="bounds-test")

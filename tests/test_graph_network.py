@@ -32,9 +32,16 @@ P = 3
 def test_arguments_are_stored_normalised() -> None:
     w = random_mlp_weights([P, 4, 1], seed=1)
     hessian = np.array([[-2.0, 0.5, 0.0], [0.5 + 1e-9, -1.0, 0.0], [0.0, 0.0, -1.0]])
-    spec = NetworkSpec(w, activation="SELU", input_shift=0.5, input_scale=[1, 2, 4], output_shift=3,
-                       baseline=QuadraticBaseline(center=np.zeros(P), hessian=hessian, value_at_center=-1),
-                       dtype=np.float64, with_gradient=0)  # type: ignore[arg-type]  # numpy dtypes are understood
+    spec = NetworkSpec(
+        w,
+        activation="SELU",
+        input_shift=0.5,
+        input_scale=[1, 2, 4],
+        output_shift=3,
+        baseline=QuadraticBaseline(center=np.zeros(P), hessian=hessian, value_at_center=-1),
+        dtype=np.float64,
+        with_gradient=0,
+    )  # type: ignore[arg-type]  # numpy dtypes are understood
     assert spec.activation == "selu" and spec.dtype == "float64" and spec.with_gradient is False
     assert spec.input_shift.dtype == np.float64 and spec.input_shift.tolist() == [0.5] * P
     assert spec.input_scale.tolist() == [1.0, 2.0, 4.0] and spec.has_input_shift and spec.has_input_scale

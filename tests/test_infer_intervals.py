@@ -15,8 +15,9 @@ MEAN, COV, PARAMS = gaussian_spec(4)
 
 
 def gaussian(params=PARAMS):
-    return CallableLikelihood(lambda x: gaussian_reference(x, MEAN, COV)[0], params,
-                              grad=lambda x: gaussian_reference(x, MEAN, COV)[1])
+    return CallableLikelihood(
+        lambda x: gaussian_reference(x, MEAN, COV)[0], params, grad=lambda x: gaussian_reference(x, MEAN, COV)[1]
+    )
 
 
 @pytest.mark.parametrize("level", [1.0, 3.84])

@@ -83,7 +83,7 @@ def test_gaussian_profile_closed_form() -> None:
     np.testing.assert_allclose(scan.tmu, expected, rtol=1e-6, atol=1e-9)
     assert scan.poi_hat == pytest.approx(MEAN[0], abs=1e-6)
     # profiled nuisances = conditional means: theta_hat(mu) = m_theta + C_theta,mu / C_mu,mu (mu - m_mu)
-    for v, fit in zip(values, scan.profiles):
+    for v, fit in zip(values, scan.profiles, strict=True):
         cond = MEAN[1:] + COV[1:, 0] / COV[0, 0] * (v - MEAN[0])
         np.testing.assert_allclose(fit.point[1:], cond, atol=1e-5)
         assert fit.value("mu") == v and fit.fixed == ("mu",)
@@ -109,8 +109,9 @@ def test_fixed_parameters_and_bounds() -> None:
     # conditional maximum of mu: m_mu - (P_mu,rest . (rest - m_rest)) / P_mu,mu
     assert fit.value("mu") == pytest.approx(MEAN[0] - PREC[0, 1:] @ d[1:] / PREC[0, 0], abs=1e-6)
     # a maximum outside the bounds ends on the bound
-    tight = CallableLikelihood(lambda x: -((x[:, 0] - 10.0) ** 2), [Parameter("x", bounds=(-1.0, 2.0))],
-                               grad=lambda x: -2 * (x - 10.0))
+    tight = CallableLikelihood(
+        lambda x: -((x[:, 0] - 10.0) ** 2), [Parameter("x", bounds=(-1.0, 2.0))], grad=lambda x: -2 * (x - 10.0)
+    )
     assert maximize(tight).value("x") == 2.0
     everything = maximize(lik, fixed={"mu": 0.4, "a": -1.0, "b": 2.0})
     assert everything.logpdf == pytest.approx(3.0) and everything.n_iterations == 0
@@ -154,8 +155,11 @@ def test_walls_inside_the_bounds_do_not_fool_lbfgsb() -> None:
 
 
 def test_maximum_at_a_kink() -> None:
-    lik = CallableLikelihood(lambda x: -np.abs(x[:, 0] - 0.3), [Parameter("x", bounds=(-5.0, 5.0), nominal=4.0)],
-                             grad=lambda x: -np.sign(x - 0.3))
+    lik = CallableLikelihood(
+        lambda x: -np.abs(x[:, 0] - 0.3),
+        [Parameter("x", bounds=(-5.0, 5.0), nominal=4.0)],
+        grad=lambda x: -np.sign(x - 0.3),
+    )
     assert maximize(lik).value("x") == pytest.approx(0.3, abs=1e-6)
 
 
@@ -168,8 +172,11 @@ def test_pathological_functions_raise(func) -> None:
     source = DuckSource(func, grad=lambda x: np.zeros_like(x))
     with pytest.raises(OptimizationError, match="failed from every start") as info:
         maximize(source, starts=3, seed=0)
-    assert "not finite at the starting point" in str(info.value) or "is nan" in str(info.value) \
+    assert (
+        "not finite at the starting point" in str(info.value)
+        or "is nan" in str(info.value)
         or "-inf" in str(info.value)
+    )
     with pytest.raises(OptimizationError):
         tmu_scan(source, [0.0, 1.0])
 
@@ -181,7 +188,7 @@ def test_unbounded_function_raises() -> None:
 
 
 def test_non_finite_gradient_raises() -> None:
-    source = DuckSource(lambda x: -(x ** 2).sum(axis=1), grad=lambda x: np.full_like(x, np.nan))
+    source = DuckSource(lambda x: -(x**2).sum(axis=1), grad=lambda x: np.full_like(x, np.nan))
     with pytest.raises(OptimizationError, match="gradient is not finite"):
         maximize(source)
 
@@ -209,7 +216,7 @@ def test_results_are_frozen_and_serialise() -> None:
 
 def test_poi_choice() -> None:
     assert default_poi(gauss_lik()) == "mu"
-    no_poi = CallableLikelihood(lambda x: -(x ** 2).sum(axis=1), ["a", "b"])
+    no_poi = CallableLikelihood(lambda x: -(x**2).sum(axis=1), ["a", "b"])
     with pytest.raises(InvalidInputError, match="0 parameters have role 'poi'"):
         tmu_scan(no_poi, [0.0])
     assert tmu_scan(no_poi, [1.0], poi="b").tmu[0] == pytest.approx(2.0, abs=1e-8)
@@ -222,14 +229,14 @@ def test_poi_choice() -> None:
 # --------------------------------------------------------------------------- the toy LHC-like likelihood
 def test_toy_global_maximum(toy) -> None:
     fit = maximize(toy)
-    assert fit.logpdf == pytest.approx(-285.78, abs=0.01)   # README: -285.778
-    assert abs(fit.value("mu")) < 0.05                      # README: mu_hat ~ -0.01
+    assert fit.logpdf == pytest.approx(-285.78, abs=0.01)  # README: -285.778
+    assert abs(fit.value("mu")) < 0.05  # README: mu_hat ~ -0.01
 
 
 def test_toy_tmu_values(toy) -> None:
     scan = tmu_scan(toy, [0.5, 1.0])
-    assert scan.tmu[0] == pytest.approx(1.777, abs=0.01)    # README, independent check
-    assert scan.tmu[1] == pytest.approx(7.374, abs=0.01)    # README, independent check (original: 7.368)
+    assert scan.tmu[0] == pytest.approx(1.777, abs=0.01)  # README, independent check
+    assert scan.tmu[1] == pytest.approx(7.374, abs=0.01)  # README, independent check (original: 7.368)
     assert scan.max_logpdf == pytest.approx(-285.778, abs=0.01)
 
 
@@ -239,7 +246,7 @@ def test_toy_scan_is_fast_and_monotone(toy) -> None:
     scan = tmu_scan(toy, values)
     elapsed = time.perf_counter() - start
     assert elapsed < 2.0, f"11-point scan took {elapsed:.2f} s"
-    assert len(scan.tmu) == 11 and np.all(np.diff(scan.tmu) > 0)   # mu_hat < 0: t_mu grows on [0, 1]
+    assert len(scan.tmu) == 11 and np.all(np.diff(scan.tmu) > 0)  # mu_hat < 0: t_mu grows on [0, 1]
     assert scan.tmu[5] == pytest.approx(1.777, abs=0.01)
 
 

@@ -19,15 +19,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from broken_catalog import read_document, rebuild  # noqa: E402
+from broken_catalog import read_document, rebuild
 
-import dnnlik  # noqa: E402
-from dnnlik.bundle.document import MAX_JSON_DEPTH, find_too_deep, loads_bounded, parse_document  # noqa: E402
-from dnnlik.bundle.semantics import iter_semantic_problems  # noqa: E402
-from dnnlik.digest import canonical_json, document_digest  # noqa: E402
-from dnnlik.errors import InvalidInputError  # noqa: E402
-from dnnlik.report import json_pointer  # noqa: E402
-from dnnlik.schema import iter_schema_problems  # noqa: E402
+import dnnlik
+from dnnlik.bundle.document import MAX_JSON_DEPTH, find_too_deep, loads_bounded, parse_document
+from dnnlik.bundle.semantics import iter_semantic_problems
+from dnnlik.digest import canonical_json, document_digest
+from dnnlik.errors import InvalidInputError
+from dnnlik.report import json_pointer
+from dnnlik.schema import iter_schema_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,13 +135,14 @@ def _reference_scan(text: str, limit: int) -> tuple[int, str] | None:
 
 def _random_json(rng: Any, depth: int) -> Any:
     if depth > 9 or rng.random() < 0.25:
-        return rng.choice([0, -1.5, "s", 'q"[{\\', "\u00e9]", "", None, True, "\\", "\\\\\"", "a\u2028b"])
+        return rng.choice([0, -1.5, "s", 'q"[{\\', "\u00e9]", "", None, True, "\\", '\\\\"', "a\u2028b"])
     if rng.random() < 0.5:
         return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
     keys = ["a", 'k"]', "[{", "\\", "x/y~z", "é", ""]
     return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
 def test_prescan_agrees_with_a_plain_reader(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The vectorised scan, in chunks of every size (state carried across: escapes, strings, depth),
@@ -149,6 +150,7 @@ def test_prescan_agrees_with_a_plain_reader(chunk: int, monkeypatch: pytest.Monk
     import random
 
     from dnnlik.bundle import document as module
+
     monkeypatch.setattr(module, "_CHUNK", chunk)
     rng = random.Random(chunk)
     checked = found = 0
@@ -217,10 +219,13 @@ def test_problems_deep_inside_are_located_exactly() -> None:
         ("json:non-finite", "bundle.json#/b"),
     ]
     assert [pointer for pointer, _ in iter_nonfinite([1.0, {"x": [float("nan")]}, float("inf")], ("t",))] == [
-        "/t/1/x/0", "/t/2"]
+        "/t/1/x/0",
+        "/t/2",
+    ]
     assert list(iter_nonfinite(float("-inf"), ("t",)))[0][0] == "/t"
 
 
+@pytest.mark.slow
 def test_a_document_dense_at_the_limit_is_read_in_bounded_time() -> None:
     """Many arrays exactly 64 deep, about 1 MB: every stage is linear in the size (a walk that copies
     the path of every value is size x depth), so this takes well under a second per stage."""
@@ -257,7 +262,10 @@ def test_canonical_json_accepts_depth_64_and_refuses_deeper_with_value_error() -
 
 def test_canonical_json_is_unchanged_by_being_iterative() -> None:
     value = {"b": [1, 2.5, None, True, False, "é\u2028"], "a": {"y": [], "x": {}}, "\u20ac": [[1e21, 1e-7]]}
-    assert canonical_json(value) == '{"a":{"x":{},"y":[]},"b":[1,2.5,null,true,false,"é\u2028"],"\u20ac":[[1e+21,1e-7]]}'.encode()
+    assert (
+        canonical_json(value)
+        == '{"a":{"x":{},"y":[]},"b":[1,2.5,null,true,false,"é\u2028"],"\u20ac":[[1e+21,1e-7]]}'.encode()
+    )
 
 
 @pytest.fixture(scope="module")

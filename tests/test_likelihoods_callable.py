@@ -92,7 +92,7 @@ def test_finite_differences_stay_inside_bounds() -> None:
 
     def f(x: np.ndarray) -> np.ndarray:
         assert np.all((x[:, 0] >= 0.0) & (x[:, 0] <= 1.0)), "called outside the bounds"
-        return -(x[:, 0] - 2.0) ** 2 + 3.0 * x[:, 1]
+        return -((x[:, 0] - 2.0) ** 2) + 3.0 * x[:, 1]
 
     lik = CallableLikelihood(f, params)
     grad = lik.grad_logpdf(np.array([[0.0, 0.0], [1.0, 0.5], [0.5, 1.0]]))
@@ -106,7 +106,7 @@ def test_outside_bounds_is_minus_inf_and_not_evaluated() -> None:
 
     def f(x: np.ndarray) -> np.ndarray:
         seen.append(x.copy())
-        return -0.5 * (x ** 2).sum(axis=1)
+        return -0.5 * (x**2).sum(axis=1)
 
     lik = CallableLikelihood(f, [Parameter("x", bounds=(-1.0, 1.0)), Parameter("y")])
     with warnings.catch_warnings():

@@ -61,8 +61,11 @@ def plain_expected(x: list[float], data: dict, round_backgrounds: bool = True) -
         shapes = {}
         for i in bins:
             f_i = background[i] / n_c
-            shapes[i] = (f_i * p(d_isr, data["kappa_plus_ISR"][i], data["kappa_minus_ISR"][i])
-                         * p(d_jes, data["kappa_plus_JES"][i], data["kappa_minus_JES"][i]))
+            shapes[i] = (
+                f_i
+                * p(d_isr, data["kappa_plus_ISR"][i], data["kappa_minus_ISR"][i])
+                * p(d_jes, data["kappa_plus_JES"][i], data["kappa_minus_JES"][i])
+            )
         denominator = sum(shapes.values())
         norm = 1.0
         for name, d in d_norm.items():
@@ -78,7 +81,7 @@ def plain_logpdf(x: list[float], data: dict, round_backgrounds: bool = True) -> 
     if not -1 < mu < 5:
         return -math.inf
     log_l = 0.0
-    for n_obs, n in zip(data["observed"], plain_expected(x, data, round_backgrounds)):
+    for n_obs, n in zip(data["observed"], plain_expected(x, data, round_backgrounds), strict=True):
         if n <= 0:
             return -math.inf
         log_l += n_obs * math.log(n) - n - math.lgamma(n_obs + 1)
@@ -128,11 +131,11 @@ def test_unknown_name_lists_available() -> None:
 def test_matches_plain_per_bin_implementation(toy: ToyLHCLike, data: dict) -> None:
     rng = np.random.default_rng(20240601)
     points = random_points(rng, 6, sys_scale=3.0)
-    points[0] = 0.0                       # nominal
-    points[1, 91:] = [1.5, -1.7, -0.4, 2.2]   # linear extrapolation of both shapes
-    points[2, 91:] = [-0.5, 0.8, 0.0, -3.0]   # quadratic region, g at exactly 0
+    points[0] = 0.0  # nominal
+    points[1, 91:] = [1.5, -1.7, -0.4, 2.2]  # linear extrapolation of both shapes
+    points[2, 91:] = [-0.5, 0.8, 0.0, -3.0]  # quadratic region, g at exactly 0
     values = toy.logpdf(points)
-    for x, value in zip(points, values):
+    for x, value in zip(points, values, strict=True):
         assert value == pytest.approx(plain_logpdf(list(x), data), rel=1e-12, abs=1e-9)
     # the nominal value, as an anchor against regressions of both implementations
     assert values[0] == pytest.approx(-289.31991050, abs=1e-6)
@@ -149,12 +152,19 @@ def test_rounding_of_backgrounds_matters(toy: ToyLHCLike, data: dict) -> None:
 
 def test_global_maximum(toy: ToyLHCLike) -> None:
     """Max of logpdf = -285.78 at mu_hat ~ -0.01 (README); found here with scipy directly."""
+
     def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = toy.logpdf_and_grad(x)
         return -float(value), -grad
 
-    res = minimize(neg, np.zeros(N_PAR), jac=True, method="L-BFGS-B",
-                   bounds=[p.bounds for p in toy.parameters], options={"ftol": 1e-13, "gtol": 1e-8})
+    res = minimize(
+        neg,
+        np.zeros(N_PAR),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[p.bounds for p in toy.parameters],
+        options={"ftol": 1e-13, "gtol": 1e-8},
+    )
     assert res.success
     assert -res.fun == pytest.approx(-285.78, abs=0.01)
     assert abs(res.x[0]) < 0.05
@@ -179,7 +189,7 @@ def test_gradient_matches_finite_differences(toy: ToyLHCLike) -> None:
         numeric[:, j] = (toy.logpdf(points + step) - toy.logpdf(points - step)) / (2 * h)
     # central differences: truncation ~ h^2 |f'''| and rounding ~ eps |f| / h
     rounding = np.finfo(float).eps * np.max(np.abs(values)) / h
-    tol = 100 * (h ** 2 + rounding)
+    tol = 100 * (h**2 + rounding)
     assert tol < 1e-5
     np.testing.assert_allclose(grad, numeric, rtol=0, atol=tol)
     np.testing.assert_array_equal(toy.grad_logpdf(points), grad)
@@ -222,13 +232,13 @@ def test_nan_input_raises(toy: ToyLHCLike) -> None:
 # --------------------------------------------------------------------------- support
 def test_minus_inf_outside_bounds_without_warnings(toy: ToyLHCLike) -> None:
     x = np.zeros((7, N_PAR))
-    x[0, 0] = 5.5        # mu above 5
-    x[1, 0] = -1.0001    # mu below -1
+    x[0, 0] = 5.5  # mu above 5
+    x[1, 0] = -1.0001  # mu below -1
     x[2, 0] = 5.0001
-    x[3, 17] = 5.01      # a nuisance outside [-5, 5]
+    x[3, 17] = 5.01  # a nuisance outside [-5, 5]
     x[4, 94] = -7.0
-    x[5, 0] = 0.2        # a valid point
-    x[6, 0] = 5.0        # the bounds are closed: the flat prior is -1 <= mu <= 5 (spec 3.2)
+    x[5, 0] = 0.2  # a valid point
+    x[6, 0] = 5.0  # the bounds are closed: the flat prior is -1 <= mu <= 5 (spec 3.2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         values, grad = toy.logpdf_and_grad(x)
@@ -241,9 +251,9 @@ def test_minus_inf_outside_bounds_without_warnings(toy: ToyLHCLike) -> None:
 def test_minus_inf_for_non_positive_expected_counts(toy: ToyLHCLike, data: dict) -> None:
     x = np.zeros((3, N_PAR))
     x[:, 0] = -0.99
-    x[:, 1:91] = -5.0    # MC-stat factors (1 + eps)^-5 shrink every background
+    x[:, 1:91] = -5.0  # MC-stat factors (1 + eps)^-5 shrink every background
     x[1, 91:] = 5.0
-    x[2] = 0.0           # a valid point in the same batch
+    x[2] = 0.0  # a valid point in the same batch
     # the independent implementation confirms some expected count is <= 0
     assert min(plain_expected(list(x[0]), data)) <= 0
     assert min(plain_expected(list(x[1]), data)) <= 0

@@ -30,17 +30,17 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import broken_catalog  # noqa: E402
-from broken_catalog import read_document, rebuild  # noqa: E402
-from broken_catalog_runtime import tamper_output  # noqa: E402
+import broken_catalog
+from broken_catalog import read_document, rebuild
+from broken_catalog_runtime import tamper_output
 
-import dnnlik  # noqa: E402
-from dnnlik.cli import cli  # noqa: E402
-from dnnlik.errors import BundleError, InvalidInputError  # noqa: E402
-from dnnlik.evaluate import behaviour  # noqa: E402
-from dnnlik.evaluate.loaded_bundle import Bundle  # noqa: E402
-from dnnlik.evaluate.session import make_session  # noqa: E402
-from dnnlik.parameters import Constraint, Parameter  # noqa: E402
+import dnnlik
+from dnnlik.cli import cli
+from dnnlik.errors import BundleError, InvalidInputError
+from dnnlik.evaluate import behaviour
+from dnnlik.evaluate.loaded_bundle import Bundle
+from dnnlik.evaluate.session import make_session
+from dnnlik.parameters import Constraint, Parameter
 
 
 def unvalidated(path: Path) -> Bundle:
@@ -131,7 +131,9 @@ def _where_mu_above_9(helper: Any, raw: str, out: str, value: float, *, unsqueez
     from onnx import numpy_helper
 
     def const(name: str, v: Any) -> Any:
-        return helper.make_node("Constant", [], [prefix + name], value=numpy_helper.from_array(np.asarray(v), prefix + name))
+        return helper.make_node(
+            "Constant", [], [prefix + name], value=numpy_helper.from_array(np.asarray(v), prefix + name)
+        )
 
     nodes = [
         const("col0", np.array(0, np.int64)),
@@ -142,8 +144,10 @@ def _where_mu_above_9(helper: Any, raw: str, out: str, value: float, *, unsqueez
     ]
     cond = prefix + "far"
     if unsqueeze:
-        nodes += [const("axis1", np.array([1], np.int64)),
-                  helper.make_node("Unsqueeze", [cond, prefix + "axis1"], [prefix + "far2"])]
+        nodes += [
+            const("axis1", np.array([1], np.int64)),
+            helper.make_node("Unsqueeze", [cond, prefix + "axis1"], [prefix + "far2"]),
+        ]
         cond = prefix + "far2"
     return nodes + [helper.make_node("Where", [cond, prefix + "value", raw], [out])]
 
@@ -171,11 +175,17 @@ def test_a_model_failing_at_run_time_is_a_bundle_error(gaussian_bundle, tmp_path
         from onnx import numpy_helper
 
         shape = numpy_helper.from_array(np.array([5], np.int64), "t_shape")
-        return [helper.make_node("Constant", [], ["t_shape"], value=shape),
-                helper.make_node("Reshape", [raw, "t_shape"], ["logpdf"])]
+        return [
+            helper.make_node("Constant", [], ["t_shape"], value=shape),
+            helper.make_node("Reshape", [raw, "t_shape"], ["logpdf"]),
+        ]
 
-    path = rebuild(gaussian_bundle, tmp_path / "b", edit_model=tamper_output("logpdf", nodes),
-                   edit_document=lambda d: d["test_vectors"].update(cases=d["test_vectors"]["cases"][1:]))
+    path = rebuild(
+        gaussian_bundle,
+        tmp_path / "b",
+        edit_model=tamper_output("logpdf", nodes),
+        edit_document=lambda d: d["test_vectors"].update(cases=d["test_vectors"]["cases"][1:]),
+    )
     report = dnnlik.validate(path)
     assert "behaviour:run-failed" in [p.code for p in report.errors], report.to_text()
     b = unvalidated(path)
@@ -249,17 +259,23 @@ def _slow_model_nodes(raw: str, helper: Any) -> list[Any]:
         return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(v), name))
 
     body = helper.make_graph(
-        [helper.make_node("Identity", ["b_cond"], ["b_cond_out"]),
-         const("b_one", np.array([1.0])),
-         helper.make_node("Tile", ["b_one", "t_reps"], ["b_big"]),
-         helper.make_node("ReduceSum", ["b_big"], ["b_sum"], keepdims=0),
-         helper.make_node("Add", ["b_v", "b_sum"], ["b_v_out"])],
+        [
+            helper.make_node("Identity", ["b_cond"], ["b_cond_out"]),
+            const("b_one", np.array([1.0])),
+            helper.make_node("Tile", ["b_one", "t_reps"], ["b_big"]),
+            helper.make_node("ReduceSum", ["b_big"], ["b_sum"], keepdims=0),
+            helper.make_node("Add", ["b_v", "b_sum"], ["b_v_out"]),
+        ],
         "body",
-        [helper.make_tensor_value_info("b_i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("b_cond", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("b_v", TensorProto.DOUBLE, [])],
-        [helper.make_tensor_value_info("b_cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("b_v_out", TensorProto.DOUBLE, [])],
+        [
+            helper.make_tensor_value_info("b_i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("b_cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("b_v", TensorProto.DOUBLE, []),
+        ],
+        [
+            helper.make_tensor_value_info("b_cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("b_v_out", TensorProto.DOUBLE, []),
+        ],
     )
     return [
         const("t_col0", np.array(0, np.int64)),
@@ -282,6 +298,7 @@ def _slow_model_nodes(raw: str, helper: Any) -> list[Any]:
     ]
 
 
+@pytest.mark.slow
 def test_a_model_slow_inside_the_bounds_is_stopped(gaussian_bundle, tmp_path, monkeypatch):
     path = rebuild(gaussian_bundle, tmp_path / "b", edit_model=tamper_output("logpdf", _slow_model_nodes))
     doc = read_document(path)
@@ -294,8 +311,9 @@ def test_a_model_slow_inside_the_bounds_is_stopped(gaussian_bundle, tmp_path, mo
     # through validate (the test vectors, at mu < 9, run quickly and pass)
     validate_module = importlib.import_module("dnnlik.evaluate.validation")
 
-    monkeypatch.setattr(validate_module, "iter_behaviour_problems",
-                        functools.partial(behaviour.iter_behaviour_problems, seconds=1.0))
+    monkeypatch.setattr(
+        validate_module, "iter_behaviour_problems", functools.partial(behaviour.iter_behaviour_problems, seconds=1.0)
+    )
     report = dnnlik.validate(path)
     assert [p.code for p in report.errors] == ["behaviour:timeout"], report.to_text()
 
@@ -305,8 +323,11 @@ def test_behaviour_does_not_run_after_a_test_vector_timeout(gaussian_bundle, mon
     from dnnlik.report import Problem
 
     calls = []
-    monkeypatch.setattr(validate_module, "iter_test_vector_problems",
-                        lambda *a, **k: iter([Problem("test-vectors:timeout", "stopped", "bundle.json#/test_vectors/cases/0")]))
+    monkeypatch.setattr(
+        validate_module,
+        "iter_test_vector_problems",
+        lambda *a, **k: iter([Problem("test-vectors:timeout", "stopped", "bundle.json#/test_vectors/cases/0")]),
+    )
     monkeypatch.setattr(validate_module, "iter_behaviour_problems", lambda *a, **k: calls.append(1) or iter(()))
     report = dnnlik.validate(gaussian_bundle)
     assert [p.code for p in report.errors] == ["test-vectors:timeout"] and not calls
@@ -324,16 +345,25 @@ def spectrum_bundle(out: Path, *, batch_dependent: bool) -> Path:
 
     bins = 6
     last = "background" if not batch_dependent else "bg_raw"
-    nodes = [helper.make_node("Mul", ["hist", "scale"], ["scaled"]), helper.make_node("Add", ["scaled", "shift"], [last])]
+    nodes = [
+        helper.make_node("Mul", ["hist", "scale"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "shift"], [last]),
+    ]
     inits = [numpy_helper.from_array(np.float32(0.9), "scale"), numpy_helper.from_array(np.float32(1.0), "shift")]
     if batch_dependent:
-        nodes += [helper.make_node("ReduceMean", ["hist"], ["mean"], axes=[0], keepdims=1),
-                  helper.make_node("Sub", ["hist", "mean"], ["centred"]),
-                  helper.make_node("Mul", ["centred", "scale"], ["dev"]),
-                  helper.make_node("Add", ["bg_raw", "dev"], ["background"])]
-    graph = helper.make_graph(nodes, "spectrum", [helper.make_tensor_value_info("hist", TensorProto.FLOAT, ["N", bins])],
-                              [helper.make_tensor_value_info("background", TensorProto.FLOAT, ["N", bins])],
-                              initializer=inits)
+        nodes += [
+            helper.make_node("ReduceMean", ["hist"], ["mean"], axes=[0], keepdims=1),
+            helper.make_node("Sub", ["hist", "mean"], ["centred"]),
+            helper.make_node("Mul", ["centred", "scale"], ["dev"]),
+            helper.make_node("Add", ["bg_raw", "dev"], ["background"]),
+        ]
+    graph = helper.make_graph(
+        nodes,
+        "spectrum",
+        [helper.make_tensor_value_info("hist", TensorProto.FLOAT, ["N", bins])],
+        [helper.make_tensor_value_info("background", TensorProto.FLOAT, ["N", bins])],
+        initializer=inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)])
     model.ir_version = ONNX_IR_VERSION
     mean, cov, params = gaussian_spec(2)
@@ -400,11 +430,18 @@ def test_infinite_parameter_values():
     """-inf/+inf beyond a finite bound is outside (-inf); on an unbounded side it is refused."""
     from dnnlik.points import as_points
 
-    params = [Parameter("mu", bounds=(-1.0, 5.0)), Parameter("free", bounds=(-np.inf, np.inf)),
-              Parameter("pos", bounds=(0.0, np.inf))]
+    params = [
+        Parameter("mu", bounds=(-1.0, 5.0)),
+        Parameter("free", bounds=(-np.inf, np.inf)),
+        Parameter("pos", bounds=(0.0, np.inf)),
+    ]
     x, _ = as_points([[np.inf, 0, 1], [-np.inf, 0, 1], [0, 0, -np.inf]], params)
     assert np.isinf(x).sum() == 3
-    for bad, name in (([0, -np.inf, 1], "'free' = -inf"), ([0, np.inf, 1], "'free' = +inf"), ([0, 0, np.inf], "'pos' = +inf")):
+    for bad, name in (
+        ([0, -np.inf, 1], "'free' = -inf"),
+        ([0, np.inf, 1], "'free' = +inf"),
+        ([0, 0, np.inf], "'pos' = +inf"),
+    ):
         with pytest.raises(InvalidInputError, match=re.escape(name)):
             as_points(bad, params)
 
@@ -433,7 +470,9 @@ def test_eval_json_is_strict_json_outside_the_bounds(gaussian_bundle):
     out = _strict_json(result.output)
     assert out["logpdf"] is None and out["inside_bounds"] is False and "outside" in out["logpdf_note"]
     assert out["grad_logpdf"] is None and out["grad_logpdf_note"]
-    inside = _strict_json(CliRunner().invoke(cli, ["eval", str(gaussian_bundle), "-p", "mu=1", "--format", "json"]).output)
+    inside = _strict_json(
+        CliRunner().invoke(cli, ["eval", str(gaussian_bundle), "-p", "mu=1", "--format", "json"]).output
+    )
     assert inside["inside_bounds"] is True and isinstance(inside["logpdf"], float) and "logpdf_note" not in inside
 
 
@@ -467,7 +506,9 @@ def test_eval_reports_a_model_failure_the_validation_did_not_see(gaussian_bundle
         return [
             const("t_col0", np.array(0, np.int64)),
             helper.make_node("Gather", ["x", "t_col0"], ["t_x0"], axis=1),
-            const("t_lo", np.float64(1.2345)), const("t_hi", np.float64(1.2346)), const("t_nan", np.float64(np.nan)),
+            const("t_lo", np.float64(1.2345)),
+            const("t_hi", np.float64(1.2346)),
+            const("t_nan", np.float64(np.nan)),
             helper.make_node("Greater", ["t_x0", "t_lo"], ["t_above"]),
             helper.make_node("Less", ["t_x0", "t_hi"], ["t_below"]),
             helper.make_node("And", ["t_above", "t_below"], ["t_hole"]),

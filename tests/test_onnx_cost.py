@@ -20,8 +20,9 @@ import faulthandler
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,8 +69,11 @@ def _f32(name: str, value: Any) -> Any:
 def _model(nodes: list[Any], term: str, initializers: list[Any] = ()) -> Any:
     """``z = x + sum(term)``, with ``nodes`` computing ``term``; opset 17, IR 8."""
     graph = helper.make_graph(
-        list(nodes) + [helper.make_node("ReduceSum", [term], ["t_sum"], keepdims=0),
-                       helper.make_node("Add", ["x", "t_sum"], ["z"])],
+        list(nodes)
+        + [
+            helper.make_node("ReduceSum", [term], ["t_sum"], keepdims=0),
+            helper.make_node("Add", ["x", "t_sum"], ["z"]),
+        ],
         "main",
         [helper.make_tensor_value_info("x", F32, ["N"])],
         [helper.make_tensor_value_info("z", F32, ["N"])],
@@ -84,11 +88,15 @@ def _body(name: str, nodes: list[Any], inputs: tuple[str, str, str] | None = Non
     return helper.make_graph(
         [helper.make_node("Identity", [cond], [f"{name}_cond_out"])] + nodes,
         name,
-        [helper.make_tensor_value_info(it, TensorProto.INT64, []),
-         helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
-         helper.make_tensor_value_info(acc, F32, None)],
-        [helper.make_tensor_value_info(f"{name}_cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info(f"{name}_out", F32, None)],
+        [
+            helper.make_tensor_value_info(it, TensorProto.INT64, []),
+            helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
+            helper.make_tensor_value_info(acc, F32, None),
+        ],
+        [
+            helper.make_tensor_value_info(f"{name}_cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info(f"{name}_out", F32, None),
+        ],
     )
 
 
@@ -114,14 +122,18 @@ def _loop_of(trips: int) -> Any:
 
 def _nested_loops(outer: int, inner: int) -> Any:
     inner_loop = _loop("M_inner", _counting("inner"), carried="outer_in", out="outer_out", name="inner_loop")
-    return _model([_loop("M_outer", _body("outer", [inner_loop]))], "count", [_i64("M_outer", outer), _i64("M_inner", inner)])
+    return _model(
+        [_loop("M_outer", _body("outer", [inner_loop]))], "count", [_i64("M_outer", outer), _i64("M_inner", inner)]
+    )
 
 
 def _loops_nested(depth: int) -> Any:
     """``depth`` Loops of 2 iterations nested in one another (subgraphs down to level ``depth``)."""
     body = _counting(f"b{depth}")
     for level in range(depth - 1, 0, -1):
-        body = _body(f"b{level}", [_loop("M", body, carried=f"b{level}_in", out=f"b{level}_out", name=f"loop{level + 1}")])
+        body = _body(
+            f"b{level}", [_loop("M", body, carried=f"b{level}_in", out=f"b{level}_out", name=f"loop{level + 1}")]
+        )
     return _model([_loop("M", body)], "count", [_i64("M", 2)])
 
 
@@ -147,21 +159,31 @@ def test_a_negative_trip_count_is_refused() -> None:
 @pytest.mark.parametrize("kind", ["value_int", "value_ints", "value"])
 def test_a_trip_count_from_a_constant_node_is_read(kind: str) -> None:
     for trips, refused in ((7, False), (MAX_LOOP_TRIPS + 1, True)):
-        attrs = {"value_int": trips} if kind == "value_int" else {"value_ints": [trips]} if kind == "value_ints" \
+        attrs = (
+            {"value_int": trips}
+            if kind == "value_int"
+            else {"value_ints": [trips]}
+            if kind == "value_ints"
             else {"value": _i64("M_value", trips)}
+        )
         model = _model([helper.make_node("Constant", [], ["M"], **attrs), _loop("M", _counting("body"))], "count")
         assert bool(_unbounded(model)) is refused, (kind, trips)
 
 
 def test_a_loop_without_trip_count_is_refused_whatever_its_condition() -> None:
-    model = _model([helper.make_node("Loop", ["", "true", "zero"], ["count"], body=_counting("body"), name="loop")], "count")
+    model = _model(
+        [helper.make_node("Loop", ["", "true", "zero"], ["count"], body=_counting("body"), name="loop")], "count"
+    )
     (message,) = _unbounded(model)
     assert "no trip count" in message
 
 
 def test_a_trip_count_computed_at_run_time_is_refused() -> None:
-    nodes = [helper.make_node("Shape", ["x"], ["shape"]),
-             helper.make_node("ReduceSum", ["shape"], ["M"], keepdims=0), _loop("M", _counting("body"))]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("ReduceSum", ["shape"], ["M"], keepdims=0),
+        _loop("M", _counting("body")),
+    ]
     (message,) = _unbounded(_model(nodes, "count"))
     assert "computed when the model runs" in message
 
@@ -215,7 +237,10 @@ def test_control_flow_nested_to_the_limit_passes_and_one_level_more_is_refused()
 
 def test_scan_and_if_count_for_the_depth_but_not_for_the_trip_counts() -> None:
     scan_body = helper.make_graph(
-        [helper.make_node("Add", ["s_acc", "s_elem"], ["s_acc_out"]), helper.make_node("Identity", ["s_acc_out"], ["s_scan_out"])],
+        [
+            helper.make_node("Add", ["s_acc", "s_elem"], ["s_acc_out"]),
+            helper.make_node("Identity", ["s_acc_out"], ["s_scan_out"]),
+        ],
         "scan_body",
         [helper.make_tensor_value_info("s_acc", F32, []), helper.make_tensor_value_info("s_elem", F32, [])],
         [helper.make_tensor_value_info("s_acc_out", F32, []), helper.make_tensor_value_info("s_scan_out", F32, [])],
@@ -224,12 +249,21 @@ def test_scan_and_if_count_for_the_depth_but_not_for_the_trip_counts() -> None:
     model = _model([scan], "partial")
     assert _codes(model) == []
     # a Scan inside If inside a Loop: three levels
-    then = helper.make_graph([helper.make_node("Scan", ["zero", "x"], ["then_total", "then_partial"], body=scan_body,
-                                               num_scan_inputs=1)],
-                             "then", [], [helper.make_tensor_value_info("then_total", F32, [])])
-    other = helper.make_graph([helper.make_node("Identity", ["zero"], ["else_total"])], "else", [],
-                              [helper.make_tensor_value_info("else_total", F32, [])])
-    body = _body("body", [helper.make_node("If", ["true"], ["body_out"], then_branch=then, else_branch=other, name="if")])
+    then = helper.make_graph(
+        [helper.make_node("Scan", ["zero", "x"], ["then_total", "then_partial"], body=scan_body, num_scan_inputs=1)],
+        "then",
+        [],
+        [helper.make_tensor_value_info("then_total", F32, [])],
+    )
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["zero"], ["else_total"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("else_total", F32, [])],
+    )
+    body = _body(
+        "body", [helper.make_node("If", ["true"], ["body_out"], then_branch=then, else_branch=other, name="if")]
+    )
     (message,) = _unbounded(_model([_loop("M", body)], "count", [_i64("M", 2)]))
     assert "Scan" in message
 
@@ -296,8 +330,10 @@ def test_every_op_whose_size_comes_from_a_constant_is_bounded(op: str) -> None:
     elif op == "RandomNormal":
         nodes, inits = [helper.make_node("RandomNormal", [], ["big"], shape=[2**20, 2**20])], []
     elif op == "OneHot":
-        nodes = [helper.make_node("Cast", ["x"], ["idx"], to=TensorProto.INT64),
-                 helper.make_node("OneHot", ["idx", "size", "values"], ["big"])]
+        nodes = [
+            helper.make_node("Cast", ["x"], ["idx"], to=TensorProto.INT64),
+            helper.make_node("OneHot", ["idx", "size", "values"], ["big"]),
+        ]
         inits = [_i64("size", big), _f32("values", [0.0, 1.0])]
     else:
         nodes = [helper.make_node("Resize", ["x", "", "", "size"], ["big"])]
@@ -312,7 +348,9 @@ def test_a_size_computed_from_constants_that_inference_cannot_follow_is_refused(
     (message,) = _unbounded(_model(nodes, "big", [_i64("a", [2**20, 1])]))
     assert "Expand node" in message and "cannot follow" in message
     # the same with a stored shape is followed (and then bounded by its size)
-    assert _codes(_model([helper.make_node("Expand", ["x", "shape"], ["big"])], "big", [_i64("shape", [2**10, 1])])) == []
+    assert (
+        _codes(_model([helper.make_node("Expand", ["x", "shape"], ["big"])], "big", [_i64("shape", [2**10, 1])])) == []
+    )
 
 
 def test_stored_tensors_are_bounded_by_their_declared_shape() -> None:
@@ -339,15 +377,21 @@ def test_a_shape_of_a_million_huge_dimensions_is_refused_promptly() -> None:
 
 
 def test_small_shape_arithmetic_on_constants_passes() -> None:
-    nodes = [helper.make_node("Mul", ["a", "b"], ["shape"]), helper.make_node("Reshape", ["x", "shape"], ["r"]),
-             helper.make_node("Transpose", ["W"], ["WT"]), helper.make_node("MatMul", ["r", "WT"], ["term"])]
+    nodes = [
+        helper.make_node("Mul", ["a", "b"], ["shape"]),
+        helper.make_node("Reshape", ["x", "shape"], ["r"]),
+        helper.make_node("Transpose", ["W"], ["WT"]),
+        helper.make_node("MatMul", ["r", "WT"], ["term"]),
+    ]
     inits = [_i64("a", [1, -1]), _i64("b", [1, 1]), _f32("W", np.ones((8, 1)))]
     assert _codes(_model(nodes, "term", inits)) == []
 
 
 def test_a_size_computed_from_constants_must_be_known() -> None:
-    nodes = [helper.make_node("Mul", ["a", "a"], ["shape"]),
-             helper.make_node("ConstantOfShape", ["shape"], ["big"], value=helper.make_tensor("v", F32, [1], [1.0]))]
+    nodes = [
+        helper.make_node("Mul", ["a", "a"], ["shape"]),
+        helper.make_node("ConstantOfShape", ["shape"], ["big"], value=helper.make_tensor("v", F32, [1], [1.0])),
+    ]
     (message,) = _unbounded(_model(nodes, "big", [_i64("a", [2**20])]))
     assert "ConstantOfShape node" in message and "cannot follow" in message
     # any value computed from constants alone, whatever the operator
@@ -359,8 +403,10 @@ def test_a_size_computed_from_constants_must_be_known() -> None:
 def test_work_on_constants_is_bounded() -> None:
     def matmuls(n: int) -> Any:
         value = helper.make_tensor("v", F32, [1], [1.0])
-        nodes = [helper.make_node("ConstantOfShape", ["shape"], ["a"], value=value),
-                 helper.make_node("MatMul", ["a", "a"], ["big"])]
+        nodes = [
+            helper.make_node("ConstantOfShape", ["shape"], ["a"], value=value),
+            helper.make_node("MatMul", ["a", "a"], ["big"]),
+        ]
         return _model(nodes, "big", [_i64("shape", [n, n])])
 
     assert _codes(matmuls(64)) == []  # 64**3: nothing
@@ -397,13 +443,20 @@ def test_the_networks_dnnlik_writes_pass(activation: str, k: int) -> None:
     members = random_mlp_weights(sizes, seed=1) if k == 1 else [random_mlp_weights(sizes, seed=s) for s in range(k)]
     baseline = QuadraticBaseline(center=np.zeros(6), hessian=-np.eye(6), value_at_center=-3.0)
     for dtype in ("float32", "float64"):
-        model = build_mlp_model(NetworkSpec(members, activation=activation, dtype=dtype, input_shift=0.5,
-                                            input_scale=2.0, baseline=baseline))
+        model = build_mlp_model(
+            NetworkSpec(
+                members, activation=activation, dtype=dtype, input_shift=0.5, input_scale=2.0, baseline=baseline
+            )
+        )
         assert _codes(model) == [], (activation, k, dtype)
 
 
-@pytest.mark.parametrize("path", sorted(p.parent for p in (REPO / "spec" / "examples" / "valid").glob("*/model.onnx"))
-                         + [REPO / "zoo" / "toy-lhc-like" / "bundle"], ids=lambda p: p.name if p.name != "bundle" else p.parent.name)
+@pytest.mark.parametrize(
+    "path",
+    sorted(p.parent for p in (REPO / "spec" / "examples" / "valid").glob("*/model.onnx"))
+    + [REPO / "zoo" / "toy-lhc-like" / "bundle"],
+    ids=lambda p: p.name if p.name != "bundle" else p.parent.name,
+)
 def test_published_models_pass(path: Path) -> None:
     model = onnx.load_model_from_string((path / "model.onnx").read_bytes())
     assert _codes(model) == []
@@ -437,6 +490,7 @@ def test_run_bounded_reads_run_seconds_when_called(heavy_bundle: Path, monkeypat
     assert "0.5 s" in str(info.value)
 
 
+@pytest.mark.slow
 def test_validation_stops_a_model_that_runs_too_long(heavy_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Needs every model run of validation to go through run_bounded with the module's RUN_SECONDS
     # read at call time (test vectors and behaviour checks).
@@ -495,11 +549,18 @@ def test_load_refuses_the_loop_promptly(loop_bundle: Path) -> None:
     assert "2**62" in str(info.value)
 
 
+@pytest.mark.slow
 def test_the_dnnlik_command_refuses_the_loop_promptly(loop_bundle: Path) -> None:
     # the real command line, in a process of its own (a regression would be killed, not hang the suite)
     try:
-        done = subprocess.run([sys.executable, "-m", "dnnlik", "validate", str(loop_bundle)], capture_output=True, check=False,
-                              text=True, timeout=PROMPT_SECONDS, cwd=REPO)
+        done = subprocess.run(
+            [sys.executable, "-m", "dnnlik", "validate", str(loop_bundle)],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=PROMPT_SECONDS,
+            cwd=REPO,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"dnnlik validate did not return within {PROMPT_SECONDS} s")
     assert done.returncode == 1, done.stdout + done.stderr

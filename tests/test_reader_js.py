@@ -59,6 +59,8 @@ elif not (READER_DIR / "node_modules").is_dir():
         reason="readers/js/node_modules is missing: install it with "
         "`cd readers/js && ONNXRUNTIME_NODE_INSTALL=skip npm ci` (make test does)"
     )
+else:
+    pytestmark = pytest.mark.slow  # one Node process per bundle
 
 
 def _folders(where: Path) -> list[Path]:
@@ -75,7 +77,9 @@ def _expected_codes() -> dict[str, list[str]]:
 
 
 def run_reader(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([NODE, str(READER), *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT)  # type: ignore[list-item]
+    return subprocess.run(
+        [NODE, str(READER), *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )  # type: ignore[list-item]
 
 
 def _no_trace(text: str) -> None:
@@ -146,8 +150,10 @@ def test_report_codes_against_expected(reports: dict[str, dict[str, Any]], capsy
         want = set(expected.get(folder.name, []))
         got = {p["code"] for p in _errors(_report(reports, folder))}
         assert got, folder.name  # refused, whatever the codes
-        rows.append(f"{folder.name:34} same: {', '.join(sorted(want & got)) or '-':40} "
-                    f"dnnlik only: {', '.join(sorted(want - got)) or '-':40} js only: {', '.join(sorted(got - want)) or '-'}")
+        rows.append(
+            f"{folder.name:34} same: {', '.join(sorted(want & got)) or '-':40} "
+            f"dnnlik only: {', '.join(sorted(want - got)) or '-':40} js only: {', '.join(sorted(got - want)) or '-'}"
+        )
     with capsys.disabled():
         print("\nJavaScript reader vs expected.json (codes may differ; refusal is what counts):")
         print("\n".join(rows))
@@ -259,7 +265,11 @@ def test_test_vectors_agree_with_dnnlik(folder: Path, reports: dict[str, dict[st
             want = np.asarray(ours[name], dtype=np.float64)
             got = _as_array(js["outputs"][name])
             assert got.shape == want.shape, (i, name)
-            assert np.all(np.abs(got - want) <= tol["abs"] + tol["rel"] * np.abs(want)), (i, name, outputs[name]["dtype"])
+            assert np.all(np.abs(got - want) <= tol["abs"] + tol["rel"] * np.abs(want)), (
+                i,
+                name,
+                outputs[name]["dtype"],
+            )
             identical += int(np.sum(got.view(np.uint64) == want.view(np.uint64)))
             total += got.size
     assert total

@@ -20,7 +20,7 @@ FAST = dict(strategy="unbiased", n=400, seed=1, n_walkers=8, tune_steps=30, n_ch
 
 
 def gauss2() -> CallableLikelihood:
-    return CallableLikelihood(lambda x: -0.5 * (x ** 2).sum(axis=1), ["x", "y"], grad=lambda x: -x, name="g2")
+    return CallableLikelihood(lambda x: -0.5 * (x**2).sum(axis=1), ["x", "y"], grad=lambda x: -x, name="g2")
 
 
 @pytest.fixture
@@ -35,8 +35,9 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_wrong_initial_shape(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError,
-                       match=r"initial: expected shape \(8, 2\) \(walkers, parameters\), got \(8, 3\)"):
+    with pytest.raises(
+        InvalidInputError, match=r"initial: expected shape \(8, 2\) \(walkers, parameters\), got \(8, 3\)"
+    ):
         sample(gauss2(), tmp_path / "s.h5", initial=np.zeros((8, 3)), **FAST)
 
 
@@ -65,19 +66,23 @@ def test_source_with_wrong_output_shape(tmp_path: Path) -> None:
 
 
 def test_too_few_walkers_for_the_dimension(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInputError,
-                       match=r"n_walkers: 3 walkers are too few for 2 dimensions.*at least 2 x 2 = 4"):
+    with pytest.raises(
+        InvalidInputError, match=r"n_walkers: 3 walkers are too few for 2 dimensions.*at least 2 x 2 = 4"
+    ):
         sample(gauss2(), tmp_path / "s.h5", **{**FAST, "n_walkers": 3})
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"strategy": "biased"}, "strategy: unknown strategy 'biased'"),
-    ({"n": 0}, "n: must be an integer >= 1"),
-    ({"moves": "walk"}, "moves: unknown move 'walk'"),
-    ({"seed": -1}, "seed: must be a non-negative integer"),
-    ({"tune_steps": 20}, "tune_steps: must be an integer >= 27"),
-    ({"colour": "red"}, r"sample: unknown option\(s\) \['colour'\]"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"strategy": "biased"}, "strategy: unknown strategy 'biased'"),
+        ({"n": 0}, "n: must be an integer >= 1"),
+        ({"moves": "walk"}, "moves: unknown move 'walk'"),
+        ({"seed": -1}, "seed: must be a non-negative integer"),
+        ({"tune_steps": 20}, "tune_steps: must be an integer >= 27"),
+        ({"colour": "red"}, r"sample: unknown option\(s\) \['colour'\]"),
+    ],
+)
 def test_bad_options(tmp_path: Path, bad: dict, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         sample(gauss2(), tmp_path / "s.h5", **{**FAST, **bad})
@@ -121,8 +126,9 @@ def test_existing_output_is_refused_and_untouched(existing: tuple[Path, bytes]) 
     assert _leftovers(out.parent) == []
 
 
-def test_disk_full_never_corrupts_the_existing_file(existing: tuple[Path, bytes],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_never_corrupts_the_existing_file(
+    existing: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     out, content = existing
     real_fsync = os.fsync
     calls = {"n": 0}
@@ -163,11 +169,15 @@ def test_too_short_tuning_chain_is_an_error_when_strict(tmp_path: Path) -> None:
     """Stretch moves on a correlated target: 40 tuning steps cannot measure tau; strict mode says so."""
     cov = np.array([[1.0, 0.99], [0.99, 1.0]])
     prec = np.linalg.inv(cov)
-    lik = CallableLikelihood(lambda x: -0.5 * np.einsum("ij,jk,ik->i", x, prec, x), ["x", "y"],
-                             grad=lambda x: -x @ prec)
+    lik = CallableLikelihood(
+        lambda x: -0.5 * np.einsum("ij,jk,ik->i", x, prec, x), ["x", "y"], grad=lambda x: -x @ prec
+    )
     opts = {**FAST, "moves": "stretch", "tune_steps": 40, "on_short_chain": "error"}
-    with pytest.raises(ChainTooShortError, match=r"tuning chain: 30 steps \(after the first 25%\) are only .* "
-                                                 r"autocorrelation times"):
+    with pytest.raises(
+        ChainTooShortError,
+        match=r"tuning chain: 30 steps \(after the first 25%\) are only .* "
+        r"autocorrelation times",
+    ):
         sample(lik, tmp_path / "s.h5", **opts)
     assert list(tmp_path.iterdir()) == []  # useless checkpoints removed
     with pytest.warns(ShortChainWarning, match="are only"):

@@ -16,11 +16,13 @@ SMALL = ["--n", "3000", "--tune-steps", "60", "--chains", "1", "--checkpoint-eve
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("cli") / "samples.h5"
-    result = CliRunner().invoke(sample, ["toy-lhc-like", "--strategy", "mixed", "--poi-grid", "3", "--seed", "3",
-                                         "--out", str(out), *SMALL])
+    result = CliRunner().invoke(
+        sample, ["toy-lhc-like", "--strategy", "mixed", "--poi-grid", "3", "--seed", "3", "--out", str(out), *SMALL]
+    )
     return out, result
 
 
+@pytest.mark.slow
 def test_toy_mixed_run_prints_a_summary(toy_run: tuple[Path, object]) -> None:
     out, result = toy_run
     assert result.exit_code == 0, result.output
@@ -45,15 +47,18 @@ def test_existing_output_is_a_usage_error(toy_run: tuple[Path, object]) -> None:
     assert out.read_bytes() == before
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nope", "--out", "x.h5"], "'nope' is not a reference likelihood; available: toy-lhc-like"),
-    (["toy-lhc-like", "--out", "x.h5", "--walkers", "50"], "50 walkers are too few for 95 dimensions"),
-    (["toy-lhc-like", "--out", "x.h5", "--poi-range", "1"], "expected lo:hi"),
-    (["toy-lhc-like", "--out", "x.h5", "--split", "0.8,0.2"], "expected three non-negative numbers"),
-    (["toy-lhc-like", "--out", "x.h5", "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
-    (["toy-lhc-like", "--out", "x.h5", "--moves", "hop"], "unknown move 'hop'"),
-    (["toy-lhc-like", "--out", "x.h5", "--n", "0"], "Invalid value for '--n'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nope", "--out", "x.h5"], "'nope' is not a reference likelihood; available: toy-lhc-like"),
+        (["toy-lhc-like", "--out", "x.h5", "--walkers", "50"], "50 walkers are too few for 95 dimensions"),
+        (["toy-lhc-like", "--out", "x.h5", "--poi-range", "1"], "expected lo:hi"),
+        (["toy-lhc-like", "--out", "x.h5", "--split", "0.8,0.2"], "expected three non-negative numbers"),
+        (["toy-lhc-like", "--out", "x.h5", "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
+        (["toy-lhc-like", "--out", "x.h5", "--moves", "hop"], "unknown move 'hop'"),
+        (["toy-lhc-like", "--out", "x.h5", "--n", "0"], "Invalid value for '--n'"),
+    ],
+)
 def test_usage_errors_exit_2_with_one_message(tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "x.h5"
     result = CliRunner().invoke(sample, [str(out) if a == "x.h5" else a for a in args])
@@ -84,7 +89,7 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path: Path, capsys: p
     from dnnlik.likelihoods import CallableLikelihood
     from dnnlik.sample import sample as run_sample
 
-    lik = CallableLikelihood(lambda x: -0.5 * (x ** 2).sum(axis=1), ["x", "y"], grad=lambda x: -x)
+    lik = CallableLikelihood(lambda x: -0.5 * (x**2).sum(axis=1), ["x", "y"], grad=lambda x: -x)
     opts = dict(n=500, n_walkers=8, tune_steps=30, n_chains=1)
     run_sample(lik, tmp_path / "a.h5", **opts)  # stderr is not a terminal here: no bar
     assert "sampling" not in capsys.readouterr().err

@@ -67,15 +67,23 @@ def test_help_states_the_defaults() -> None:
     result = CliRunner().invoke(cli_module.sample, ["--help"], terminal_width=200)
     assert result.exit_code == 0
     text = " ".join(result.output.split())
-    for expected in ("[default: unbiased]", "[default: 100000; x>=1]", "[default: auto]",
-                     "max(64, 2 x dimensions + 10)", "[default: 500; x>=27]", "[default: 0.8,0.1,0.1]",
-                     "best fit +- 5 Laplace sigma, within the bounds", "[default: tile]"):
+    for expected in (
+        "[default: unbiased]",
+        "[default: 100000; x>=1]",
+        "[default: auto]",
+        "max(64, 2 x dimensions + 10)",
+        "[default: 500; x>=27]",
+        "[default: 0.8,0.1,0.1]",
+        "best fit +- 5 Laplace sigma, within the bounds",
+        "[default: tile]",
+    ):
         assert expected in text, expected
 
 
 def test_a_tuning_chain_too_short_is_refused_by_the_option_itself(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli_module.sample, ["toy-lhc-like", "--out", str(tmp_path / "s.h5"),
-                                                    "--tune-steps", "20"])
+    result = CliRunner().invoke(
+        cli_module.sample, ["toy-lhc-like", "--out", str(tmp_path / "s.h5"), "--tune-steps", "20"]
+    )
     assert result.exit_code == 2 and "Invalid value for '--tune-steps'" in result.output
     assert list(tmp_path.iterdir()) == []
 
@@ -90,25 +98,34 @@ def test_the_command_and_the_options_import_light() -> None:
         heavy = [m for m in ("emcee", "h5py", "scipy", "onnxruntime", "tensorflow") if m in sys.modules]
         assert not heavy, heavy
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # ---------------------------------------------------------------------------------------------- the rules
-@pytest.mark.parametrize("bad, message", [
-    ({"burn_in": -1}, "burn_in: must be a non-negative integer"),
-    ({"thin": 0}, "thin: must be an integer >= 1"),
-    ({"n_walkers": 1}, "n_walkers: must be an integer >= 2"),
-    ({"n": 2.5}, "n: must be an integer >= 1"),
-    ({"n": True}, "n: must be an integer >= 1"),
-    ({"profile_fraction": 1.5}, r"profile_fraction: must be a number in \[0, 1\]"),
-    ({"poi_sigmas": 0.0}, "poi_sigmas: must be a positive number"),
-    ({"burn_factor": float("inf")}, "burn_factor: must be a positive number"),
-    ({"window": -1.0}, "window: must be 'tile' or a width >= 0"),
-    ({"df": 0}, "df: must be a positive number or None"),
-    ({"on_short_chain": "ignore"}, "on_short_chain: must be 'warn' or 'error'"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"burn_in": -1}, "burn_in: must be a non-negative integer"),
+        ({"thin": 0}, "thin: must be an integer >= 1"),
+        ({"n_walkers": 1}, "n_walkers: must be an integer >= 2"),
+        ({"n": 2.5}, "n: must be an integer >= 1"),
+        ({"n": True}, "n: must be an integer >= 1"),
+        ({"profile_fraction": 1.5}, r"profile_fraction: must be a number in \[0, 1\]"),
+        ({"poi_sigmas": 0.0}, "poi_sigmas: must be a positive number"),
+        ({"burn_factor": float("inf")}, "burn_factor: must be a positive number"),
+        ({"window": -1.0}, "window: must be 'tile' or a width >= 0"),
+        ({"df": 0}, "df: must be a positive number or None"),
+        ({"on_short_chain": "ignore"}, "on_short_chain: must be 'warn' or 'error'"),
+    ],
+)
 def test_each_option_has_its_rule(bad: dict, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         SampleOptions.from_keywords(bad)
@@ -128,30 +145,51 @@ def test_the_walker_rule_covers_the_fallback_move_set() -> None:
 # ------------------------------------------------------------------------------------------ errors: arguments, flags
 def _string_constants(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text())
-    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
-                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
-                  and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
-    return [(n.lineno, n.value) for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
+    docstrings = {
+        id(n.body[0].value)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        and n.body
+        and isinstance(n.body[0], ast.Expr)
+        and isinstance(n.body[0].value, ast.Constant)
+    }
+    return [
+        (n.lineno, n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+    ]
 
 
 def test_the_library_never_names_command_line_flags() -> None:
     flag = re.compile(r"(?<![\w-])--[a-z]")
-    found = [f"{path.relative_to(ROOT)}:{line}: {text!r}" for path in sorted((ROOT / "dnnlik" / "sample").glob("*.py"))
-             for line, text in _string_constants(path) if flag.search(text)]
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {text!r}"
+        for path in sorted((ROOT / "dnnlik" / "sample").glob("*.py"))
+        for line, text in _string_constants(path)
+        if flag.search(text)
+    ]
     assert not found, "\n".join(found)
 
 
-@pytest.mark.parametrize("error, message", [
-    (InvalidInputError("50 walkers are too few", where="n_walkers"), "--walkers: 50 walkers are too few"),
-    (InvalidInputError("must be an integer >= 27, got 20", where="tune_steps"),
-     "--tune-steps: must be an integer >= 27, got 20"),
-    (InvalidInputError("nothing to sample", where="n"), "--n: nothing to sample"),
-    (DnnlikError("unreadable checkpoint (x); start again with overwrite=True", where="/a/s.h5.partial/plan.h5"),
-     "/a/s.h5.partial/plan.h5: unreadable checkpoint (x); start again with --overwrite"),
-    (InvalidInputError("is complete: nothing to resume (use overwrite=True to sample again)", where="/a/s.h5"),
-     "/a/s.h5: is complete: nothing to resume (use --overwrite to sample again)"),
-])
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (InvalidInputError("50 walkers are too few", where="n_walkers"), "--walkers: 50 walkers are too few"),
+        (
+            InvalidInputError("must be an integer >= 27, got 20", where="tune_steps"),
+            "--tune-steps: must be an integer >= 27, got 20",
+        ),
+        (InvalidInputError("nothing to sample", where="n"), "--n: nothing to sample"),
+        (
+            DnnlikError("unreadable checkpoint (x); start again with overwrite=True", where="/a/s.h5.partial/plan.h5"),
+            "/a/s.h5.partial/plan.h5: unreadable checkpoint (x); start again with --overwrite",
+        ),
+        (
+            InvalidInputError("is complete: nothing to resume (use overwrite=True to sample again)", where="/a/s.h5"),
+            "/a/s.h5: is complete: nothing to resume (use --overwrite to sample again)",
+        ),
+    ],
+)
 def test_the_command_line_names_its_flags(error: DnnlikError, message: str) -> None:
     assert cli_module.cli_message(error) == message
 
@@ -172,8 +210,10 @@ def test_the_plan_keeps_its_move_set_and_fallback(tmp_path: Path) -> None:
     from dnnlik.sample.strategies import Plan, Segment
 
     seg = Segment(index=0, kind="unbiased", n_target=10, free=np.arange(2), base=np.zeros(2), reference=True)
-    for plan, asked in ((Plan([seg], {"maximum": {"logpdf": 0.0}}, "de", "no Laplace approximation"), "auto"),
-                        (Plan([seg], {"maximum": {"logpdf": 0.0}}, "stretch"), "stretch")):
+    for plan, asked in (
+        (Plan([seg], {"maximum": {"logpdf": 0.0}}, "de", "no Laplace approximation"), "auto"),
+        (Plan([seg], {"maximum": {"logpdf": 0.0}}, "stretch"), "stretch"),
+    ):
         with h5py.File(tmp_path / "plan.h5", "w") as f:
             plan.to_h5(f)
         with h5py.File(tmp_path / "plan.h5", "r") as f:

@@ -22,6 +22,8 @@ from dnnlik.errors import DnnlikError
 from dnnlik.sample import read_dataset, sample
 from dnnlik.sample.storage import CheckpointStore
 
+pytestmark = pytest.mark.slow  # SIGKILL and resume of sampling runs
+
 SCRIPT = textwrap.dedent("""
     import os, sys, time, warnings
     import numpy as np
@@ -51,8 +53,14 @@ SCRIPT = textwrap.dedent("""
 
 def _run(script: Path, out: Path, mode: str, delay: float = 0.0, **kw) -> subprocess.Popen:
     env = {**os.environ, "DNNLIK_TEST_DELAY": str(delay)}
-    return subprocess.Popen([sys.executable, str(script), str(out), mode], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(out), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _chunks(out: Path) -> list[Path]:
@@ -116,7 +124,7 @@ def test_interrupted_in_process_run_resumes_identically(tmp_path: Path) -> None:
         calls["n"] += 1
         if calls["limit"] is not None and calls["n"] > calls["limit"]:
             raise Interrupted("stop")
-        return -0.5 * (x ** 2).sum(axis=1) - 0.1 * x[:, 0] ** 4
+        return -0.5 * (x**2).sum(axis=1) - 0.1 * x[:, 0] ** 4
 
     lik = CallableLikelihood(logpdf, ["x", "y"], grad=lambda x: -x - np.c_[0.4 * x[:, 0] ** 3, 0 * x[:, 1]])
     opts = dict(strategy="unbiased", n=3000, seed=9, n_walkers=8, tune_steps=40, checkpoint_every=7, n_chains=2)

@@ -12,8 +12,9 @@ from dnnlik.sample.dataset import augment_dataset, read_dataset, write_dataset
 from dnnlik.sample.ridge import ridge_samples
 
 MEAN, COV, PARAMS = gaussian_spec(4)
-GAUSS = CallableLikelihood(lambda x: gaussian_reference(x, MEAN, COV)[0], PARAMS,
-                           grad=lambda x: gaussian_reference(x, MEAN, COV)[1])
+GAUSS = CallableLikelihood(
+    lambda x: gaussian_reference(x, MEAN, COV)[0], PARAMS, grad=lambda x: gaussian_reference(x, MEAN, COV)[1]
+)
 
 
 def test_depth_below_the_ridge_follows_the_recipe():
@@ -41,12 +42,24 @@ def test_augment_keeps_the_samples_and_resplits(tmp_path):
     rng = np.random.default_rng(0)
     pts = rng.normal(size=(100, 4))
     params = [p.to_json() for p in PARAMS]
-    sampling = {"tool": "emcee", "strategy": "unbiased", "n_samples": 100,
-                "split": {"train": 80, "validation": 10, "test": 10, "seed": 1, "fractions": [0.8, 0.1, 0.1]}}
+    sampling = {
+        "tool": "emcee",
+        "strategy": "unbiased",
+        "n_samples": 100,
+        "split": {"train": 80, "validation": 10, "test": 10, "seed": 1, "fractions": [0.8, 0.1, 0.1]},
+    }
     split = {"train": np.arange(80), "validation": np.arange(80, 90), "test": np.arange(90, 100)}
-    write_dataset(tmp_path / "a.h5", points=pts, logpdf=GAUSS.logpdf(pts), segment=np.zeros(100, int),
-                  weight=rng.integers(1, 3, 100), split=split, parameters=params, sampling=sampling,
-                  source={"name": "gauss"})
+    write_dataset(
+        tmp_path / "a.h5",
+        points=pts,
+        logpdf=GAUSS.logpdf(pts),
+        segment=np.zeros(100, int),
+        weight=rng.integers(1, 3, 100),
+        split=split,
+        parameters=params,
+        sampling=sampling,
+        source={"name": "gauss"},
+    )
     extra, values, meta = ridge_samples(GAUSS, 50, (0.0, 1.0), seed=1)
     augment_dataset(tmp_path / "a.h5", tmp_path / "b.h5", extra, values, meta, seed=7)
     b = read_dataset(tmp_path / "b.h5")

@@ -33,17 +33,15 @@ from dnnlik.sample.diagnostics import ChainTooShortError, ShortChainWarning, cho
 
 K = 5.0
 MEAN = np.array([0.5, 0.2, -0.3, 0.1])
-COV = np.array([[0.30, 0.10, 0.05, 0.00],
-                [0.10, 1.00, 0.30, 0.10],
-                [0.05, 0.30, 0.80, 0.20],
-                [0.00, 0.10, 0.20, 0.50]])
+COV = np.array([[0.30, 0.10, 0.05, 0.00], [0.10, 1.00, 0.30, 0.10], [0.05, 0.30, 0.80, 0.20], [0.00, 0.10, 0.20, 0.50]])
 PREC = np.linalg.inv(COV)
 
 
 def gaussian() -> CallableLikelihood:
     params = [Parameter("mu", role="poi", bounds=(-5.0, 5.0), constraint=Constraint("uniform"))]
-    params += [Parameter(f"theta_{i}", bounds=(-10.0, 10.0), constraint=Constraint("normal", 0.0, 1.0))
-               for i in range(3)]
+    params += [
+        Parameter(f"theta_{i}", bounds=(-10.0, 10.0), constraint=Constraint("normal", 0.0, 1.0)) for i in range(3)
+    ]
 
     def logpdf(x: np.ndarray) -> np.ndarray:
         d = x - MEAN
@@ -109,7 +107,7 @@ def _ar1(n: int, walkers: int, dims: int, phi: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     e = rng.normal(size=(n, walkers, dims))
     x = np.empty_like(e)
-    x[0] = e[0] / math.sqrt(1 - phi ** 2)
+    x[0] = e[0] / math.sqrt(1 - phi**2)
     for t in range(1, n):
         x[t] = phi * x[t - 1] + e[t]
     return x
@@ -186,7 +184,7 @@ def test_unbiased_samples_have_the_right_moments(unbiased: Path) -> None:
     assert np.all(np.abs(mean - MEAN) < K * sigma / math.sqrt(n_eff)), (mean, MEAN, n_eff)
     var = w @ (data.points - mean) ** 2
     # Var(s^2) = 2 sigma^4 / N_eff for a normal
-    assert np.all(np.abs(var - sigma ** 2) < K * sigma ** 2 * math.sqrt(2.0 / n_eff)), (var, sigma ** 2)
+    assert np.all(np.abs(var - sigma**2) < K * sigma**2 * math.sqrt(2.0 / n_eff)), (var, sigma**2)
     assert data.sampling["diagnostics"]["rhat_max"] < 1.01
 
 
@@ -215,8 +213,18 @@ def test_metadata_fits_the_bundle_schema(unbiased: Path) -> None:
 
 def test_profile_chains_cover_the_ridge(tmp_path: Path) -> None:
     out = tmp_path / "profile.h5"
-    result = sample(gaussian(), out, strategy="mixed", profile_fraction=0.5, n=12000, seed=5, poi_grid=4,
-                    poi_range=(-0.5, 1.5), tune_steps=200, n_chains=1)
+    result = sample(
+        gaussian(),
+        out,
+        strategy="mixed",
+        profile_fraction=0.5,
+        n=12000,
+        seed=5,
+        poi_grid=4,
+        poi_range=(-0.5, 1.5),
+        tune_steps=200,
+        n_chains=1,
+    )
     data = read_dataset(out)
     opts = result.sampling["strategy_options"]
     assert opts["profile"]["poi_range"] == [-0.5, 1.5]
@@ -239,8 +247,17 @@ def test_profile_chains_cover_the_ridge(tmp_path: Path) -> None:
 
 def test_fixed_poi_profile_chains(tmp_path: Path) -> None:
     out = tmp_path / "fixed.h5"
-    sample(gaussian(), out, strategy="profile", n=3000, seed=2, poi_grid=3, poi_range=(0.0, 1.0),
-           window=0.0, tune_steps=200)
+    sample(
+        gaussian(),
+        out,
+        strategy="profile",
+        n=3000,
+        seed=2,
+        poi_grid=3,
+        poi_range=(0.0, 1.0),
+        window=0.0,
+        tune_steps=200,
+    )
     data = read_dataset(out)
     assert sorted(np.unique(np.round(data.points[:, 0], 12)).tolist()) == pytest.approx([1 / 6, 0.5, 5 / 6])
 
@@ -252,10 +269,15 @@ def log_gamma_pair() -> CallableLikelihood:
     def logpdf(x: np.ndarray) -> np.ndarray:
         return (a * x - np.exp(x)).sum(axis=1)
 
-    return CallableLikelihood(logpdf, [Parameter("u", bounds=(-20.0, 5.0)), Parameter("v", bounds=(-20.0, 5.0))],
-                              grad=lambda x: a - np.exp(x), name="log_gamma_pair")
+    return CallableLikelihood(
+        logpdf,
+        [Parameter("u", bounds=(-20.0, 5.0)), Parameter("v", bounds=(-20.0, 5.0))],
+        grad=lambda x: a - np.exp(x),
+        name="log_gamma_pair",
+    )
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::dnnlik.sample.ShortChainWarning")
 @pytest.mark.parametrize("moves", ["laplace", "laplace-rw", "de", "stretch"])
 def test_moves_sample_a_skewed_target_exactly(tmp_path: Path, moves: str) -> None:
@@ -263,8 +285,16 @@ def test_moves_sample_a_skewed_target_exactly(tmp_path: Path, moves: str) -> Non
     a = np.array([3.0, 5.0])
     mean = scipy.special.digamma(a)
     sd = np.sqrt(scipy.special.polygamma(1, a))
-    result = sample(log_gamma_pair(), tmp_path / "g.h5", strategy="unbiased", n=20000, seed=3, n_walkers=32,
-                    moves=moves, tune_steps=400)
+    result = sample(
+        log_gamma_pair(),
+        tmp_path / "g.h5",
+        strategy="unbiased",
+        n=20000,
+        seed=3,
+        n_walkers=32,
+        moves=moves,
+        tune_steps=400,
+    )
     data = read_dataset(result.path)
     n_eff = result.sampling["diagnostics"]["effective_samples"]
     w = data.weight / data.weight.sum()
@@ -282,16 +312,17 @@ def test_preconditioned_source_samples_the_target_with_the_guides_hessian(tmp_pa
 
     shift = np.array([0.4, -0.3, 0.2, 0.0])
     base = gaussian()
-    target = CallableLikelihood(lambda x: base.logpdf(x - shift), base.parameters,
-                                grad=lambda x: base.grad_logpdf(x - shift), name="shifted")
+    target = CallableLikelihood(
+        lambda x: base.logpdf(x - shift), base.parameters, grad=lambda x: base.grad_logpdf(x - shift), name="shifted"
+    )
     source = PreconditionedSource(target, base)
     lap = laplace_at(source, MEAN + shift)
-    np.testing.assert_allclose(lap.precision, PREC, rtol=1e-5)      # from the guide
+    np.testing.assert_allclose(lap.precision, PREC, rtol=1e-5)  # from the guide
     result = sample(source, tmp_path / "s.h5", n=20_000, seed=3, progress=False)
     data = read_dataset(tmp_path / "s.h5")
     n_eff = result.sampling["diagnostics"]["effective_samples"]
     tol = K * np.sqrt(np.diag(COV) / n_eff)
-    assert np.all(np.abs(data.points.mean(axis=0) - (MEAN + shift)) < tol)     # the target's mean
+    assert np.all(np.abs(data.points.mean(axis=0) - (MEAN + shift)) < tol)  # the target's mean
     assert result.sampling["strategy_options"]["source"]["proposals_preconditioned_by"]["name"] == "gauss4"
 
 
@@ -307,8 +338,7 @@ def test_preconditioned_source_refuses_other_parameters() -> None:
 def test_many_short_profile_segments_give_strict_json_metadata(tmp_path: Path) -> None:
     """Segments too short to estimate tau record None (JSON null), never NaN: bundles digest their metadata."""
     with pytest.warns(ShortChainWarning):
-        result = sample(gaussian(), tmp_path / "short.h5", strategy="mixed", n=2000, seed=3, poi_grid=20,
-                        tune_steps=60)
+        result = sample(gaussian(), tmp_path / "short.h5", strategy="mixed", n=2000, seed=3, poi_grid=20, tune_steps=60)
     taus = [s["autocorrelation_time_kept"] for s in result.sampling["strategy_options"]["segments"]]
     assert None in taus
     assert all(t is None or (math.isfinite(t) and t >= 1.0) for t in taus)

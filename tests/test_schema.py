@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -85,59 +86,169 @@ MUST_FAIL: list[tuple[str, Mutation, str, str]] = [
     ("title-not-string", _set(42, "title"), "schema:type", "bundle.json#/title"),
     ("no-authors", _set([], "authors"), "schema:minItems", "bundle.json#/authors"),
     ("author-without-name", _set([{"affiliation": "CERN"}], "authors"), "schema:required", "bundle.json#/authors/0"),
-    ("bad-orcid", _set([{"name": "A", "orcid": "0000-0002-1825"}], "authors"), "schema:pattern", "bundle.json#/authors/0/orcid"),
+    (
+        "bad-orcid",
+        _set([{"name": "A", "orcid": "0000-0002-1825"}], "authors"),
+        "schema:pattern",
+        "bundle.json#/authors/0/orcid",
+    ),
     ("license-with-spaces", _set("CC BY 4.0", "license"), "schema:pattern", "bundle.json#/license"),
     ("license-lower-case-operator", _set("MIT or Apache-2.0", "license"), "schema:pattern", "bundle.json#/license"),
-    ("reference-type", _set([{"type": "isbn", "id": "x"}], "references"), "schema:enum", "bundle.json#/references/0/type"),
+    (
+        "reference-type",
+        _set([{"type": "isbn", "id": "x"}], "references"),
+        "schema:enum",
+        "bundle.json#/references/0/type",
+    ),
     ("unknown-kind", _set("regression", "kind"), "schema:enum", "bundle.json#/kind"),
     ("spectrum-fit-without-spectrum", _spectrum_kind, "schema:required", "bundle.json"),
     ("likelihood-without-output", _likelihood_without_output, "schema:required", "bundle.json"),
     ("unknown-top-level-key", _set("hello", "comment"), "schema:additionalProperties", "bundle.json"),
     ("extension-in-output", _set("free", "output", "x-note"), "schema:additionalProperties", "bundle.json#/output"),
-    ("extension-in-files-entry", _set("free", "files", 0, "x-note"), "schema:additionalProperties", "bundle.json#/files/0"),
+    (
+        "extension-in-files-entry",
+        _set("free", "files", 0, "x-note"),
+        "schema:additionalProperties",
+        "bundle.json#/files/0",
+    ),
     ("unknown-model-key", _set(1, "model", "weights"), "schema:additionalProperties", "bundle.json#/model"),
     ("no-parameters", _set([], "parameters"), "schema:minItems", "bundle.json#/parameters"),
-    ("parameter-name-starts-with-digit", _set("1mu", "parameters", 0, "name"), "schema:pattern", "bundle.json#/parameters/0/name"),
+    (
+        "parameter-name-starts-with-digit",
+        _set("1mu", "parameters", 0, "name"),
+        "schema:pattern",
+        "bundle.json#/parameters/0/name",
+    ),
     ("parameter-role", _set("signal", "parameters", 0, "role"), "schema:enum", "bundle.json#/parameters/0/role"),
     ("bounds-one-value", _set([0.0], "parameters", 0, "bounds"), "schema:minItems", "bundle.json#/parameters/0/bounds"),
-    ("bound-string", _set(["-inf", 1.0], "parameters", 0, "bounds"), "schema:type", "bundle.json#/parameters/0/bounds/0"),
+    (
+        "bound-string",
+        _set(["-inf", 1.0], "parameters", 0, "bounds"),
+        "schema:type",
+        "bundle.json#/parameters/0/bounds/0",
+    ),
     ("nominal-null", _set(None, "parameters", 0, "nominal"), "schema:type", "bundle.json#/parameters/0/nominal"),
-    ("training-range-null-side", _set([None, 1.0], "parameters", 0, "training_range"), "schema:type", "bundle.json#/parameters/0/training_range/0"),
-    ("normal-without-sigma", _set({"type": "normal", "mean": 0.0}, "parameters", 0, "constraint"), "schema:required", "bundle.json#/parameters/0/constraint"),
-    ("none-with-sigma", _set({"type": "none", "sigma": 1.0}, "parameters", 0, "constraint"), "schema:not", "bundle.json#/parameters/0/constraint"),
-    ("zero-sigma", _set({"type": "normal", "mean": 0.0, "sigma": 0}, "parameters", 0, "constraint"), "schema:exclusiveMinimum", "bundle.json#/parameters/0/constraint/sigma"),
+    (
+        "training-range-null-side",
+        _set([None, 1.0], "parameters", 0, "training_range"),
+        "schema:type",
+        "bundle.json#/parameters/0/training_range/0",
+    ),
+    (
+        "normal-without-sigma",
+        _set({"type": "normal", "mean": 0.0}, "parameters", 0, "constraint"),
+        "schema:required",
+        "bundle.json#/parameters/0/constraint",
+    ),
+    (
+        "none-with-sigma",
+        _set({"type": "none", "sigma": 1.0}, "parameters", 0, "constraint"),
+        "schema:not",
+        "bundle.json#/parameters/0/constraint",
+    ),
+    (
+        "zero-sigma",
+        _set({"type": "normal", "mean": 0.0, "sigma": 0}, "parameters", 0, "constraint"),
+        "schema:exclusiveMinimum",
+        "bundle.json#/parameters/0/constraint/sigma",
+    ),
     ("model-format", _set("tensorflow", "model", "format"), "schema:const", "bundle.json#/model/format"),
     ("opset-too-old", _set(6, "model", "opset"), "schema:minimum", "bundle.json#/model/opset"),
     ("opset-string", _set("17", "model", "opset"), "schema:type", "bundle.json#/model/opset"),
-    ("ort-version-not-semver", _set("1.16", "model", "onnxruntime_min_version"), "schema:pattern", "bundle.json#/model/onnxruntime_min_version"),
+    (
+        "ort-version-not-semver",
+        _set("1.16", "model", "onnxruntime_min_version"),
+        "schema:pattern",
+        "bundle.json#/model/onnxruntime_min_version",
+    ),
     ("model-file-traversal", _set("../model.onnx", "model", "file"), "schema:pattern", "bundle.json#/model/file"),
-    ("negative-shape", _set([None, -4], "model", "inputs", 0, "shape"), "schema:minimum", "bundle.json#/model/inputs/0/shape/1"),
-    ("zero-shape", _set([None, 0], "model", "inputs", 0, "shape"), "schema:minimum", "bundle.json#/model/inputs/0/shape/1"),
-    ("symbolic-shape", _set(["N", 4], "model", "inputs", 0, "shape"), "schema:anyOf", "bundle.json#/model/inputs/0/shape/0"),
-    ("dtype-float16", _set("float16", "model", "outputs", 0, "dtype"), "schema:enum", "bundle.json#/model/outputs/0/dtype"),
+    (
+        "negative-shape",
+        _set([None, -4], "model", "inputs", 0, "shape"),
+        "schema:minimum",
+        "bundle.json#/model/inputs/0/shape/1",
+    ),
+    (
+        "zero-shape",
+        _set([None, 0], "model", "inputs", 0, "shape"),
+        "schema:minimum",
+        "bundle.json#/model/inputs/0/shape/1",
+    ),
+    (
+        "symbolic-shape",
+        _set(["N", 4], "model", "inputs", 0, "shape"),
+        "schema:anyOf",
+        "bundle.json#/model/inputs/0/shape/0",
+    ),
+    (
+        "dtype-float16",
+        _set("float16", "model", "outputs", 0, "dtype"),
+        "schema:enum",
+        "bundle.json#/model/outputs/0/dtype",
+    ),
     ("tensor-role", _set("loglik", "model", "outputs", 0, "role"), "schema:enum", "bundle.json#/model/outputs/0/role"),
     ("no-outputs", _set([], "model", "outputs"), "schema:minItems", "bundle.json#/model/outputs"),
-    ("quadratic-without-hessian", _quadratic_without_hessian, "schema:required", "bundle.json#/model/transform/baseline"),
-    ("ensemble-median", _set({"size": 3, "combination": "median"}, "model", "ensemble"), "schema:enum", "bundle.json#/model/ensemble/combination"),
+    (
+        "quadratic-without-hessian",
+        _quadratic_without_hessian,
+        "schema:required",
+        "bundle.json#/model/transform/baseline",
+    ),
+    (
+        "ensemble-median",
+        _set({"size": 3, "combination": "median"}, "model", "ensemble"),
+        "schema:enum",
+        "bundle.json#/model/ensemble/combination",
+    ),
     ("output-quantity", _set("chi2", "output", "quantity"), "schema:enum", "bundle.json#/output/quantity"),
     ("output-offset-string", _set("0", "output", "offset"), "schema:type", "bundle.json#/output/offset"),
     ("output-without-offset", _delete("output", "offset"), "schema:required", "bundle.json#/output"),
     ("files-empty", _set([], "files"), "schema:minItems", "bundle.json#/files"),
     ("file-absolute-path", _set("/etc/passwd", "files", 0, "path"), "schema:pattern", "bundle.json#/files/0/path"),
     ("file-dot-dot-path", _set("data/../../x", "files", 0, "path"), "schema:pattern", "bundle.json#/files/0/path"),
-    ("file-backslash-path", _set("data\\model.onnx", "files", 0, "path"), "schema:pattern", "bundle.json#/files/0/path"),
+    (
+        "file-backslash-path",
+        _set("data\\model.onnx", "files", 0, "path"),
+        "schema:pattern",
+        "bundle.json#/files/0/path",
+    ),
     ("file-empty-segment", _set("data//model.onnx", "files", 0, "path"), "schema:pattern", "bundle.json#/files/0/path"),
     ("file-trailing-slash", _set("data/", "files", 0, "path"), "schema:pattern", "bundle.json#/files/0/path"),
     ("file-sha256-upper-case", _set("A" * 64, "files", 0, "sha256"), "schema:pattern", "bundle.json#/files/0/sha256"),
     ("file-negative-size", _set(-1, "files", 0, "size"), "schema:minimum", "bundle.json#/files/0/size"),
     ("file-unknown-key", _set("x", "files", 0, "url"), "schema:additionalProperties", "bundle.json#/files/0"),
     ("document-sha256-short", _set("abc", "document_sha256"), "schema:pattern", "bundle.json#/document_sha256"),
-    ("tolerance-negative", _set(-1e-9, "test_vectors", "tolerance", "rel"), "schema:minimum", "bundle.json#/test_vectors/tolerance/rel"),
+    (
+        "tolerance-negative",
+        _set(-1e-9, "test_vectors", "tolerance", "rel"),
+        "schema:minimum",
+        "bundle.json#/test_vectors/tolerance/rel",
+    ),
     ("no-test-cases", _set([], "test_vectors", "cases"), "schema:minItems", "bundle.json#/test_vectors/cases"),
-    ("test-case-without-outputs", _delete("test_vectors", "cases", 0, "outputs"), "schema:required", "bundle.json#/test_vectors/cases/0"),
-    ("test-vector-string", _set("0.5", "test_vectors", "cases", 0, "inputs", "x"), "schema:anyOf", "bundle.json#/test_vectors/cases/0/inputs/x"),
-    ("created-not-rfc3339", _set("25/11/2026", "provenance", "created"), "schema:pattern", "bundle.json#/provenance/created"),
-    ("provenance-without-version", _delete("provenance", "dnnlik_version"), "schema:required", "bundle.json#/provenance"),
+    (
+        "test-case-without-outputs",
+        _delete("test_vectors", "cases", 0, "outputs"),
+        "schema:required",
+        "bundle.json#/test_vectors/cases/0",
+    ),
+    (
+        "test-vector-string",
+        _set("0.5", "test_vectors", "cases", 0, "inputs", "x"),
+        "schema:anyOf",
+        "bundle.json#/test_vectors/cases/0/inputs/x",
+    ),
+    (
+        "created-not-rfc3339",
+        _set("25/11/2026", "provenance", "created"),
+        "schema:pattern",
+        "bundle.json#/provenance/created",
+    ),
+    (
+        "provenance-without-version",
+        _delete("provenance", "dnnlik_version"),
+        "schema:required",
+        "bundle.json#/provenance",
+    ),
     ("verdict", _set({"verdict": "ok"}, "validation"), "schema:enum", "bundle.json#/validation/verdict"),
     ("archive-doi", _set({"doi": "zenodo-123"}, "archive"), "schema:pattern", "bundle.json#/archive/doi"),
 ]
@@ -193,16 +304,28 @@ def _quadratic(doc: dict[str, Any]) -> None:
         "input_scale": [1.0] * n,
         "output_shift": 0.0,
         "output_scale": 1.0,
-        "baseline": {"type": "quadratic", "center": [0.0] * n, "value_at_center": -1.0,
-                     "hessian": [[-1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]},
+        "baseline": {
+            "type": "quadratic",
+            "center": [0.0] * n,
+            "value_at_center": -1.0,
+            "hessian": [[-1.0 if i == j else 0.0 for j in range(n)] for i in range(n)],
+        },
     }
-    doc["model"]["ensemble"] = {"size": 2, "combination": "mean", "spread": "std", "members": [{"seed": 1}, {"seed": 2}]}
+    doc["model"]["ensemble"] = {
+        "size": 2,
+        "combination": "mean",
+        "spread": "std",
+        "members": [{"seed": 1}, {"seed": 2}],
+    }
 
 
 def _optional_sections(doc: dict[str, Any]) -> None:
     doc["sampling"] = {"tool": "emcee", "strategy": "mixed", "seeds": [1, 2], "n_walkers": 64, "extra": True}
     doc["training"] = {"framework": "keras", "epochs": 10, "target": "residual-over-quadratic"}
-    doc["validation"] = {"verdict": "pass", "metrics": [{"name": "ks_pvalue_min", "value": 0.3, "threshold": 0.05, "comparison": ">="}]}
+    doc["validation"] = {
+        "verdict": "pass",
+        "metrics": [{"name": "ks_pvalue_min", "value": 0.3, "threshold": 0.05, "comparison": ">="}],
+    }
     doc["archive"] = {"doi": "10.5281/zenodo.1234567", "record_id": 1234567}
 
 

@@ -15,8 +15,9 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -44,8 +45,9 @@ process.stdin.on('end', () => {
 def ecma_verdicts(cases: list[tuple[str, list[str]]]) -> list[Any]:
     """For each (pattern, strings): Node's ``new RegExp(pattern, 'u').test(s)`` for each string,
     or ``'syntax-error'``; one Node process for the whole batch."""
-    proc = subprocess.run([NODE, "-e", _NODE_SCRIPT], input=json.dumps(cases), capture_output=True, text=True,
-                          timeout=120, check=True)
+    proc = subprocess.run(
+        [NODE, "-e", _NODE_SCRIPT], input=json.dumps(cases), capture_output=True, text=True, timeout=120, check=True
+    )
     return json.loads(proc.stdout)
 
 
@@ -71,13 +73,48 @@ def schema_patterns() -> Iterator[tuple[str, str]]:
 
 # typical valid values of the schemas' patterns, and ways to break each
 BASES = [
-    "", "mu", "theta_1", "x-foo", "x-", "gaussian-4d", "1.0.0", "1.0.0-rc.1+build.5", "CC0-1.0",
-    "MIT OR Apache-2.0", "GPL-2.0 WITH Classpath-exception-2.0", "model.onnx", "sub/model.onnx", "a/../b",
-    "./a", "a//b", "/abs", "a/", "10.5281/zenodo.12345", "0000-0002-1825-0097", "0000-0002-1825-009X",
-    "2026-01-02T03:04:05Z", "2026-01-02T03:04:05.123+01:00", "0" * 64, "f" * 63, "abc:def.ghi",
+    "",
+    "mu",
+    "theta_1",
+    "x-foo",
+    "x-",
+    "gaussian-4d",
+    "1.0.0",
+    "1.0.0-rc.1+build.5",
+    "CC0-1.0",
+    "MIT OR Apache-2.0",
+    "GPL-2.0 WITH Classpath-exception-2.0",
+    "model.onnx",
+    "sub/model.onnx",
+    "a/../b",
+    "./a",
+    "a//b",
+    "/abs",
+    "a/",
+    "10.5281/zenodo.12345",
+    "0000-0002-1825-0097",
+    "0000-0002-1825-009X",
+    "2026-01-02T03:04:05Z",
+    "2026-01-02T03:04:05.123+01:00",
+    "0" * 64,
+    "f" * 63,
+    "abc:def.ghi",
 ]
-AFFIXES = [("", ""), ("", "\n"), ("", "\r\n"), ("", "\r"), ("\n", ""), ("", "\u2028"), ("", "\u2029"),
-           ("", "\ufeff"), ("", "\x85"), ("", "\x1f"), ("", "\u00a0"), ("", " "), ("", "\n\n")]
+AFFIXES = [
+    ("", ""),
+    ("", "\n"),
+    ("", "\r\n"),
+    ("", "\r"),
+    ("\n", ""),
+    ("", "\u2028"),
+    ("", "\u2029"),
+    ("", "\ufeff"),
+    ("", "\x85"),
+    ("", "\x1f"),
+    ("", "\u00a0"),
+    ("", " "),
+    ("", "\n\n"),
+]
 REPLACEMENTS = [("0", "\u0661"), ("1", "\U0001d7d9"), ("a", "\u00e9"), ("/", "\n/"), (".", "\n"), ("0", "０")]
 
 
@@ -106,31 +143,129 @@ def test_schema_patterns_agree_with_an_ecma_engine() -> None:
     verdicts = ecma_verdicts([(p, strings) for p in patterns])
     disagreements = [
         (pattern, s, want)
-        for pattern, wants in zip(patterns, verdicts)
-        for s, want in zip(strings, wants)
+        for pattern, wants in zip(patterns, verdicts, strict=True)
+        for s, want in zip(strings, wants, strict=True)
         if ecma.search(pattern, s) != want
     ]
     assert not disagreements, disagreements[:20]
     # the comparison can fail: Python's own reading of the same patterns disagrees with ECMA
-    python_reading = [(p, s) for p, wants in zip(patterns, verdicts) for s, want in zip(strings, wants)
-                      if (re.search(p, s) is not None) != want]
+    python_reading = [
+        (p, s)
+        for p, wants in zip(patterns, verdicts, strict=True)
+        for s, want in zip(strings, wants, strict=True)
+        if (re.search(p, s) is not None) != want
+    ]
     assert any(s.endswith("\n") for _, s in python_reading)
 
 
 # constructs whose meaning differs between ECMA-262 and Python's re, translated
 CONSTRUCTS = [
-    r"^a$", r"a$", r"^$", r"\d+", r"^\D$", r"^\w+$", r"^\W$", r"^\s$", r"^\S+$", r"^.$", r"^.+$",
-    r"\bfoo\b", r"\Bo\B", r"^[\d.]+$", r"^[\w-]+$", r"^[\s\d]$", r"^[^\d\s]+$", r"^[]$", r"^[^]$", r"a[^]b",
-    r"^a??$", r"^a*?b+?c{1,2}?$", r"^(?:ab)+$", r"^(?<year>[0-9]{4})-\k?", r"^(?=.*x)(?!.*y).*$",
-    r"(?<=a)b", r"(?<!a)b", r"^\u{1F600}$", r"^\uD83D\uDE00$", r"^\x41\u0042\cJ$", r"^[\x00-\x1f]$",
-    r"^[\b]$", r"^\/\.\*\+\?\(\)\[\]\{\}\|\^\$\\$", r"^[-a]$", r"^[a-]$", r"^[\-]$", r"^\0$", r"^[#& ~]+$",
-    r"^\t\n\v\f\r$", r"^x{2}y{2,}z{0,3}$", r"^[A-Z]{2,4}$", r"^\p", r"é+", r"^[é-ü]$",
+    r"^a$",
+    r"a$",
+    r"^$",
+    r"\d+",
+    r"^\D$",
+    r"^\w+$",
+    r"^\W$",
+    r"^\s$",
+    r"^\S+$",
+    r"^.$",
+    r"^.+$",
+    r"\bfoo\b",
+    r"\Bo\B",
+    r"^[\d.]+$",
+    r"^[\w-]+$",
+    r"^[\s\d]$",
+    r"^[^\d\s]+$",
+    r"^[]$",
+    r"^[^]$",
+    r"a[^]b",
+    r"^a??$",
+    r"^a*?b+?c{1,2}?$",
+    r"^(?:ab)+$",
+    r"^(?<year>[0-9]{4})-\k?",
+    r"^(?=.*x)(?!.*y).*$",
+    r"(?<=a)b",
+    r"(?<!a)b",
+    r"^\u{1F600}$",
+    r"^\uD83D\uDE00$",
+    r"^\x41\u0042\cJ$",
+    r"^[\x00-\x1f]$",
+    r"^[\b]$",
+    r"^\/\.\*\+\?\(\)\[\]\{\}\|\^\$\\$",
+    r"^[-a]$",
+    r"^[a-]$",
+    r"^[\-]$",
+    r"^\0$",
+    r"^[#& ~]+$",
+    r"^\t\n\v\f\r$",
+    r"^x{2}y{2,}z{0,3}$",
+    r"^[A-Z]{2,4}$",
+    r"^\p",
+    r"é+",
+    r"^[é-ü]$",
 ]
-PROBES = ["", "a", "a\n", "\na", "b", "ab", "aab", "abab", "x", "xy", "yx", "foo", "foo bar", "foo\n", "ofoo",
-          "1", "12", "\u0661", "\U0001d7d9", "1.2", "1.2\n", "_", "-", "é", "\u00e9\u00e9", "A", "AB", "ABCDE",
-          " ", "\t", "\n", "\r", "\u2028", "\u2029", "\ufeff", "\x85", "\x1c", "\u00a0", "\u3000", "\u200b",
-          "\U0001f600", "\U0001f600\n", "AB\n", "ABC", "ABC\u0661", "\x08", "\x00", "\x1f", "#& ~", "2026-",
-          "/.*+?()[]{}|^$\\", "\t\n\x0b\x0c\r", "xxyy", "xxyyyzzz", "xxyyzzzz", "ü", "ñ", "ba", "cb"]
+PROBES = [
+    "",
+    "a",
+    "a\n",
+    "\na",
+    "b",
+    "ab",
+    "aab",
+    "abab",
+    "x",
+    "xy",
+    "yx",
+    "foo",
+    "foo bar",
+    "foo\n",
+    "ofoo",
+    "1",
+    "12",
+    "\u0661",
+    "\U0001d7d9",
+    "1.2",
+    "1.2\n",
+    "_",
+    "-",
+    "é",
+    "\u00e9\u00e9",
+    "A",
+    "AB",
+    "ABCDE",
+    " ",
+    "\t",
+    "\n",
+    "\r",
+    "\u2028",
+    "\u2029",
+    "\ufeff",
+    "\x85",
+    "\x1c",
+    "\u00a0",
+    "\u3000",
+    "\u200b",
+    "\U0001f600",
+    "\U0001f600\n",
+    "AB\n",
+    "ABC",
+    "ABC\u0661",
+    "\x08",
+    "\x00",
+    "\x1f",
+    "#& ~",
+    "2026-",
+    "/.*+?()[]{}|^$\\",
+    "\t\n\x0b\x0c\r",
+    "xxyy",
+    "xxyyyzzz",
+    "xxyyzzzz",
+    "ü",
+    "ñ",
+    "ba",
+    "cb",
+]
 
 
 @needs_node
@@ -146,20 +281,47 @@ def test_translated_constructs_agree_with_an_ecma_engine() -> None:
     verdicts = ecma_verdicts([(p, PROBES) for p in translatable])
     disagreements = [
         (pattern, s, want)
-        for pattern, wants in zip(translatable, verdicts)
-        for s, want in (zip(PROBES, wants) if wants != "syntax-error" else [("<syntax error in node>", None)])
+        for pattern, wants in zip(translatable, verdicts, strict=True)
+        for s, want in (
+            zip(PROBES, wants, strict=True) if wants != "syntax-error" else [("<syntax error in node>", None)]
+        )
         if want is None or ecma.search(pattern, s) != want
     ]
     assert not disagreements, disagreements[:20]
 
 
 # not ECMA-262 syntax with the u flag (Node throws), though Python's re would read most of them
-NOT_ECMA = [r"\A", r"a\Z", r"a**", r"a{,3}", r"{", r"a{1", r"}", r"]", r"(?i)a", r"(?P<n>a)", r"(?#c)", r"a*+",
-            r"(?>a)", r"(", r")", r"\-", r"\e", r"[\d-z]", r"[z-a]", r"*", r"a|*", r"(?=a)*", r"\c1", r"\u{110000}",
-            r"\x4", r"\u12", r"\01"]
+NOT_ECMA = [
+    r"\A",
+    r"a\Z",
+    r"a**",
+    r"a{,3}",
+    r"{",
+    r"a{1",
+    r"}",
+    r"]",
+    r"(?i)a",
+    r"(?P<n>a)",
+    r"(?#c)",
+    r"a*+",
+    r"(?>a)",
+    r"(",
+    r")",
+    r"\-",
+    r"\e",
+    r"[\d-z]",
+    r"[z-a]",
+    r"*",
+    r"a|*",
+    r"(?=a)*",
+    r"\c1",
+    r"\u{110000}",
+    r"\x4",
+    r"\u12",
+    r"\01",
+]
 # ECMA-262, but not translated: refused rather than run with another meaning
-UNTRANSLATED = [r"(a)\1", r"(?<n>a)\k<n>", r"\p{L}", r"\P{Lu}", r"[\S]", r"[\D]", r"[\W]", r"\uD800",
-                r"(?<=a+)b"]
+UNTRANSLATED = [r"(a)\1", r"(?<n>a)\k<n>", r"\p{L}", r"\P{Lu}", r"[\S]", r"[\D]", r"[\W]", r"\uD800", r"(?<=a+)b"]
 
 
 @pytest.mark.parametrize("pattern", NOT_ECMA + UNTRANSLATED)
@@ -172,14 +334,19 @@ def test_patterns_outside_the_translation_are_refused(pattern: str) -> None:
 @needs_node
 def test_refused_syntax_really_is_not_ecma() -> None:
     verdicts = ecma_verdicts([(p, []) for p in NOT_ECMA] + [(p, ["a"]) for p in UNTRANSLATED])
-    assert verdicts[: len(NOT_ECMA)] == ["syntax-error"] * len(NOT_ECMA), list(zip(NOT_ECMA, verdicts))
-    assert "syntax-error" not in verdicts[len(NOT_ECMA):], list(zip(UNTRANSLATED, verdicts[len(NOT_ECMA):]))
+    head, tail = verdicts[: len(NOT_ECMA)], verdicts[len(NOT_ECMA) :]
+    assert head == ["syntax-error"] * len(NOT_ECMA), list(zip(NOT_ECMA, head, strict=True))
+    assert "syntax-error" not in tail, list(zip(UNTRANSLATED, tail, strict=True))
 
 
 def test_trailing_newline_is_refused_without_node() -> None:
     """The core of the issue, checked on every machine: ECMA's '$' is the end of the input."""
-    for pattern, value in [("^mu$", "mu"), (r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$", "theta_1"), ("^a$|^b$", "b"),
-                           ("(^|/)x($)", "a/x")]:
+    for pattern, value in [
+        ("^mu$", "mu"),
+        (r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$", "theta_1"),
+        ("^a$|^b$", "b"),
+        ("(^|/)x($)", "a/x"),
+    ]:
         assert ecma.search(pattern, value) and not ecma.search(pattern, value + "\n")
         assert re.search(pattern, value + "\n")  # what Python's re alone says
     assert not ecma.search("^mu$", "\nmu")
@@ -214,7 +381,9 @@ def document(gaussian_bundle: Path) -> dict[str, Any]:
         (("archive",), {"doi": "10.5281/zenodo.1\u2028x"}),
     ],
 )
-def test_validator_refuses_what_ecma_patterns_refuse(document: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
+def test_validator_refuses_what_ecma_patterns_refuse(
+    document: dict[str, Any], path: tuple[Any, ...], value: Any
+) -> None:
     doc = copy.deepcopy(document)
     target = doc
     for key in path[:-1]:
@@ -268,11 +437,80 @@ def test_random_patterns_agree_with_an_ecma_engine() -> None:
     import random
 
     rng = random.Random(12)
-    atoms = ["a", "b", "1", ".", r"\d", r"\D", r"\s", r"\S", r"\w", r"\W", r"\b", r"\B", "^", "$", "-", "/", " ",
-             r"\n", r"\.", r"\$", "é", r"\u0661", r"\x0a", "[", "]", "{", "}", "(", ")", "|", "*", "+", "?", "{2}",
-             "{1,}", "{0,2}", "(?:", "(?=", "(?!", "(?<=", "(?<!", r"\u2028", "_", ":", "&", "~", "#"]
-    class_atoms = ["a", "b", "0", "9", "-", r"\d", r"\s", r"\w", r"\S", "^", "]", r"\]", r"\-", ".", "$", "é", r"\n",
-                   "&", "&&", "[", r"\b", "_", "z"]
+    atoms = [
+        "a",
+        "b",
+        "1",
+        ".",
+        r"\d",
+        r"\D",
+        r"\s",
+        r"\S",
+        r"\w",
+        r"\W",
+        r"\b",
+        r"\B",
+        "^",
+        "$",
+        "-",
+        "/",
+        " ",
+        r"\n",
+        r"\.",
+        r"\$",
+        "é",
+        r"\u0661",
+        r"\x0a",
+        "[",
+        "]",
+        "{",
+        "}",
+        "(",
+        ")",
+        "|",
+        "*",
+        "+",
+        "?",
+        "{2}",
+        "{1,}",
+        "{0,2}",
+        "(?:",
+        "(?=",
+        "(?!",
+        "(?<=",
+        "(?<!",
+        r"\u2028",
+        "_",
+        ":",
+        "&",
+        "~",
+        "#",
+    ]
+    class_atoms = [
+        "a",
+        "b",
+        "0",
+        "9",
+        "-",
+        r"\d",
+        r"\s",
+        r"\w",
+        r"\S",
+        "^",
+        "]",
+        r"\]",
+        r"\-",
+        ".",
+        "$",
+        "é",
+        r"\n",
+        "&",
+        "&&",
+        "[",
+        r"\b",
+        "_",
+        "z",
+    ]
 
     def pattern() -> str:
         parts = []
@@ -284,13 +522,33 @@ def test_random_patterns_agree_with_an_ecma_engine() -> None:
                 parts.append(rng.choice(atoms))
         return "".join(parts)
 
-    alphabet = ["a", "b", "1", "\u0661", "\n", "\r", " ", "\u2028", "\ufeff", "\x85", "é", "_", "-", ".", "/", "$",
-                "]", "x", "\x1f", "\u00a0"]
+    alphabet = [
+        "a",
+        "b",
+        "1",
+        "\u0661",
+        "\n",
+        "\r",
+        " ",
+        "\u2028",
+        "\ufeff",
+        "\x85",
+        "é",
+        "_",
+        "-",
+        ".",
+        "/",
+        "$",
+        "]",
+        "x",
+        "\x1f",
+        "\u00a0",
+    ]
     strings = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 4))) for _ in range(120)})
     patterns = sorted({pattern() for _ in range(1500)})
     verdicts = ecma_verdicts([(p, strings) for p in patterns])
     compared, problems = 0, []
-    for p, wants in zip(patterns, verdicts):
+    for p, wants in zip(patterns, verdicts, strict=True):
         try:
             ecma.translate(p)
         except ecma.UnsupportedPatternError as exc:
@@ -301,6 +559,6 @@ def test_random_patterns_agree_with_an_ecma_engine() -> None:
             problems.append(("accepted non-ECMA", p, ""))
             continue
         compared += 1
-        problems += [("differs", p, s) for s, want in zip(strings, wants) if ecma.search(p, s) != want][:1]
+        problems += [("differs", p, s) for s, want in zip(strings, wants, strict=True) if ecma.search(p, s) != want][:1]
     assert compared > 300
     assert not problems, problems[:10]

@@ -77,11 +77,15 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_generator_reproduces_the_committed_files(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, str(EXAMPLES / "generate.py"), str(tmp_path)],
         cwd=EXAMPLES.parent.parent,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLES.parent.parent), os.environ.get("PYTHONPATH")]))},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLES.parent.parent), os.environ.get("PYTHONPATH")])),
+        },
         capture_output=True,
         text=True,
     )

@@ -10,10 +10,12 @@ from click.testing import CliRunner
 
 pytest.importorskip("tensorflow")
 
-import dnnlik  # noqa: E402
-from dnnlik.cli.train import train  # noqa: E402
+from train_helpers import logpdf, points, write_samples
 
-from train_helpers import logpdf, points, write_samples  # noqa: E402
+import dnnlik
+from dnnlik.cli.train import train
+
+pytestmark = pytest.mark.slow  # TensorFlow training
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +28,23 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_train_writes_a_valid_bundle_and_a_summary(samples: Path, tmp_path: Path) -> None:
     out = tmp_path / "bundle"
-    args = [str(samples), "--out", str(out), "--layers", "2x8", "--epochs", "3", "--ensemble", "2",
-            "--batch-size", "32", "--seed", "4", "--baseline", "fit"]
+    args = [
+        str(samples),
+        "--out",
+        str(out),
+        "--layers",
+        "2x8",
+        "--epochs",
+        "3",
+        "--ensemble",
+        "2",
+        "--batch-size",
+        "32",
+        "--seed",
+        "4",
+        "--baseline",
+        "fit",
+    ]
     result = CliRunner().invoke(train, args)
     assert result.exit_code == 0, result.output
     assert "dropped 4 of 1500 points" in result.output
@@ -42,8 +59,7 @@ def test_train_writes_a_valid_bundle_and_a_summary(samples: Path, tmp_path: Path
     # a second run into the same folder is refused, then allowed with --overwrite
     again = CliRunner().invoke(train, args)
     assert again.exit_code == 1 and "already exists" in again.output
-    forced = CliRunner().invoke(train, [*args, "--overwrite", "--progress", "--format", "json",
-                                        "--target", "logpdf"])
+    forced = CliRunner().invoke(train, [*args, "--overwrite", "--progress", "--format", "json", "--target", "logpdf"])
     assert forced.exit_code == 0, forced.output
     assert "epoch 3/3" in forced.output and "lr 0.001" in forced.output
     summary = json.loads(forced.stdout)
@@ -53,9 +69,28 @@ def test_train_writes_a_valid_bundle_and_a_summary(samples: Path, tmp_path: Path
 
 def test_the_command_is_recorded(samples: Path, tmp_path: Path) -> None:
     out = tmp_path / "b"
-    result = CliRunner().invoke(train, [str(samples), "-o", str(out), "--layers", "4", "--epochs", "1",
-                                        "--batch-size", "64", "--target", "logpdf", "--name", "tiny",
-                                        "--activation", "swish", "--lr-schedule", "cosine"])
+    result = CliRunner().invoke(
+        train,
+        [
+            str(samples),
+            "-o",
+            str(out),
+            "--layers",
+            "4",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--target",
+            "logpdf",
+            "--name",
+            "tiny",
+            "--activation",
+            "swish",
+            "--lr-schedule",
+            "cosine",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "bundle.json").read_text())
     assert doc["name"] == "tiny"
@@ -65,11 +100,13 @@ def test_the_command_is_recorded(samples: Path, tmp_path: Path) -> None:
     assert doc["provenance"]["command"] == (
         f"dnnlik train {samples} --out {out} --layers 4 --activation swish --ensemble 1 --epochs 1 --seed 0 "
         "--target logpdf "
-        "--baseline auto --batch-size 64 --learning-rate 0.001 --lr-schedule cosine --no-jit --name tiny")
+        "--baseline auto --batch-size 64 --learning-rate 0.001 --lr-schedule cosine --no-jit --name tiny"
+    )
 
 
-def test_ctrl_c_during_training_exports_the_best_so_far(samples: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_during_training_exports_the_best_so_far(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dnnlik.cli import train as train_module
 
     def interrupt_at_epoch_2(self, report) -> None:  # type: ignore[no-untyped-def]
@@ -78,8 +115,10 @@ def test_ctrl_c_during_training_exports_the_best_so_far(samples: Path, tmp_path:
 
     monkeypatch.setattr(train_module.ProgressLine, "__call__", interrupt_at_epoch_2)
     out = tmp_path / "b"
-    result = CliRunner().invoke(train, [str(samples), "-o", str(out), "--layers", "4", "--epochs", "50",
-                                        "--batch-size", "64", "--baseline", "fit"])
+    result = CliRunner().invoke(
+        train,
+        [str(samples), "-o", str(out), "--layers", "4", "--epochs", "50", "--batch-size", "64", "--baseline", "fit"],
+    )
     assert result.exit_code == 0, result.output
     assert "Interrupted: the best weights so far were exported." in result.output
     assert "2 epochs (best" in result.output and "stopped: interrupted" in result.output
@@ -94,8 +133,10 @@ def test_ctrl_c_during_export_writes_nothing(samples: Path, tmp_path: Path, monk
 
     monkeypatch.setattr(dnnlik.evaluate, "validate_local", interrupt)
     out = tmp_path / "b"
-    result = CliRunner().invoke(train, [str(samples), "-o", str(out), "--layers", "4", "--epochs", "1",
-                                        "--batch-size", "64", "--baseline", "fit"])
+    result = CliRunner().invoke(
+        train,
+        [str(samples), "-o", str(out), "--layers", "4", "--epochs", "1", "--batch-size", "64", "--baseline", "fit"],
+    )
     assert result.exit_code == 130
     assert f"nothing written to {out}" in result.output
     assert list(tmp_path.iterdir()) == []

@@ -10,12 +10,14 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-import dnnlik  # noqa: E402
-from dnnlik.errors import DnnlikError, InvalidBundleError  # noqa: E402
-from dnnlik.report import Report  # noqa: E402
-from dnnlik.train import TrainConfig, export_bundle, load_samples, predict, train_bundle, train_ensemble  # noqa: E402
+from train_helpers import logpdf, points, write_samples
 
-from train_helpers import logpdf, points, write_samples  # noqa: E402
+import dnnlik
+from dnnlik.errors import DnnlikError, InvalidBundleError
+from dnnlik.report import Report
+from dnnlik.train import TrainConfig, export_bundle, load_samples, predict, train_bundle, train_ensemble
+
+pytestmark = pytest.mark.slow  # TensorFlow training
 
 CONFIG = TrainConfig(layers=(16, 16), epochs=5, batch_size=64, ensemble=2, baseline="fit", seed=7)
 
@@ -23,8 +25,12 @@ CONFIG = TrainConfig(layers=(16, 16), epochs=5, batch_size=64, ensemble=2, basel
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     x = points(2000, seed=5)
-    return write_samples(tmp_path_factory.mktemp("samples") / "samples.h5", x, logpdf(x),
-                         maximum={"point": [0.0, 0.0, 0.0, 0.0], "logpdf": -3.0})
+    return write_samples(
+        tmp_path_factory.mktemp("samples") / "samples.h5",
+        x,
+        logpdf(x),
+        maximum={"point": [0.0, 0.0, 0.0, 0.0], "logpdf": -3.0},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +74,7 @@ def test_document_records_training_sampling_transform_and_ensemble(trained, samp
     assert tr["optimizer"]["name"] == "adam" and tr["optimizer"]["reduce_lr_on_plateau"]["factor"] == 0.2
     assert tr["epochs"] == 5 and tr["seed"] == 7 and tr["batch_size"] == 64
     assert [m["seed"] for m in tr["history"]["members"]] == [7, 8]
-    curves = tr["history"]["members"][0]["curves"]   # per epoch, for the training-curve plot
+    curves = tr["history"]["members"][0]["curves"]  # per epoch, for the training-curve plot
     assert len(curves["loss"]) == len(curves["val_loss"]) == len(curves["learning_rate"]) == 5
     assert tr["samples_file"]["name"] == "samples.h5" and len(tr["samples_file"]["sha256"]) == 64
     assert doc["sampling"]["tool"] == "numpy" and doc["sampling"]["split"]["seed"] == 3
@@ -87,8 +93,7 @@ def test_document_records_training_sampling_transform_and_ensemble(trained, samp
     assert len(doc["test_vectors"]["cases"]) == 2
 
 
-def test_existing_output_is_refused_then_replaced_with_overwrite(
-        trained, samples: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_existing_output_is_refused_then_replaced_with_overwrite(trained, samples: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result, _, _ = trained
     data = load_samples(samples)
     out = tmp_path / "b"
@@ -102,8 +107,9 @@ def test_existing_output_is_refused_then_replaced_with_overwrite(
 
 
 @pytest.mark.parametrize("failure", ["invalid", "ctrl-c"])
-def test_a_failed_export_leaves_nothing(trained, samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        failure: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_export_leaves_nothing(
+    trained, samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:  # type: ignore[no-untyped-def]
     result, _, _ = trained
     data = load_samples(samples)
 

@@ -7,8 +7,10 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from dnnlik.likelihoods import CallableLikelihood  # noqa: E402
-from dnnlik.train import (  # noqa: E402
+from train_helpers import PARAMETERS, grad_logpdf, logpdf, points
+
+from dnnlik.likelihoods import CallableLikelihood
+from dnnlik.train import (
     TrainConfig,
     baseline_values,
     from_arrays,
@@ -18,7 +20,7 @@ from dnnlik.train import (  # noqa: E402
     train_member,
 )
 
-from train_helpers import PARAMETERS, grad_logpdf, logpdf, points  # noqa: E402
+pytestmark = pytest.mark.slow  # TensorFlow training
 
 TINY = TrainConfig(layers=(16,), epochs=4, batch_size=64, target="logpdf")
 
@@ -51,7 +53,7 @@ def test_surrogate_is_accurate_where_the_samples_are(data) -> None:  # type: ign
     core = np.linalg.norm(data.x_test, axis=1) < 1.5
     exact = grad_logpdf(data.x_test[core])
     g_err = _rmse(got["grad_logpdf"][core], exact)
-    g_size = float(np.sqrt(np.mean(exact ** 2)))
+    g_size = float(np.sqrt(np.mean(exact**2)))
     assert g_err < 0.45 * g_size  # measured: 0.22 against a gradient of rms size 0.78
 
 
@@ -72,7 +74,7 @@ def test_same_seed_same_weights_other_seed_other_weights(data) -> None:  # type:
     a = train_member(data, TINY, 3, preprocessing=prep)
     b = train_member(data, TINY, 3, preprocessing=prep)
     c = train_member(data, TINY, 4, preprocessing=prep)
-    for (wa, ba), (wb, bb) in zip(a.weights.layers, b.weights.layers):
+    for (wa, ba), (wb, bb) in zip(a.weights.layers, b.weights.layers, strict=True):
         np.testing.assert_array_equal(wa, wb)
         np.testing.assert_array_equal(ba, bb)
     assert a.history == b.history
@@ -127,7 +129,11 @@ def test_ensemble_members_differ_and_give_a_spread(data) -> None:  # type: ignor
     assert all(m.n_train == round(0.5 * data.n_train) for m in result.members)
     out = predict(result, data.x_test)
     assert out["logpdf_spread"].shape == (data.n_test,) and np.all(out["logpdf_spread"] > 0)
-    singles = [predict(type(result)(members=(m,), preprocessing=result.preprocessing, config=cfg,
-                                    wall_time_s=0.0), data.x_test)["logpdf"] for m in result.members]
+    singles = [
+        predict(
+            type(result)(members=(m,), preprocessing=result.preprocessing, config=cfg, wall_time_s=0.0), data.x_test
+        )["logpdf"]
+        for m in result.members
+    ]
     np.testing.assert_allclose(out["logpdf"], np.mean(singles, axis=0), atol=1e-9)
     np.testing.assert_allclose(out["logpdf_spread"], np.std(singles, axis=0), atol=1e-9)

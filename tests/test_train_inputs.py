@@ -5,6 +5,7 @@ Nothing here trains a network, so these tests run in the core suite (no TensorFl
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from train_helpers import PARAMETERS, PRECISION, grad_logpdf, logpdf, points, write_samples
 
 from dnnlik.errors import DnnlikError, InvalidInputError
 from dnnlik.likelihoods import CallableLikelihood
@@ -30,8 +32,6 @@ from dnnlik.train import (
     prepare,
 )
 from dnnlik.train.baseline import baseline_from_likelihood
-
-from train_helpers import PARAMETERS, PRECISION, grad_logpdf, logpdf, points, write_samples
 
 
 @pytest.fixture
@@ -55,9 +55,19 @@ def test_parse_layers() -> None:
             parse_layers(bad)
 
 
-@pytest.mark.parametrize("field,value", [("layers", ()), ("target", "log"), ("epochs", 0), ("ensemble", 0),
-                                         ("subset_fraction", 0.0), ("lr_factor", 1.5), ("max_minutes", -1.0),
-                                         ("lr_schedule", "step")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("layers", ()),
+        ("target", "log"),
+        ("epochs", 0),
+        ("ensemble", 0),
+        ("subset_fraction", 0.0),
+        ("lr_factor", 1.5),
+        ("max_minutes", -1.0),
+        ("lr_schedule", "step"),
+    ],
+)
 def test_config_rejects_bad_values(field: str, value: object) -> None:
     with pytest.raises(InvalidInputError, match=field):
         TrainConfig(**{field: value})
@@ -76,8 +86,8 @@ def test_cosine_schedule_runs_from_the_learning_rate_down_to_min_lr() -> None:
     cfg = TrainConfig(lr_schedule="cosine", epochs=45, learning_rate=1e-3, min_lr=1e-6)
     rates = [cfg.learning_rate_at(e) for e in range(cfg.epochs)]
     assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-6)
-    assert all(a > b for a, b in zip(rates, rates[1:]))
-    assert rates[22] == pytest.approx((1e-3 + 1e-6) / 2)   # the middle epoch of 45 is halfway down
+    assert all(a > b for a, b in itertools.pairwise(rates))
+    assert rates[22] == pytest.approx((1e-3 + 1e-6) / 2)  # the middle epoch of 45 is halfway down
     assert TrainConfig(lr_schedule="cosine", epochs=1).learning_rate_at(0) == pytest.approx(1e-3)
 
 
@@ -203,8 +213,13 @@ def test_baseline_likelihood_without_a_registered_source_is_refused() -> None:
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=120, cwd=str(Path(__file__).resolve().parents[1]))
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
 
 
 def test_import_does_not_import_tensorflow() -> None:
@@ -276,15 +291,18 @@ def test_reads_what_the_sampler_writes(tmp_path: Path) -> None:
     from dnnlik import sample
     from dnnlik.parameters import Parameter
 
-    lik = CallableLikelihood(lambda x: -0.5 * (x ** 2).sum(axis=1),
-                             [Parameter("mu", role="poi", bounds=(-5.0, 5.0)), Parameter("t", bounds=(-5.0, 5.0))],
-                             grad=lambda x: -x, name="gauss2")
+    lik = CallableLikelihood(
+        lambda x: -0.5 * (x**2).sum(axis=1),
+        [Parameter("mu", role="poi", bounds=(-5.0, 5.0)), Parameter("t", bounds=(-5.0, 5.0))],
+        grad=lambda x: -x,
+        name="gauss2",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sample.sample(lik, tmp_path / "g.h5", n=300, tune_steps=100, progress=False, seed=1)
     data = load_samples(tmp_path / "g.h5")
     assert data.n_parameters == 2 and data.n_train + data.n_validation + data.n_test > 200
-    np.testing.assert_allclose(data.y_train, -0.5 * (data.x_train ** 2).sum(axis=1))
+    np.testing.assert_allclose(data.y_train, -0.5 * (data.x_train**2).sum(axis=1))
     point, value = data.best_point()  # the maximum the sampler recorded
     np.testing.assert_allclose(point, 0.0, atol=1e-5)
     assert data.source["name"] == "gauss2"

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,8 @@ import dnnlik
 from dnnlik.bundle.write import dump_document
 from dnnlik.digest import DIGEST_FIELD, MAX_JSON_DEPTH, document_digest
 from dnnlik.report import Report
+
+pytestmark = pytest.mark.slow  # property-based fuzzing of the validator
 
 SETTINGS = settings(
     max_examples=200,
@@ -66,8 +69,27 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 SPECIAL_NUMBERS = st.sampled_from(
-    [0, -0.0, 1, -1, 2**53 + 1, 2**63, -(2**63) - 1, 2**64 + 7, 10**30, 1e308, -1e308, 1.7976931348623157e308,
-     5e-324, 1e-300, 0.5, 3.0, 17, 8, 1e21]
+    [
+        0,
+        -0.0,
+        1,
+        -1,
+        2**53 + 1,
+        2**63,
+        -(2**63) - 1,
+        2**64 + 7,
+        10**30,
+        1e308,
+        -1e308,
+        1.7976931348623157e308,
+        5e-324,
+        1e-300,
+        0.5,
+        3.0,
+        17,
+        8,
+        1e21,
+    ]
 )
 SCALARS = (
     st.none()
@@ -76,7 +98,9 @@ SCALARS = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | SPECIAL_NUMBERS
     | st.text(max_size=12)
-    | st.sampled_from(["", "x", "float32", "float64", "model.onnx", "../etc/passwd", "/abs", "logpdf", "2.0.0", "é" * 3000])
+    | st.sampled_from(
+        ["", "x", "float32", "float64", "model.onnx", "../etc/passwd", "/abs", "logpdf", "2.0.0", "é" * 3000]
+    )
 )
 JSON_VALUES = st.recursive(
     SCALARS,
@@ -88,7 +112,9 @@ DEEP_LISTS = st.integers(min_value=1, max_value=60).map(lambda n: functools.redu
 MUTATION = st.tuples(
     # "perturb" keeps the JSON type (numbers stay numbers, lists stay lists), so that
     # many mutants pass the schema and reach the semantic, ONNX and test-vector stages
-    st.sampled_from(["delete", "replace", "replace", "add-member", "stringify", "wrap", "perturb", "perturb", "perturb"]),
+    st.sampled_from(
+        ["delete", "replace", "replace", "add-member", "stringify", "wrap", "perturb", "perturb", "perturb"]
+    ),
     st.integers(min_value=0, max_value=10**6),  # which path (modulo their number)
     JSON_VALUES | DEEP_LISTS,
 )
@@ -244,7 +270,11 @@ def test_type_preserving_mutations_never_crash_deep_stages(mutations: list[tuple
 @SETTINGS
 @given(
     edits=st.lists(
-        st.tuples(st.sampled_from(["flip", "delete", "insert"]), st.integers(min_value=0, max_value=10**6), st.binary(min_size=1, max_size=3)),
+        st.tuples(
+            st.sampled_from(["flip", "delete", "insert"]),
+            st.integers(min_value=0, max_value=10**6),
+            st.binary(min_size=1, max_size=3),
+        ),
         min_size=1,
         max_size=3,
     )
@@ -274,7 +304,9 @@ def _valid_zip_bytes() -> bytes:
 @SETTINGS
 @given(
     edits=st.lists(
-        st.tuples(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=255)), min_size=1, max_size=4
+        st.tuples(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=255)),
+        min_size=1,
+        max_size=4,
     ),
     cut=st.none() | st.integers(min_value=1, max_value=10**6),
 )
@@ -284,7 +316,7 @@ def test_corrupted_zip_never_crashes_validate(edits: list[tuple[int, int]], cut:
     for where, byte in edits:
         data[where % len(data)] = byte
     if cut is not None:
-        del data[cut % len(data):]
+        del data[cut % len(data) :]
     with tempfile.TemporaryDirectory(prefix="dnnlik-fuzz-zip-") as tmp:
         path = Path(tmp) / "bundle.zip"
         path.write_bytes(bytes(data))

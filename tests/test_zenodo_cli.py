@@ -12,7 +12,7 @@ from click.testing import CliRunner
 pytest.importorskip("requests")
 pytest.importorskip("requests")
 
-from zenodo_server import EXPIRED_TOKEN, GOOD_TOKEN, block_network, zenodo_server  # noqa: E402,F401
+from zenodo_server import EXPIRED_TOKEN, GOOD_TOKEN, block_network, zenodo_server  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("block_network")  # no test here reaches a host other than 127.0.0.1
 
@@ -31,7 +31,7 @@ def run(*args: str, ok: bool | None = True):
 
 def _upload(bundle: Path, receipts: Path) -> dict:
     out = run("archive", "upload", str(bundle), "--receipts", str(receipts), "--format", "json").stdout
-    return json.loads(out[out.index("{"):])
+    return json.loads(out[out.index("{") :])
 
 
 def test_upload_fetch_validate_eval(zenodo_server, bundle_copy, tmp_path):
@@ -63,8 +63,16 @@ def test_missing_and_expired_tokens_are_one_line_errors(zenodo_server, bundle_co
     token_file = tmp_path / "token"
     token_file.write_text(GOOD_TOKEN + "\n")
     monkeypatch.delenv("ZENODO_TOKEN")
-    run("archive", "upload", str(bundle_copy), "--receipts", str(tmp_path / "r"), "--token-file", str(token_file),
-        "--draft")
+    run(
+        "archive",
+        "upload",
+        str(bundle_copy),
+        "--receipts",
+        str(tmp_path / "r"),
+        "--token-file",
+        str(token_file),
+        "--draft",
+    )
     assert zenodo_server.depositions and not zenodo_server.records
 
 
@@ -98,10 +106,24 @@ def test_validate_zoo_and_archived_copies(zenodo_server, gaussian_bundle, gaussi
     digest, size = sha256_file(zoo / "gaussian-4d.zip")
     folder_size = sum(p.stat().st_size for p in (zoo / "gaussian-4d").iterdir())
     entries = [
-        {"name": document["name"], "version": document["version"], "kind": "likelihood", "path": "gaussian-4d",
-         "sha256": document["document_sha256"], "size": folder_size, "tags": ["example"]},
-        {"name": document["name"], "version": document["version"], "kind": "likelihood",
-         "path": "gaussian-4d.zip", "sha256": digest, "size": size, "tags": []},
+        {
+            "name": document["name"],
+            "version": document["version"],
+            "kind": "likelihood",
+            "path": "gaussian-4d",
+            "sha256": document["document_sha256"],
+            "size": folder_size,
+            "tags": ["example"],
+        },
+        {
+            "name": document["name"],
+            "version": document["version"],
+            "kind": "likelihood",
+            "path": "gaussian-4d.zip",
+            "sha256": digest,
+            "size": size,
+            "tags": [],
+        },
     ]
     index = _index(tmp_path, entries)
     out = json.loads(run("validate", "--zoo", "--zoo-index", str(index), "--format", "json").stdout)
@@ -110,8 +132,17 @@ def test_validate_zoo_and_archived_copies(zenodo_server, gaussian_bundle, gaussi
     # a wrong size and a wrong digest in the index, and a broken entry
     entries[0]["size"] += 1
     entries[1]["sha256"] = "0" * 64
-    entries.append({"name": "x", "version": "1.0.0", "kind": "likelihood", "path": "missing", "sha256": "1" * 64,
-                    "size": 1, "tags": []})
+    entries.append(
+        {
+            "name": "x",
+            "version": "1.0.0",
+            "kind": "likelihood",
+            "path": "missing",
+            "sha256": "1" * 64,
+            "size": 1,
+            "tags": [],
+        }
+    )
     index = _index(tmp_path, entries)
     out = json.loads(run("validate", "--zoo", "--zoo-index", str(index), "--format", "json", ok=False).stdout)
     codes = [[p["code"] for p in r["problems"]] for r in out["reports"]]
@@ -123,8 +154,19 @@ def test_validate_zoo_and_archived_copies(zenodo_server, gaussian_bundle, gaussi
     entries = entries[:1]
     entries[0]["size"] -= 1
     index = _index(tmp_path, entries)
-    out = json.loads(run("validate", "--zoo", "--zoo-index", str(index), "--archived", "--receipts", str(receipts),
-                         "--format", "json").stdout)
+    out = json.loads(
+        run(
+            "validate",
+            "--zoo",
+            "--zoo-index",
+            str(index),
+            "--archived",
+            "--receipts",
+            str(receipts),
+            "--format",
+            "json",
+        ).stdout
+    )
     targets = [r["target"] for r in out["reports"]]
     assert out["valid"] and targets[1].startswith(f"zenodo:{uploaded['record_id']} (archived")
     # the archived copy is tampered with: --archived catches it, also without --zoo

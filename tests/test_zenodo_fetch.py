@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 pytest.importorskip("requests")
 pytest.importorskip("requests")
 
-from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: E402,F401
+from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("block_network")  # no test here reaches a host other than 127.0.0.1
 
@@ -32,10 +31,14 @@ def _cache_entries() -> list[str]:
 
 
 def _downloads(server: ZenodoServer) -> list[str]:
-    return [p.rsplit("/files/", 1)[1].removesuffix("/content") for m, p in server.log
-            if m == "GET" and "/files/" in p and not p.startswith("/api/files/")]
+    return [
+        p.rsplit("/files/", 1)[1].removesuffix("/content")
+        for m, p in server.log
+        if m == "GET" and "/files/" in p and not p.startswith("/api/files/")
+    ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["key", "filename"])
 def test_both_file_entry_shapes(zenodo_server, record, shape):
     zenodo_server.file_shape = shape
@@ -44,7 +47,9 @@ def test_both_file_entry_shapes(zenodo_server, record, shape):
     assert sorted(_downloads(zenodo_server)) == ["bundle.json", "model.onnx"]
     # with links (key shape) their URL is used; without (legacy shape) dnnlik builds the records API's
     assert sorted(p for m, p in zenodo_server.log if "/files/" in p) == [
-        f"/api/records/{record}/files/bundle.json/content", f"/api/records/{record}/files/model.onnx/content"]
+        f"/api/records/{record}/files/bundle.json/content",
+        f"/api/records/{record}/files/model.onnx/content",
+    ]
     assert len(zenodo_server.requests("GET", rf"^/api/records/{record}$")) == 1  # one listing read
     assert len(dnnlik.load(result.bundle_path).parameters) == 4
 
@@ -160,6 +165,7 @@ def test_the_guard_blocks_every_other_host(zenodo_server):
         socket.create_connection(("93.184.216.34", 443), timeout=5)
 
 
+@pytest.mark.slow
 def test_a_cached_copy_damaged_in_place_is_replaced_by_load_and_validate(zenodo_server, record):
     first = fetch(f"zenodo:{record}")
     model = first.bundle_path / "model.onnx"

@@ -15,15 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("requests")
 
-from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: E402,F401
+from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("block_network")  # no test here reaches a host other than 127.0.0.1
 
@@ -171,16 +172,22 @@ def _link(url: Callable[[ZenodoServer, Outside, int], str]) -> Callable:
 HOSTILE_ENTRIES: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "filename-dotdot": (_set("filename", lambda s, o, r: "../x"), ("'../x'", "'filename'", "not a plain file name")),
     "filename-dotdot-to-an-existing-file": (
-        _set("filename", lambda s, o, r: o.relative_to_staging(r, o.sentinel)), ("'filename'", "path separator")),
+        _set("filename", lambda s, o, r: o.relative_to_staging(r, o.sentinel)),
+        ("'filename'", "path separator"),
+    ),
     "filename-dotdot-to-the-current-folder": (
-        _set("filename", lambda s, o, r: o.relative_to_staging(r, Path.cwd() / "model.onnx")), ("path separator",)),
+        _set("filename", lambda s, o, r: o.relative_to_staging(r, Path.cwd() / "model.onnx")),
+        ("path separator",),
+    ),
     "filename-absolute-existing-file": (_set("filename", lambda s, o, r: str(o.sentinel)), ("absolute path",)),
     "filename-windows-absolute": (_set("filename", lambda s, o, r: "C:\\outside\\x"), ("absolute path",)),
     "filename-backslashes": (_set("filename", lambda s, o, r: "..\\..\\x"), ("path separator",)),
     "key-absolute": (_set("key", lambda s, o, r: str(o.sentinel)), ("'key'", "absolute path")),
     "key-dotdot-legacy-shape": (_set("filename", lambda s, o, r: "../../evil", drop="key"), ("path separator",)),
-    "key-and-filename-disagree": (_set("filename", lambda s, o, r: "other.onnx"),
-                                  ("names two different files", "'model.onnx'", "'other.onnx'")),
+    "key-and-filename-disagree": (
+        _set("filename", lambda s, o, r: "other.onnx"),
+        ("names two different files", "'model.onnx'", "'other.onnx'"),
+    ),
     "filename-dot-dot": (_set("filename", lambda s, o, r: ".."), ("'.' or '..'",)),
     "filename-nul": (_set("filename", lambda s, o, r: "model.onnx\x00../../x"), ("NUL",)),
     "filename-newline": (_set("filename", lambda s, o, r: "model\n.onnx"), ("control character", "\\n")),
@@ -190,21 +197,30 @@ HOSTILE_ENTRIES: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "filename-device": (_set("filename", lambda s, o, r: "NUL.onnx"), ("Windows device",)),
     "filename-not-a-string": (_set("filename", lambda s, o, r: ["..", "x"]), ("not a string",)),
     "sizes-disagree": (_set("filesize", lambda s, o, r: 10**12), ("two different sizes",)),
-    "url-other-host": (_link(lambda s, o, r: f"http://evil.example/api/records/{r}/files/model.onnx/content"),
-                       ("evil.example", "not to the record's Zenodo host")),
-    "url-other-port": (_link(lambda s, o, r: f"http://127.0.0.1:{s.port + 1}/api/records/{r}/files/model.onnx"),
-                       ("not to the record's Zenodo host",)),
-    "url-other-scheme": (_link(lambda s, o, r: f"https://127.0.0.1:{s.port}/api/records/{r}/files/model.onnx"),
-                         ("not to the record's Zenodo host",)),
+    "url-other-host": (
+        _link(lambda s, o, r: f"http://evil.example/api/records/{r}/files/model.onnx/content"),
+        ("evil.example", "not to the record's Zenodo host"),
+    ),
+    "url-other-port": (
+        _link(lambda s, o, r: f"http://127.0.0.1:{s.port + 1}/api/records/{r}/files/model.onnx"),
+        ("not to the record's Zenodo host",),
+    ),
+    "url-other-scheme": (
+        _link(lambda s, o, r: f"https://127.0.0.1:{s.port}/api/records/{r}/files/model.onnx"),
+        ("not to the record's Zenodo host",),
+    ),
     "url-file-scheme": (_link(lambda s, o, r: f"file://{o.sentinel}"), ("not to the record's Zenodo host",)),
-    "url-user-info": (_link(lambda s, o, r: f"http://evil.example@127.0.0.1:{s.port}/x"),
-                      ("not to the record's Zenodo host",)),
+    "url-user-info": (
+        _link(lambda s, o, r: f"http://evil.example@127.0.0.1:{s.port}/x"),
+        ("not to the record's Zenodo host",),
+    ),
     "url-scheme-relative": (_link(lambda s, o, r: "//evil.example/x"), ("not to the record's Zenodo host",)),
     "url-with-spaces": (_link(lambda s, o, r: f"http://127.0.0.1:{s.port}/x y"), ("not a plain URL",)),
     "links-not-an-object": (_set("links", lambda s, o, r: "http://evil.example/"), ("'links' is not an object",)),
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(HOSTILE_ENTRIES))
 def test_a_hostile_file_entry_is_refused_before_anything_is_written(zenodo_server, outside, record, case):
     edit, fragments = HOSTILE_ENTRIES[case]
@@ -278,8 +294,11 @@ def _disk_watch(outside: Outside, record: int) -> tuple[list[int], Callable[[int
 
     def on_chunk(sent: int) -> None:
         try:
-            sizes = [e.stat(follow_symlinks=False).st_size for e in os.scandir(outside.staging(record))
-                     if e.name != "bundle.json"]
+            sizes = [
+                e.stat(follow_symlinks=False).st_size
+                for e in os.scandir(outside.staging(record))
+                if e.name != "bundle.json"
+            ]
         except FileNotFoundError:
             sizes = []
         seen[0] = max([seen[0], *sizes])
@@ -288,12 +307,14 @@ def _disk_watch(outside: Outside, record: int) -> tuple[list[int], Callable[[int
 
 
 @pytest.mark.parametrize("content_length", [False, True], ids=["chunked", "honest-length"])
-def test_a_file_longer_than_announced_is_stopped_while_it_streams(zenodo_server, outside, record, bundle_files,
-                                                                  content_length):
+def test_a_file_longer_than_announced_is_stopped_while_it_streams(
+    zenodo_server, outside, record, bundle_files, content_length
+):
     announced = len(bundle_files["model.onnx"])
     seen, on_chunk = _disk_watch(outside, record)
-    spec = zenodo_server.stream(record, "model.onnx", 50 * announced, chunk=128, content_length=content_length,
-                                on_chunk=on_chunk)
+    spec = zenodo_server.stream(
+        record, "model.onnx", 50 * announced, chunk=128, content_length=content_length, on_chunk=on_chunk
+    )
     with pytest.raises(ZenodoIntegrityError) as info:
         fetch(f"zenodo:{record}", retries=2)
     assert seen[0] <= announced
@@ -366,8 +387,10 @@ MALFORMED_LISTINGS: dict[str, tuple[Callable[[int, dict, int], Any], str]] = {
     "too-many-files": (_listing(_many_files), "more than the 1000"),
     "entry-not-an-object": (_listing(lambda d: {**d, "files": ["model.onnx"]}), "file entry 0 is not an object"),
     "size-a-string": (_listing(lambda d: {**d, "files": [{**d["files"][0], "size": "740"}]}), "no valid size"),
-    "no-checksum": (_listing(lambda d: {**d, "files": [{k: v for k, v in d["files"][0].items() if k != "checksum"}]}),
-                    "no checksum"),
+    "no-checksum": (
+        _listing(lambda d: {**d, "files": [{k: v for k, v in d["files"][0].items() if k != "checksum"}]}),
+        "no checksum",
+    ),
     "id-missing": (_listing(lambda d: {k: v for k, v in d.items() if k != "id"}), "no valid 'id'"),
     "id-a-path": (_listing(lambda d: {**d, "id": "../../x"}), "no valid 'id'"),
     "id-a-bool": (_listing(lambda d: {**d, "id": True}), "no valid 'id'"),
@@ -386,8 +409,9 @@ def test_a_malformed_listing_is_one_clear_error(zenodo_server, outside, record, 
     _assert_cli_refuses(record, fragment)
 
 
-@pytest.mark.parametrize("location", ["http://evil.example/api/records/1", "https://127.0.0.1/api/records/1",
-                                      "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "location", ["http://evil.example/api/records/1", "https://127.0.0.1/api/records/1", "file:///etc/passwd"]
+)
 def test_a_listing_redirected_to_another_host_is_refused(zenodo_server, outside, record, location):
     zenodo_server.record_redirects[record] = location
     with pytest.raises(ZenodoError) as info:
@@ -434,8 +458,11 @@ def _plant(outside: Outside, record: int, how: str) -> Path:
     return target
 
 
-@pytest.mark.parametrize("how", ["partial-folder-link", "files-folder-link", "file-link", "part-file-link",
-                                 "locks-folder-link", "lock-file-link"])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "how",
+    ["partial-folder-link", "files-folder-link", "file-link", "part-file-link", "locks-folder-link", "lock-file-link"],
+)
 def test_links_in_the_staging_folder_are_never_followed(zenodo_server, outside, record, bundle_files, how):
     target = _plant(outside, record, how)
     names_before = sorted(p.name for p in target.iterdir())

@@ -11,9 +11,10 @@ import pytest
 pytest.importorskip("requests")
 pytest.importorskip("requests")
 
-from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: E402,F401
+from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("block_network")  # no test here reaches a host other than 127.0.0.1
+# no test here reaches a host other than 127.0.0.1; Zenodo round trips against the local server
+pytestmark = [pytest.mark.usefixtures("block_network"), pytest.mark.slow]
 
 import dnnlik  # noqa: E402
 from dnnlik.zenodo import fetch, upload_bundle  # noqa: E402

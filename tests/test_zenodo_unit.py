@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from zenodo_server import block_network, zenodo_server  # noqa: F401
 
 from dnnlik.errors import InvalidInputError, MissingExtraError
 from dnnlik.zenodo import (
@@ -21,25 +22,27 @@ from dnnlik.zenodo import (
     zenodo_metadata,
 )
 from dnnlik.zenodo.records import ZenodoReference, is_zenodo_source
-from zenodo_server import block_network, zenodo_server  # noqa: E402,F401
 
 pytestmark = pytest.mark.usefixtures("block_network")  # no test here reaches a host other than 127.0.0.1
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("text, record, sandbox", [
-    ("zenodo:123", 123, False),
-    ("zenodo-sandbox:9", 9, True),
-    ("10.5281/zenodo.77", 77, False),
-    ("doi:10.5281/zenodo.77", 77, False),
-    ("https://doi.org/10.5281/zenodo.77", 77, False),
-    ("10.5072/zenodo.5", 5, True),
-    ("https://zenodo.org/records/42", 42, False),
-    ("https://zenodo.org/record/42", 42, False),
-    ("https://sandbox.zenodo.org/records/42", 42, True),
-    ("42", 42, False),
-])
+@pytest.mark.parametrize(
+    "text, record, sandbox",
+    [
+        ("zenodo:123", 123, False),
+        ("zenodo-sandbox:9", 9, True),
+        ("10.5281/zenodo.77", 77, False),
+        ("doi:10.5281/zenodo.77", 77, False),
+        ("https://doi.org/10.5281/zenodo.77", 77, False),
+        ("10.5072/zenodo.5", 5, True),
+        ("https://zenodo.org/records/42", 42, False),
+        ("https://zenodo.org/record/42", 42, False),
+        ("https://sandbox.zenodo.org/records/42", 42, True),
+        ("42", 42, False),
+    ],
+)
 def test_references(text, record, sandbox):
     assert parse_reference(text) == ZenodoReference(record, sandbox)
 
@@ -81,18 +84,26 @@ def test_file_entries_in_both_shapes():
 
 def _document() -> dict:
     return {
-        "format_version": "1.0.0", "name": "toy", "version": "1.2.0", "kind": "likelihood",
-        "title": "A toy", "description": "First <b>para</b>.\n\nSecond.",
+        "format_version": "1.0.0",
+        "name": "toy",
+        "version": "1.2.0",
+        "kind": "likelihood",
+        "title": "A toy",
+        "description": "First <b>para</b>.\n\nSecond.",
         "authors": [{"name": "Doe, Jane", "orcid": "0000-0002-1825-0097", "affiliation": "Lab"}, {"name": "Roe, R"}],
-        "license": "CC-BY-4.0", "keywords": ["toy", "dnnlik"],
+        "license": "CC-BY-4.0",
+        "keywords": ["toy", "dnnlik"],
         "references": [
             {"type": "arxiv", "id": "1911.03305", "relation": "describes"},
             {"type": "doi", "id": "https://doi.org/10.1000/abc", "relation": "data"},
             {"type": "inspire", "id": "1762345", "relation": "method"},
             {"type": "hepdata", "id": "ins1762345", "relation": "source-likelihood"},
         ],
-        "provenance": {"created": "2026-11-25T00:00:00Z", "dnnlik_version": "0.1",
-                       "source_likelihood": {"name": "toy", "reference": "10.1000/src"}},
+        "provenance": {
+            "created": "2026-11-25T00:00:00Z",
+            "dnnlik_version": "0.1",
+            "source_likelihood": {"name": "toy", "reference": "10.1000/src"},
+        },
     }
 
 
@@ -101,7 +112,7 @@ def test_metadata_mapping():
     assert meta["title"] == "A toy" and meta["version"] == "1.2.0" and meta["upload_type"] == "dataset"
     assert meta["creators"][0] == {"name": "Doe, Jane", "affiliation": "Lab", "orcid": "0000-0002-1825-0097"}
     assert meta["license"] == "cc-by-4.0" and meta["access_right"] == "open"
-    assert "&lt;b&gt;para&lt;/b&gt;" in meta["description"] and 'zenodo:5' in meta["description"]
+    assert "&lt;b&gt;para&lt;/b&gt;" in meta["description"] and "zenodo:5" in meta["description"]
     assert meta["keywords"][:2] == ["toy", "dnnlik"] and meta["keywords"].count("dnnlik") == 1
     assert "likelihood" in meta["keywords"]
     related = {(r["identifier"], r["relation"], r["scheme"]) for r in meta["related_identifiers"]}
@@ -232,36 +243,39 @@ def test_an_unreachable_server_is_one_clear_message(block_network):
     assert len(waits) == 2  # GETs are retried
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("", "is empty"),
-    ("../x", "path separator"),
-    ("a/b", "path separator"),
-    ("a\\b", "path separator"),
-    ("/etc/passwd", "absolute path"),
-    ("\\\\server\\share", "absolute path"),
-    ("C:x", "absolute path"),
-    (".", "'.' or '..'"),
-    ("..", "'.' or '..'"),
-    ("a\x00b", "NUL"),
-    ("a\nb", "control character"),
-    ("a\x1b[2Jb", "control character"),
-    ("a\x85b", "control character"),
-    ("caf\u00e9.json", "not ASCII"),
-    ("cafe\u0301.json", "not ASCII"),
-    ("\uff0e\uff0e", "not ASCII"),  # fullwidth dots: '..' after NFKC normalisation
-    ("a" * 256, "longer than 255"),
-    ("a:b", "absolute path"),  # drive-relative on Windows
-    ("ab:c", "characters other than"),
-    ("a*b", "characters other than"),
-    ("#part-0", "characters other than"),  # the fetch's own temporary names can never be a record's
-    ("model.onnx ", "ends with a space or a dot"),
-    ("model.", "ends with a space or a dot"),
-    ("CON", "Windows device"),
-    ("nul.txt", "Windows device"),
-    ("com1.onnx", "Windows device"),
-    (None, "not a string"),
-    (7, "not a string"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("", "is empty"),
+        ("../x", "path separator"),
+        ("a/b", "path separator"),
+        ("a\\b", "path separator"),
+        ("/etc/passwd", "absolute path"),
+        ("\\\\server\\share", "absolute path"),
+        ("C:x", "absolute path"),
+        (".", "'.' or '..'"),
+        ("..", "'.' or '..'"),
+        ("a\x00b", "NUL"),
+        ("a\nb", "control character"),
+        ("a\x1b[2Jb", "control character"),
+        ("a\x85b", "control character"),
+        ("caf\u00e9.json", "not ASCII"),
+        ("cafe\u0301.json", "not ASCII"),
+        ("\uff0e\uff0e", "not ASCII"),  # fullwidth dots: '..' after NFKC normalisation
+        ("a" * 256, "longer than 255"),
+        ("a:b", "absolute path"),  # drive-relative on Windows
+        ("ab:c", "characters other than"),
+        ("a*b", "characters other than"),
+        ("#part-0", "characters other than"),  # the fetch's own temporary names can never be a record's
+        ("model.onnx ", "ends with a space or a dot"),
+        ("model.", "ends with a space or a dot"),
+        ("CON", "Windows device"),
+        ("nul.txt", "Windows device"),
+        ("com1.onnx", "Windows device"),
+        (None, "not a string"),
+        (7, "not a string"),
+    ],
+)
 def test_one_rule_for_every_file_name(name, reason):
     from dnnlik.zenodo.records import file_name_problem, safe_file_name
 
@@ -275,8 +289,10 @@ def test_one_rule_for_every_file_name(name, reason):
         assert "\n" not in str(info.value) and f"'{field}'" in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["bundle.json", "model.onnx", "toy-1.0.0.zip", "a b+c_d.onnx", "-x", ".hidden",
-                                  "a" * 255, "console.txt", "com10"])
+@pytest.mark.parametrize(
+    "name",
+    ["bundle.json", "model.onnx", "toy-1.0.0.zip", "a b+c_d.onnx", "-x", ".hidden", "a" * 255, "console.txt", "com10"],
+)
 def test_plain_names_pass_the_rule(name):
     from dnnlik.zenodo.records import file_name_problem, safe_file_name
 
@@ -301,17 +317,34 @@ def test_download_urls_stay_on_the_records_host():
     from dnnlik.zenodo.records import file_url
 
     base = "https://zenodo.org"
-    assert file_url({}, "a b.json", record_id=5, base_url=base, where="r") == \
-        "https://zenodo.org/api/records/5/files/a%20b.json/content"
+    assert (
+        file_url({}, "a b.json", record_id=5, base_url=base, where="r")
+        == "https://zenodo.org/api/records/5/files/a%20b.json/content"
+    )
     same = "https://zenodo.org/api/records/5/files/a.json/content"
     assert file_url({"links": {"self": same}}, "a.json", record_id=5, base_url=base, where="r") == same
-    assert file_url({"links": {"self": "https://evil/x", "content": same}}, "a.json", record_id=5, base_url=base,
-                    where="r") == same  # 'content' is the file itself, 'self' may be its metadata
+    assert (
+        file_url(
+            {"links": {"self": "https://evil/x", "content": same}}, "a.json", record_id=5, base_url=base, where="r"
+        )
+        == same
+    )  # 'content' is the file itself, 'self' may be its metadata
     assert file_url({"links": {"self": "https://ZENODO.org:443/x"}}, "a", record_id=5, base_url=base, where="r")
-    for url in ["http://zenodo.org/x", "https://zenodo.org:8443/x", "https://zenodo.org.evil.example/x",
-                "https://evil.example/x", "https://user:pw@zenodo.org/x", "https://evil.example\\@zenodo.org/x",
-                "ftp://zenodo.org/x", "file:///etc/passwd", "/api/records/5/files/a/content", "//evil.example/x",
-                "https://zenodo.org/x\n", 7, None]:
+    for url in [
+        "http://zenodo.org/x",
+        "https://zenodo.org:8443/x",
+        "https://zenodo.org.evil.example/x",
+        "https://evil.example/x",
+        "https://user:pw@zenodo.org/x",
+        "https://evil.example\\@zenodo.org/x",
+        "ftp://zenodo.org/x",
+        "file:///etc/passwd",
+        "/api/records/5/files/a/content",
+        "//evil.example/x",
+        "https://zenodo.org/x\n",
+        7,
+        None,
+    ]:
         with pytest.raises(ZenodoError, match="refused|not an object") as info:
             file_url({"links": {"self": url}}, "a.json", record_id=5, base_url=base, where="record 5")
         assert "\n" not in str(info.value)

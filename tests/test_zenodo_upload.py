@@ -10,9 +10,10 @@ import pytest
 pytest.importorskip("requests")
 pytest.importorskip("requests")
 
-from zenodo_server import EXPIRED_TOKEN, ZenodoServer, block_network, zenodo_server  # noqa: E402,F401
+from zenodo_server import EXPIRED_TOKEN, ZenodoServer, block_network, zenodo_server  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("block_network")  # no test here reaches a host other than 127.0.0.1
+# no test here reaches a host other than 127.0.0.1; Zenodo uploads against the local server
+pytestmark = [pytest.mark.usefixtures("block_network"), pytest.mark.slow]
 
 from dnnlik.errors import InvalidBundleError  # noqa: E402
 from dnnlik.zenodo import MissingTokenError, ZenodoAuthError, ZenodoError, upload_bundle  # noqa: E402
@@ -159,7 +160,7 @@ def test_same_version_twice_is_refused_and_new_versions_use_versioning(zenodo_se
     with pytest.raises(ZenodoError, match="already archived.*--new-version-of"):
         _upload(bundle_copy, tmp_path)
     # a new version of the bundle, as a new version of the record
-    from dnnlik.bundle.write import finalize_document, dump_document
+    from dnnlik.bundle.write import dump_document, finalize_document
 
     document = json.loads((bundle_copy / "bundle.json").read_text())
     document["version"] = "1.0.1"

@@ -10,12 +10,15 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from dnnlik.api import load  # noqa: E402
-from dnnlik.zoo.build import BuildConfig, build_toy_lhc_like  # noqa: E402
-from dnnlik.zoo.index import load_index  # noqa: E402
+from dnnlik.api import load
+from dnnlik.zoo.build import BuildConfig, build_toy_lhc_like
+from dnnlik.zoo.index import load_index
 
-TINY = BuildConfig(n_train=3000, n_ridge=600, n_fidelity=3000, layers=(32, 32), epochs=4, train_minutes=None,
-                   grid=(0.0, 0.5, 1.0))
+pytestmark = pytest.mark.slow  # a whole zoo build: sampling and TensorFlow training
+
+TINY = BuildConfig(
+    n_train=3000, n_ridge=600, n_fidelity=3000, layers=(32, 32), epochs=4, train_minutes=None, grid=(0.0, 0.5, 1.0)
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +81,7 @@ def test_rerun_after_a_crash_reuses_the_trained_bundle_and_its_time(built, tmp_p
     root, first, _ = built
     work = tmp_path / "work"
     shutil.copytree(root / "work", work)
-    (work / "build-times.json").unlink()            # as if the first build died before writing it
+    (work / "build-times.json").unlink()  # as if the first build died before writing it
     lines: list[str] = []
     result = build_toy_lhc_like(tmp_path / "zoo", work, TINY, log=lines.append)
     assert any(line.startswith("[3/5] reusing the trained bundle") for line in lines)
@@ -99,8 +102,15 @@ def test_card_carries_the_reports_notes(built, tmp_path):
     bundle = load(result.bundle_dir)
     a, b = (read_dataset(root / "work" / f"posterior-{k}.h5") for k in (1, 2))
     data = FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
-    report = assess(bundle, data, likelihoods.get("toy-lhc-like"), grid=(0.0, 1.0), quadratic=False,
-                    intervals=False, offset=float(bundle.document["output"].get("offset", 0.0)))
+    report = assess(
+        bundle,
+        data,
+        likelihoods.get("toy-lhc-like"),
+        grid=(0.0, 1.0),
+        quadratic=False,
+        intervals=False,
+        offset=float(bundle.document["output"].get("offset", 0.0)),
+    )
     report = with_(report, notes=["the K-S thresholds are within the noise here"])
     write_card(tmp_path, bundle, report, {"training": 1.0}, TINY)
     card = (tmp_path / "README.md").read_text()

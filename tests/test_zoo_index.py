@@ -52,13 +52,19 @@ def test_swapped_entry_is_refused(tmp_zoo):
         dnnlik.load("zoo:gaussian-4d")
 
 
-@pytest.mark.parametrize("content, words", [
-    ("not json", "not valid JSON"),
-    ('{"entries": []}', "index_version"),
-    ('{"index_version": 1, "entries": [{"name": "a"}]}', "lacks version"),
-    ('{"index_version": 1, "entries": [{"name": "a", "version": "1", "kind": "likelihood", "path": "../x", '
-     '"sha256": "' + "0" * 64 + '", "size": 1}]}', "inside the zoo"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("not json", "not valid JSON"),
+        ('{"entries": []}', "index_version"),
+        ('{"index_version": 1, "entries": [{"name": "a"}]}', "lacks version"),
+        (
+            '{"index_version": 1, "entries": [{"name": "a", "version": "1", "kind": "likelihood", "path": "../x", '
+            '"sha256": "' + "0" * 64 + '", "size": 1}]}',
+            "inside the zoo",
+        ),
+    ],
+)
 def test_bad_index_is_one_clear_error(tmp_path, content, words):
     (tmp_path / "index.json").write_text(content)
     with pytest.raises(BundleError, match=words):
@@ -78,16 +84,18 @@ def test_cli_list_and_info(tmp_zoo):
 
 
 def test_cli_show_without_reference(tmp_zoo, tmp_path):
-    result = CliRunner().invoke(cli, ["zoo", "show", "gaussian-4d", "--values", "0,0.5", "--plot",
-                                      str(tmp_path / "t.png")])
+    result = CliRunner().invoke(
+        cli, ["zoo", "show", "gaussian-4d", "--values", "0,0.5", "--plot", str(tmp_path / "t.png")]
+    )
     assert result.exit_code == 0, result.output
     assert "not available here: surrogate only" in result.output
     assert "fidelity verdict recorded in the bundle: NOT-RUN" in result.output
-    assert ("plot: " in result.output)
+    assert "plot: " in result.output
 
 
-@pytest.mark.parametrize("option, expected", [([], 14.0), (["--train-minutes", "0"], None),
-                                               (["--train-minutes", "30"], 30.0)])
+@pytest.mark.parametrize(
+    "option, expected", [([], 14.0), (["--train-minutes", "0"], None), (["--train-minutes", "30"], 30.0)]
+)
 def test_cli_build_train_minutes(monkeypatch, tmp_path, option, expected):
     from dataclasses import replace
 
@@ -101,8 +109,9 @@ def test_cli_build_train_minutes(monkeypatch, tmp_path, option, expected):
         return build_module.BuildResult(tmp_path, tmp_path / "bundle", "", "pass", {"training": 1.0})
 
     monkeypatch.setitem(build_module.RECIPES, "toy-lhc-like", fake_recipe)
-    result = CliRunner().invoke(cli, ["zoo", "build", "toy-lhc-like", "--zoo-dir", str(tmp_path / "z"),
-                                      "--work", str(tmp_path / "w"), *option])
+    result = CliRunner().invoke(
+        cli, ["zoo", "build", "toy-lhc-like", "--zoo-dir", str(tmp_path / "z"), "--work", str(tmp_path / "w"), *option]
+    )
     assert result.exit_code == 0, result.output
     assert seen["config"].train_minutes == expected
     assert replace(seen["config"], train_minutes=None) == replace(BuildConfig(), train_minutes=None)
@@ -117,20 +126,36 @@ def test_build_config_spells_its_command():
 
     assert BuildConfig().command() == "dnnlik zoo build toy-lhc-like"
     assert replace(BuildConfig(), train_minutes=None).command() == "dnnlik zoo build toy-lhc-like --train-minutes 0"
-    assert replace(BuildConfig.quick(), train_minutes=2.5).command() == \
-        "dnnlik zoo build toy-lhc-like --quick --train-minutes 2.5"
+    assert (
+        replace(BuildConfig.quick(), train_minutes=2.5).command()
+        == "dnnlik zoo build toy-lhc-like --quick --train-minutes 2.5"
+    )
     assert "n_train=7" in replace(BuildConfig(), n_train=7).command()
 
 
 def test_show_names_the_metrics_that_failed():
     from dnnlik.zoo.show import _failed
 
-    validation = {"verdict": "fail", "metrics": [
-        {"name": "tmu_mean_abs_delta", "value": {"value": 0.003, "detail": {}}, "threshold": 0.005,
-         "comparison": "<=", "passed": True},
-        {"name": "ks_median_pvalue", "value": {"value": 0.39791, "detail": {}}, "threshold": 0.4,
-         "comparison": ">=", "passed": False},
-        {"name": "odd", "value": "n/a", "passed": False}]}
+    validation = {
+        "verdict": "fail",
+        "metrics": [
+            {
+                "name": "tmu_mean_abs_delta",
+                "value": {"value": 0.003, "detail": {}},
+                "threshold": 0.005,
+                "comparison": "<=",
+                "passed": True,
+            },
+            {
+                "name": "ks_median_pvalue",
+                "value": {"value": 0.39791, "detail": {}},
+                "threshold": 0.4,
+                "comparison": ">=",
+                "passed": False,
+            },
+            {"name": "odd", "value": "n/a", "passed": False},
+        ],
+    }
     assert _failed(validation) == " (fails: ks_median_pvalue 0.3979, needs >= 0.4; odd)"
     assert _failed({"verdict": "pass", "metrics": []}) == ""
 
@@ -148,13 +173,22 @@ def test_validate_all_from_python(tmp_zoo):
     assert report.problems[0].location.endswith("index.json#/entries/0/size")
 
 
-@pytest.mark.parametrize("content, words", [
-    ('[{"name": "a"}]', "index_version"),  # a bare list is not an index (one reader, one rule)
-    ('{"index_version": 2, "entries": []}', "index_version 1"),
-    ('{"index_version": 1, "entries": [{"name": "a", "version": "1", "kind": "likelihood", "path": "a", '
-     '"sha256": "' + "0" * 64 + '", "size": 1}, {"name": "b", "version": "1", "kind": "likelihood", "path": "a", '
-     '"sha256": "' + "0" * 64 + '", "size": 1}]}', "more than once"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ('[{"name": "a"}]', "index_version"),  # a bare list is not an index (one reader, one rule)
+        ('{"index_version": 2, "entries": []}', "index_version 1"),
+        (
+            '{"index_version": 1, "entries": [{"name": "a", "version": "1", "kind": "likelihood", "path": "a", '
+            '"sha256": "'
+            + "0"
+            * 64
+            + '", "size": 1}, {"name": "b", "version": "1", "kind": "likelihood", "path": "a", '
+            '"sha256": "' + "0" * 64 + '", "size": 1}]}',
+            "more than once",
+        ),
+    ],
+)
 def test_validate_all_uses_the_strict_reader(tmp_path, content, words):
     (tmp_path / "index.json").write_text(content)
     with pytest.raises(BundleError, match=words):
@@ -175,6 +209,11 @@ def test_stored_metrics_read_back_with_their_structure():
     m = Metric("ks_median_pvalue", 0.39791, threshold=0.4, comparison=">=", detail={"n": 3}, description="d")
     back = Metric.from_json(m.to_json())
     assert (back.name, back.value, back.threshold, back.comparison, back.detail) == (
-        m.name, m.value, m.threshold, m.comparison, m.detail)
+        m.name,
+        m.value,
+        m.threshold,
+        m.comparison,
+        m.detail,
+    )
     assert back.passed is m.passed is False
     assert Metric.from_json({"name": "x", "value": {"non_finite": "nan"}}).value != 0  # NaN

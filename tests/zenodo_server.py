@@ -31,9 +31,10 @@ import re
 import socket
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -119,12 +120,13 @@ class ZenodoServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                       name="zenodo-server", daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="zenodo-server", daemon=True
+        )
 
     # --- control ---
 
-    def start(self) -> "ZenodoServer":
+    def start(self) -> ZenodoServer:
         self.thread.start()
         return self
 
@@ -155,8 +157,10 @@ class ZenodoServer:
             dep = self._new_deposition()
             dep.files = dict(files)
             dep.file_ids = {n: str(uuid.uuid4()) for n in files}
-            dep.metadata.update(metadata or {"title": "raw", "upload_type": "dataset", "description": "raw",
-                                              "creators": [{"name": "Doe, Jane"}]})
+            dep.metadata.update(
+                metadata
+                or {"title": "raw", "upload_type": "dataset", "description": "raw", "creators": [{"name": "Doe, Jane"}]}
+            )
             self._publish(dep)
             return dep.id
 
@@ -184,9 +188,14 @@ class ZenodoServer:
     def deposition_json(self, dep: Deposition) -> dict[str, Any]:
         base = self.url
         out = {
-            "id": dep.id, "record_id": dep.id, "conceptrecid": str(dep.conceptrecid), "created": dep.created,
-            "submitted": dep.submitted, "state": "done" if dep.submitted else "unsubmitted",
-            "metadata": json.loads(json.dumps(dep.metadata)), "title": dep.metadata.get("title", ""),
+            "id": dep.id,
+            "record_id": dep.id,
+            "conceptrecid": str(dep.conceptrecid),
+            "created": dep.created,
+            "submitted": dep.submitted,
+            "state": "done" if dep.submitted else "unsubmitted",
+            "metadata": json.loads(json.dumps(dep.metadata)),
+            "title": dep.metadata.get("title", ""),
             "files": [self.legacy_entry(dep, n) for n in sorted(dep.files)],
             "links": {
                 "self": f"{base}/api/deposit/depositions/{dep.id}",
@@ -205,31 +214,58 @@ class ZenodoServer:
 
     def legacy_entry(self, dep: Deposition, name: str) -> dict[str, Any]:
         data = dep.files[name]
-        return {"id": dep.file_ids[name], "filename": name, "filesize": len(data), "checksum": _md5(data),
-                "links": {"download": f"{self.url}/api/files/{dep.bucket}/{name}",
-                          "self": f"{self.url}/api/deposit/depositions/{dep.id}/files/{dep.file_ids[name]}"}}
+        return {
+            "id": dep.file_ids[name],
+            "filename": name,
+            "filesize": len(data),
+            "checksum": _md5(data),
+            "links": {
+                "download": f"{self.url}/api/files/{dep.bucket}/{name}",
+                "self": f"{self.url}/api/deposit/depositions/{dep.id}/files/{dep.file_ids[name]}",
+            },
+        }
 
     def bucket_entry(self, dep: Deposition, name: str) -> dict[str, Any]:
         data = dep.files[name]
-        return {"key": name, "size": len(data), "checksum": f"md5:{_md5(data)}", "mimetype": "application/octet-stream",
-                "links": {"self": f"{self.url}/api/files/{dep.bucket}/{name}"}}
+        return {
+            "key": name,
+            "size": len(data),
+            "checksum": f"md5:{_md5(data)}",
+            "mimetype": "application/octet-stream",
+            "links": {"self": f"{self.url}/api/files/{dep.bucket}/{name}"},
+        }
 
     def record_json(self, rec: int) -> dict[str, Any]:
         record = self.records[rec]
         dep: Deposition = record["deposition"]
         files = record["files"]
         if self.file_shape == "key":
-            entries = [{"id": dep.file_ids.get(n, n), "key": n, "size": len(d), "checksum": f"md5:{_md5(d)}",
-                        "links": {"self": f"{self.url}/api/records/{rec}/files/{n}/content"}}
-                       for n, d in sorted(files.items())]
+            entries = [
+                {
+                    "id": dep.file_ids.get(n, n),
+                    "key": n,
+                    "size": len(d),
+                    "checksum": f"md5:{_md5(d)}",
+                    "links": {"self": f"{self.url}/api/records/{rec}/files/{n}/content"},
+                }
+                for n, d in sorted(files.items())
+            ]
         else:  # legacy: no self link, so dnnlik builds <base>/api/records/<id>/files/<name>/content
-            entries = [{"id": dep.file_ids.get(n, n), "filename": n, "filesize": len(d), "checksum": _md5(d)}
-                       for n, d in sorted(files.items())]
+            entries = [
+                {"id": dep.file_ids.get(n, n), "filename": n, "filesize": len(d), "checksum": _md5(d)}
+                for n, d in sorted(files.items())
+            ]
         return {
-            "id": rec, "recid": str(rec), "doi": self.doi(rec), "conceptdoi": self.doi(dep.conceptrecid),
+            "id": rec,
+            "recid": str(rec),
+            "doi": self.doi(rec),
+            "conceptdoi": self.doi(dep.conceptrecid),
             "conceptrecid": str(dep.conceptrecid),
-            "metadata": {**{k: v for k, v in dep.metadata.items() if k != "prereserve_doi"},
-                         "doi": self.doi(rec), "publication_date": "2026-11-25"},
+            "metadata": {
+                **{k: v for k, v in dep.metadata.items() if k != "prereserve_doi"},
+                "doi": self.doi(rec),
+                "publication_date": "2026-11-25",
+            },
             "files": entries,
             "links": {"self": f"{self.url}/api/records/{rec}", "html": f"{self.url}/records/{rec}"},
         }
@@ -337,19 +373,26 @@ def _make_handler(server: ZenodoServer) -> type[BaseHTTPRequestHandler]:
             if m and self.command in ("GET", "HEAD"):
                 return self._get_record(int(m.group(1)))
             m = re.fullmatch(r"/api/records/(\d+)/files/([^/]+)/content", path) or re.fullmatch(
-                r"/records/(\d+)/files/([^/]+)", path)
+                r"/records/(\d+)/files/([^/]+)", path
+            )
             if m and self.command in ("GET", "HEAD"):
                 return self._download(int(m.group(1)), m.group(2), fault, api=path.startswith("/api/"))
             if path.startswith(("/api/deposit/", "/api/files/")):
                 state = self._token_state(query)
                 if state is None:
-                    return self._error(401, "The server could not verify that you are authorized to access the URL "
-                                            "requested. You either supplied the wrong credentials (e.g. a bad "
-                                            "password), or your browser doesn't understand how to supply the "
-                                            "credentials required.")
+                    return self._error(
+                        401,
+                        "The server could not verify that you are authorized to access the URL "
+                        "requested. You either supplied the wrong credentials (e.g. a bad "
+                        "password), or your browser doesn't understand how to supply the "
+                        "credentials required.",
+                    )
                 if state == "expired":
-                    return self._error(403, "You don't have the permission to access the requested resource. It is "
-                                            "either read-protected or not readable by the server.")
+                    return self._error(
+                        403,
+                        "You don't have the permission to access the requested resource. It is "
+                        "either read-protected or not readable by the server.",
+                    )
                 with server.lock:
                     return self._deposit_api(path, body, fault)
             return self._error(404, "The requested URL was not found on the server.")
@@ -462,9 +505,15 @@ def _make_handler(server: ZenodoServer) -> type[BaseHTTPRequestHandler]:
                 dep = server.depositions[rec]
                 key = m.group(2)
                 if key is None and cmd == "GET":
-                    return self._send(200, {"id": dep.bucket, "locked": dep.submitted,
-                                            "contents": [server.bucket_entry(dep, n) for n in sorted(dep.files)],
-                                            "links": {"self": f"{server.url}/api/files/{dep.bucket}"}})
+                    return self._send(
+                        200,
+                        {
+                            "id": dep.bucket,
+                            "locked": dep.submitted,
+                            "contents": [server.bucket_entry(dep, n) for n in sorted(dep.files)],
+                            "links": {"self": f"{server.url}/api/files/{dep.bucket}"},
+                        },
+                    )
                 if key is not None and cmd in ("PUT", "DELETE") and dep.submitted:
                     return self._error(403, "Bucket is locked: the files of a published record cannot change.")
                 if key is not None and cmd == "PUT":
@@ -487,13 +536,17 @@ def _make_handler(server: ZenodoServer) -> type[BaseHTTPRequestHandler]:
         def _publish(self, dep: Deposition) -> None:
             if dep.submitted:
                 return self._error(400, "Deposition is already published.")
-            errors = [{"field": f"metadata.{k}", "message": "Missing data for required field."}
-                      for k in ("title", "upload_type", "description", "creators") if not dep.metadata.get(k)]
+            errors = [
+                {"field": f"metadata.{k}", "message": "Missing data for required field."}
+                for k in ("title", "upload_type", "description", "creators")
+                if not dep.metadata.get(k)
+            ]
             if errors:
                 return self._error(400, "Validation error.", errors)
             if not dep.files:
-                return self._error(400, "Validation error.",
-                                   [{"field": "files", "message": "Minimum one file must be provided."}])
+                return self._error(
+                    400, "Validation error.", [{"field": "files", "message": "Minimum one file must be provided."}]
+                )
             server._publish(dep)
             return self._send(202, server.deposition_json(dep))
 
@@ -503,15 +556,18 @@ def _make_handler(server: ZenodoServer) -> type[BaseHTTPRequestHandler]:
             latest = server.concepts[dep.conceptrecid][-1]
             if latest != dep.id:
                 return self._error(400, "Only the latest version can have a new version.")
-            draft = next((d for d in server.depositions.values()
-                          if d.conceptrecid == dep.conceptrecid and not d.submitted), None)
+            draft = next(
+                (d for d in server.depositions.values() if d.conceptrecid == dep.conceptrecid and not d.submitted), None
+            )
             if draft is None:
                 draft = server._new_deposition(concept=dep.conceptrecid)
                 draft.files = dict(dep.files)
                 draft.file_ids = {n: str(uuid.uuid4()) for n in dep.files}
                 reserved = draft.metadata["prereserve_doi"]
-                draft.metadata = {**{k: v for k, v in dep.metadata.items() if k != "prereserve_doi"},
-                                  "prereserve_doi": reserved}
+                draft.metadata = {
+                    **{k: v for k, v in dep.metadata.items() if k != "prereserve_doi"},
+                    "prereserve_doi": reserved,
+                }
             out = server.deposition_json(dep)
             out["links"]["latest_draft"] = f"{server.url}/api/deposit/depositions/{draft.id}"
             return self._send(201, out)
