@@ -176,7 +176,8 @@ def ort_matmul_peak(repeats: int) -> tuple[float, Any]:
     rng = np.random.default_rng(0)
     w = rng.standard_normal((k, n)).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "w"], ["y"])], "peak",
+        [helper.make_node("MatMul", ["a", "w"], ["y"])],
+        "peak",
         [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["M", k])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["M", n])],
         initializer=[numpy_helper.from_array(w, "w")],
@@ -201,12 +202,18 @@ def build_mlp_bundle(out: Path) -> Path:
     from dnnlik.parameters import Parameter
 
     params = [
-        Parameter(name="mu" if i == 0 else f"theta_{i}", role="poi" if i == 0 else "nuisance",
-                  bounds=(-10.0, 10.0), nominal=0.0, training_range=(-3.0, 3.0))
+        Parameter(
+            name="mu" if i == 0 else f"theta_{i}",
+            role="poi" if i == 0 else "nuisance",
+            bounds=(-10.0, 10.0),
+            nominal=0.0,
+            training_range=(-3.0, 3.0),
+        )
         for i in range(SIZES[0])
     ]
-    network = NetworkSpec(random_mlp_weights(SIZES, seed=20240601), activation="selu", dtype="float32",
-                          with_gradient=True)
+    network = NetworkSpec(
+        random_mlp_weights(SIZES, seed=20240601), activation="selu", dtype="float32", with_gradient=True
+    )
     write_mlp_bundle(out, network, params, name="bench-mlp-95")
     return out
 
@@ -252,20 +259,35 @@ def main() -> None:
         rows.append(("python -c 'import dnnlik' (wall)", f"{t_imp * 1e3:.0f} ms", "", ""))
         rows.append(("  of which import dnnlik (minus bare python)", f"{(t_imp - t_bare) * 1e3:.0f} ms", "", ""))
         t_first, _ = time_subprocess(
-            [sys.executable, "-c", f"import dnnlik; assert dnnlik.validate({str(gauss)!r}).ok"], reps)
+            [sys.executable, "-c", f"import dnnlik; assert dnnlik.validate({str(gauss)!r}).ok"], reps
+        )
         rows.append(("validate gaussian, fresh process (wall)", f"{t_first * 1e3:.0f} ms", "", ""))
         assert dnnlik.validate(gauss).ok
         t_val = best_of(lambda: dnnlik.validate(gauss), reps * 2)
         rows.append(("dnnlik.validate(gaussian), warm, in-process", f"{t_val * 1e3:.1f} ms", "", ""))
         if importlib.util.find_spec("dnnlik.__main__") is not None:
             t_cli, rc = time_subprocess([sys.executable, "-m", "dnnlik", "validate", str(gauss)], reps)
-            rows.append(("python -m dnnlik validate gaussian (wall)", f"{t_cli * 1e3:.0f} ms" + ("" if rc == 0 else f" (exit {rc})"), "", ""))
+            rows.append(
+                (
+                    "python -m dnnlik validate gaussian (wall)",
+                    f"{t_cli * 1e3:.0f} ms" + ("" if rc == 0 else f" (exit {rc})"),
+                    "",
+                    "",
+                )
+            )
         else:
             rows.append(("python -m dnnlik validate gaussian", "skipped: no dnnlik/__main__.py", "", ""))
         script = shutil.which("dnnlik") or str(Path(sys.executable).with_name("dnnlik"))
         if Path(script).exists():
             t_cli2, rc = time_subprocess([script, "validate", str(gauss)], reps)
-            rows.append(("dnnlik validate gaussian (entry point, wall)", f"{t_cli2 * 1e3:.0f} ms" + ("" if rc == 0 else f" (exit {rc})"), "", ""))
+            rows.append(
+                (
+                    "dnnlik validate gaussian (entry point, wall)",
+                    f"{t_cli2 * 1e3:.0f} ms" + ("" if rc == 0 else f" (exit {rc})"),
+                    "",
+                    "",
+                )
+            )
         else:
             rows.append(("dnnlik validate gaussian (entry point)", "skipped: no 'dnnlik' script installed", "", ""))
 
@@ -326,22 +348,37 @@ def main() -> None:
             if over_single is not None:
                 rows.append(("  overhead vs bare one call", f"{over_single:+.1%}", "", ""))
             rows.append(("  overhead vs bare chunked", f"{over_chunk:+.1%}", "", ""))
-            rows.append(("  overhead vs the faster bare run", f"{over:+.1%}", "<= 10%" if big else "(info)",
-                         ("PASS" if over <= 0.10 else "MISS") if big else ""))
+            rows.append(
+                (
+                    "  overhead vs the faster bare run",
+                    f"{over:+.1%}",
+                    "<= 10%" if big else "(info)",
+                    ("PASS" if over <= 0.10 else "MISS") if big else "",
+                )
+            )
             own = own_time_fraction(bundle, x64, r, inner)
-            rows.append(("  dnnlik's own time / time inside onnxruntime", f"{own:+.1%}", "<= 10%" if big else "(info)",
-                         ("PASS" if own <= 0.10 else "MISS") if big else ""))
+            rows.append(
+                (
+                    "  dnnlik's own time / time inside onnxruntime",
+                    f"{own:+.1%}",
+                    "<= 10%" if big else "(info)",
+                    ("PASS" if own <= 0.10 else "MISS") if big else "",
+                )
+            )
 
         # ---------------------------------------------------------------- (c) gradient
-        for nb in ([10_000] if quick else [10_000, 1_000_000]):
+        for nb in [10_000] if quick else [10_000, 1_000_000]:
             x64 = rng.uniform(-3.0, 3.0, size=(nb, SIZES[0]))
             r = reps if nb < 1_000_000 else max(2, reps - 2)
             bundle.grad_logpdf(x64[:4096])
-            t = best_of_interleaved({
-                "logpdf": lambda: bundle.logpdf(x64),
-                "grad": lambda: bundle.grad_logpdf(x64),
-                "both": lambda: bundle.logpdf_and_grad(x64),
-            }, r)
+            t = best_of_interleaved(
+                {
+                    "logpdf": lambda: bundle.logpdf(x64),
+                    "grad": lambda: bundle.grad_logpdf(x64),
+                    "both": lambda: bundle.logpdf_and_grad(x64),
+                },
+                r,
+            )
             t_l, t_g, t_lg = t["logpdf"], t["grad"], t["both"]
             rows.append((f"Bundle.grad_logpdf, batch {nb:,}", f"{nb / t_g:,.0f} pts/s", "", ""))
             rows.append(("  cost / logpdf cost", f"{t_g / t_l:.2f}x", "<= 3x", "PASS" if t_g / t_l <= 3.0 else "MISS"))
@@ -350,8 +387,15 @@ def main() -> None:
         peak = max(p for p in (p_np, p_native, p_ort) if p is not None)
         for at, gflops, big in reversed(frac_rows):
             frac = gflops / peak
-            rows.insert(at, ("  GFLOP/s, fraction of peak", f"{gflops:.0f} = {frac:.0%}",
-                             ">= 60%" if big else "", ("PASS" if frac >= 0.60 else "MISS") if big else ""))
+            rows.insert(
+                at,
+                (
+                    "  GFLOP/s, fraction of peak",
+                    f"{gflops:.0f} = {frac:.0%}",
+                    ">= 60%" if big else "",
+                    ("PASS" if frac >= 0.60 else "MISS") if big else "",
+                ),
+            )
         peak_lines = [(f"float32 matmul ({m}x{k})@({k}x{n}): numpy", f"{p_np:.0f} GFLOP/s", "", "")]
         if p_native is not None:
             peak_lines.append(("  numpy without OPENBLAS_CORETYPE/L2_SIZE", f"{p_native:.0f} GFLOP/s", "", ""))
@@ -364,11 +408,19 @@ def main() -> None:
     import onnxruntime
 
     load_end = os.getloadavg()
-    print(f"dnnlik {dnnlik.__version__}, onnxruntime {onnxruntime.__version__}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, chunk {DEFAULT_CHUNK}, MLP {'-'.join(map(str, SIZES))} SELU float32"
-          + (" (--quick)" if quick else ""))
-    print(f"load average (1 min) at start {load_start[0]:.2f}, at end {load_end[0]:.2f} on {os.cpu_count()} CPUs"
-          + ("  <- other processes were running: figures are pessimistic" if max(load_start[0], load_end[0]) > 0.5 else ""))
+    print(
+        f"dnnlik {dnnlik.__version__}, onnxruntime {onnxruntime.__version__}, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs, chunk {DEFAULT_CHUNK}, MLP {'-'.join(map(str, SIZES))} SELU float32"
+        + (" (--quick)" if quick else "")
+    )
+    print(
+        f"load average (1 min) at start {load_start[0]:.2f}, at end {load_end[0]:.2f} on {os.cpu_count()} CPUs"
+        + (
+            "  <- other processes were running: figures are pessimistic"
+            if max(load_start[0], load_end[0]) > 0.5
+            else ""
+        )
+    )
     width = max(len(r[0]) for r in rows)
     fig = max(len(r[1]) for r in rows)
     print(f"{'what':<{width}}  {'measured':>{fig}}  target")

@@ -51,14 +51,22 @@ def bench_moves(steps: int) -> list[tuple[str, ...]]:
         t0 = time.perf_counter()
         sampler.run_mcmc(init, steps, progress=False, skip_initial_state_check=True)
         dt = time.perf_counter() - t0
-        chain = sampler.get_chain()[steps // 4:]
+        chain = sampler.get_chain()[steps // 4 :]
         tau = float(integrated_time(chain).max())
         trusted = chain.shape[0] >= TRUST_FACTOR * tau
         rhat = float(np.nanmax(split_rhat(chain)))
         eff = steps * WALKERS / tau / dt
-        rows.append((name, MOVE_SETS[name], f"{steps / dt:,.0f}", f"{sampler.acceptance_fraction.mean():.3f}",
-                     ("" if trusted else ">=") + f"{tau:.1f}", ("" if trusted else "<=") + f"{eff:,.0f}",
-                     f"{rhat:.4f}"))
+        rows.append(
+            (
+                name,
+                MOVE_SETS[name],
+                f"{steps / dt:,.0f}",
+                f"{sampler.acceptance_fraction.mean():.3f}",
+                ("" if trusted else ">=") + f"{tau:.1f}",
+                ("" if trusted else "<=") + f"{eff:,.0f}",
+                f"{rhat:.4f}",
+            )
+        )
     return rows
 
 
@@ -74,17 +82,28 @@ def bench_strategies(n: int) -> list[tuple[str, ...]]:
                 result = sample(toy, out, strategy=strategy, n=n, seed=1, progress=False)
             dt = time.perf_counter() - t0
             d = result.sampling["diagnostics"]
-            rows.append((strategy, f"{n:,}", f"{dt:.1f}", f"{result.sampling['n_steps']:,}",
-                         f"{result.sampling['thin']}", f"{d['autocorrelation_time']:.2f}",
-                         f"{d['effective_samples']:,.0f}", f"{d['effective_samples'] / dt:,.0f}",
-                         f"{d.get('rhat_max', float('nan')):.4f}", f"{out.stat().st_size / 2**20:.0f}"))
+            rows.append(
+                (
+                    strategy,
+                    f"{n:,}",
+                    f"{dt:.1f}",
+                    f"{result.sampling['n_steps']:,}",
+                    f"{result.sampling['thin']}",
+                    f"{d['autocorrelation_time']:.2f}",
+                    f"{d['effective_samples']:,.0f}",
+                    f"{d['effective_samples'] / dt:,.0f}",
+                    f"{d.get('rhat_max', float('nan')):.4f}",
+                    f"{out.stat().st_size / 2**20:.0f}",
+                )
+            )
     return rows
 
 
 def table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if k < 2 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths)))
-             for r in [head, *rows]]
+    lines = [
+        "  ".join(c.ljust(w) if k < 2 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))) for r in [head, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -104,8 +123,12 @@ def main() -> None:
     if not args.skip_strategies:
         print()
         print(f"Strategies: dnnlik.sample.sample(toy, n={n:,}), defaults (auto moves, {WALKERS} walkers)")
-        print(table(("strategy", "samples", "wall s", "steps", "thin", "tau", "eff. samples", "eff./s",
-                     "R-hat", "MiB"), bench_strategies(n)))
+        print(
+            table(
+                ("strategy", "samples", "wall s", "steps", "thin", "tau", "eff. samples", "eff./s", "R-hat", "MiB"),
+                bench_strategies(n),
+            )
+        )
     print("\ntarget: >= 10,000 effective unbiased samples/s with R-hat < 1.01 (2 cores)")
 
 

@@ -55,11 +55,17 @@ def toy_data(n: int, seed: int = 0) -> TrainingData:
     y = toy.logpdf(x)
     keep = np.isfinite(y)
     x, y = x[keep][:n], y[keep][:n]
-    sampling = {"tool": "numpy", "strategy": "other",
-                "strategy_options": {"draws": "Laplace normal at the maximum",
-                                     "maximum": {"point": best.point.tolist(), "logpdf": best.logpdf}}}
-    return from_arrays(x, y, toy.parameters, fractions=(0.8, 0.1, 0.1), seed=seed, sampling=sampling,
-                       source={"name": toy.name})
+    sampling = {
+        "tool": "numpy",
+        "strategy": "other",
+        "strategy_options": {
+            "draws": "Laplace normal at the maximum",
+            "maximum": {"point": best.point.tolist(), "logpdf": best.logpdf},
+        },
+    }
+    return from_arrays(
+        x, y, toy.parameters, fractions=(0.8, 0.1, 0.1), seed=seed, sampling=sampling, source={"name": toy.name}
+    )
 
 
 def epoch_seconds(data: TrainingData, layers: tuple[int, ...], epochs: int = 3) -> float:
@@ -88,16 +94,19 @@ def main() -> None:
     else:
         data = toy_data(int(n / 0.8))
         origin = "Laplace draws"
-    print(f"data: {data.n_train} training, {data.n_validation} validation, {data.n_test} test points, "
-          f"{data.n_parameters} parameters ({origin}; {time.perf_counter() - t0:.1f}s)")
+    print(
+        f"data: {data.n_train} training, {data.n_validation} validation, {data.n_test} test points, "
+        f"{data.n_parameters} parameters ({origin}; {time.perf_counter() - t0:.1f}s)"
+    )
     print(f"cores: {os.cpu_count()}")
 
     if not args.skip_speed:
         for layers in ((512, 512, 512), (1024, 1024)):
             s = epoch_seconds(data, layers)
             name = f"{len(layers)} x {layers[0]}"
-            print(f"epoch time {name:>10}: {s:7.2f} s/epoch on {data.n_train} points "
-                  f"({data.n_train / s:,.0f} points/s)")
+            print(
+                f"epoch time {name:>10}: {s:7.2f} s/epoch on {data.n_train} points ({data.n_train / s:,.0f} points/s)"
+            )
 
     # export time and parity, on a 3 x 512 network trained briefly
     cfg = TrainConfig(layers=(512, 512, 512), epochs=2 if args.quick else 5, target="residual")
@@ -109,24 +118,29 @@ def main() -> None:
         size = (Path(tmp) / "bundle" / "model.onnx").stat().st_size
     p = exported.parity
     print(f"export 3 x 512: {t_export:.2f} s (model.onnx {size / 1e6:.1f} MB, includes validation)")
-    print(f"parity: ONNX vs TensorFlow max |diff| {p['onnx_vs_tensorflow_max_abs']:.2e} on {p['n_points']} "
-          f"held-out points (target < 1e-4: {'PASS' if p['onnx_vs_tensorflow_passed'] else 'MISS'}); "
-          f"ONNX vs float64 reference {p['onnx_vs_reference_max_abs']:.2e}; gradient vs finite differences "
-          f"max rel {p['grad_vs_finite_differences_max_rel']:.2e}, vs reference max rel "
-          f"{p['onnx_grad_vs_reference_max_rel']:.2e}")
+    print(
+        f"parity: ONNX vs TensorFlow max |diff| {p['onnx_vs_tensorflow_max_abs']:.2e} on {p['n_points']} "
+        f"held-out points (target < 1e-4: {'PASS' if p['onnx_vs_tensorflow_passed'] else 'MISS'}); "
+        f"ONNX vs float64 reference {p['onnx_vs_reference_max_abs']:.2e}; gradient vs finite differences "
+        f"max rel {p['grad_vs_finite_differences_max_rel']:.2e}, vs reference max rel "
+        f"{p['onnx_grad_vs_reference_max_rel']:.2e}"
+    )
 
     if args.compare:
         print(f"comparison: 3 x 512, {minutes:g} min each, same data, seed 0")
         prep_res = prepare(data, TrainConfig(target="residual"))
         for target in ("residual", "logpdf"):
-            cfg = TrainConfig(layers=(512, 512, 512), target=target, epochs=100_000, max_minutes=minutes,
-                              early_stopping_patience=50)
+            cfg = TrainConfig(
+                layers=(512, 512, 512), target=target, epochs=100_000, max_minutes=minutes, early_stopping_patience=50
+            )
             prep = prep_res if target == "residual" else None
             res = train_ensemble(data, cfg, preprocessing=prep)
             m = res.members[0]
-            val_mse = m.best_val_loss * res.preprocessing.output_scale ** 2
-            print(f"  target {target:>8}: best validation MSE {val_mse:.4g} (log L units) after {m.epochs} "
-                  f"epochs, {m.wall_time_s / 60:.1f} min, stopped: {m.stopped}")
+            val_mse = m.best_val_loss * res.preprocessing.output_scale**2
+            print(
+                f"  target {target:>8}: best validation MSE {val_mse:.4g} (log L units) after {m.epochs} "
+                f"epochs, {m.wall_time_s / 60:.1f} min, stopped: {m.stopped}"
+            )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def _local_path(source: str | os.PathLike[str]) -> str | os.PathLike[str]:
     if isinstance(source, str) and source.startswith(ZOO_SCHEME):
         from .zoo import entry_path, find_entry
 
-        name = source[len(ZOO_SCHEME):]
+        name = source[len(ZOO_SCHEME) :]
         if not name:
             raise InvalidInputError("names no zoo entry (zoo:NAME)", where=source)
         return entry_path(find_entry(name))

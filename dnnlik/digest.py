@@ -148,7 +148,9 @@ def _write(value: Any, out: list[str], max_depth: int = MAX_JSON_DEPTH) -> None:
                 if not isinstance(key, str):
                     raise TypeError(f"JSON object keys must be strings, got {type(key).__name__}")
             out.append("{")
-            stack.append((enumerate(sorted(item.items(), key=lambda kv: kv[0].encode("utf-16-be", "surrogatepass"))), True))
+            stack.append(
+                (enumerate(sorted(item.items(), key=lambda kv: kv[0].encode("utf-16-be", "surrogatepass"))), True)
+            )
         elif isinstance(item, (list, tuple)):
             if len(stack) >= max_depth:
                 raise ValueError(f"arrays and objects nest more than {max_depth} deep (the limit of a JSON document)")

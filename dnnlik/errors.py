@@ -63,9 +63,7 @@ class MissingExtraError(DnnlikError, ImportError):
     """An optional dependency group (``dnnlik[train]``, ``[zenodo]``, ``[plot]``) is missing."""
 
     def __init__(self, extra: str, feature: str) -> None:
-        super().__init__(
-            f"{feature} needs the optional '{extra}' dependencies: pip install 'dnnlik[{extra}]'"
-        )
+        super().__init__(f"{feature} needs the optional '{extra}' dependencies: pip install 'dnnlik[{extra}]'")
         self.extra = extra
 
 

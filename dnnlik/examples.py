@@ -21,8 +21,15 @@ from .bundle.write import write_bundle
 from .parameters import Constraint, Parameter, parameters_to_json
 from .schema import LATEST_VERSION
 
-__all__ = ["gaussian_spec", "gaussian_model", "gaussian_reference", "gaussian_document", "build_gaussian_bundle",
-           "ONNX_OPSET", "ONNX_IR_VERSION"]
+__all__ = [
+    "gaussian_spec",
+    "gaussian_model",
+    "gaussian_reference",
+    "gaussian_document",
+    "build_gaussian_bundle",
+    "ONNX_OPSET",
+    "ONNX_IR_VERSION",
+]
 
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8
@@ -118,22 +125,26 @@ def _tolerances(dtype: str) -> tuple[dict[str, float], dict[str, dict[str, float
     1.0.0) applies to any other output.
     """
     if dtype == "float64":
-        return ({"abs": 1e-9, "rel": 1e-12},
-                {"logpdf": {"abs": 1e-9, "rel": 1e-12}, "grad_logpdf": {"abs": 1e-10, "rel": 1e-12}})
-    return ({"abs": 1e-4, "rel": 1e-6},
-            {"logpdf": {"abs": 1e-5, "rel": 1e-6}, "grad_logpdf": {"abs": 2e-6, "rel": 1e-6}})
+        return (
+            {"abs": 1e-9, "rel": 1e-12},
+            {"logpdf": {"abs": 1e-9, "rel": 1e-12}, "grad_logpdf": {"abs": 1e-10, "rel": 1e-12}},
+        )
+    return (
+        {"abs": 1e-4, "rel": 1e-6},
+        {"logpdf": {"abs": 1e-5, "rel": 1e-6}, "grad_logpdf": {"abs": 2e-6, "rel": 1e-6}},
+    )
 
 
-def gaussian_document(dim: int, mean: np.ndarray, cov: np.ndarray, params: list[Parameter], *,
-                      dtype: str) -> dict[str, Any]:
+def gaussian_document(
+    dim: int, mean: np.ndarray, cov: np.ndarray, params: list[Parameter], *, dtype: str
+) -> dict[str, Any]:
     """``bundle.json`` (before digests) of the example Gaussian bundle."""
     rng = np.random.default_rng(7)
     cases = []
     for n in (1, 5):
         x = rng.normal(mean, 1.0, (n, dim)).round(6)
         value, grad = gaussian_reference(x, mean, cov)
-        cases.append({"inputs": {"x": x.tolist()},
-                      "outputs": {"logpdf": value.tolist(), "grad_logpdf": grad.tolist()}})
+        cases.append({"inputs": {"x": x.tolist()}, "outputs": {"logpdf": value.tolist(), "grad_logpdf": grad.tolist()}})
     best_value, _ = gaussian_reference(mean[None, :], mean, cov)
     tol, tols = _tolerances(dtype)
     return {
@@ -147,8 +158,7 @@ def gaussian_document(dim: int, mean: np.ndarray, cov: np.ndarray, params: list[
         ),
         "authors": [{"name": "dnnlik developers"}],
         "license": "CC0-1.0",
-        "references": [{"type": "arxiv", "id": "1911.03305", "relation": "method",
-                        "description": "The DNNLikelihood"}],
+        "references": [{"type": "arxiv", "id": "1911.03305", "relation": "method", "description": "The DNNLikelihood"}],
         "keywords": ["example", "gaussian"],
         "kind": "likelihood",
         "parameters": parameters_to_json(params),
@@ -174,13 +184,16 @@ def gaussian_document(dim: int, mean: np.ndarray, cov: np.ndarray, params: list[
         },
         "test_vectors": {"tolerance": tol, "tolerances": tols, "cases": cases},
         "validation": {"verdict": "not-run"},
-        "provenance": {"command": f"dnnlik example gaussian --dim {dim}",
-                       "source_likelihood": {"name": f"analytic-gaussian-{dim}d"}},
+        "provenance": {
+            "command": f"dnnlik example gaussian --dim {dim}",
+            "source_likelihood": {"name": f"analytic-gaussian-{dim}d"},
+        },
     }
 
 
-def build_gaussian_bundle(out: str | os.PathLike[str], *, dim: int = 4, dtype: str = "float64",
-                          overwrite: bool = False) -> dict[str, Any]:
+def build_gaussian_bundle(
+    out: str | os.PathLike[str], *, dim: int = 4, dtype: str = "float64", overwrite: bool = False
+) -> dict[str, Any]:
     """Write the example Gaussian bundle to ``out`` (a folder, or a .zip); return its document.
 
     Args:

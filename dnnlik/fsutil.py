@@ -83,8 +83,7 @@ def write_error(exc: OSError, where: str | Path, *, action: str = "cannot write"
     return DnnlikError(f"{action}: {why}", where=str(where))
 
 
-def refuse_existing(path: str | Path, overwrite: bool, *, argument: str = "overwrite",
-                    hint: str | None = None) -> None:
+def refuse_existing(path: str | Path, overwrite: bool, *, argument: str = "overwrite", hint: str | None = None) -> None:
     """The one "already exists" check: refuse to replace ``path`` unless ``overwrite`` is true.
 
     A dangling link counts as existing (it would be replaced too).

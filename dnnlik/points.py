@@ -87,7 +87,9 @@ def as_float_array(value: Any, *, where: str = "x") -> np.ndarray:
         )
     if kind == "O":
         return _objects_as_float(arr, where)
-    what = {"U": "strings", "S": "bytes", "M": "dates", "m": "time differences", "V": "structured records"}.get(kind, f"values of type {arr.dtype}")
+    what = {"U": "strings", "S": "bytes", "M": "dates", "m": "time differences", "V": "structured records"}.get(
+        kind, f"values of type {arr.dtype}"
+    )
     raise InvalidInputError(f"must be numbers, got {what}", where=where)
 
 
@@ -117,9 +119,7 @@ def _objects_as_float(arr: np.ndarray, where: str) -> np.ndarray:
     return out
 
 
-def as_points(
-    x: Any, parameters: Sequence[Parameter], *, where: str = "x"
-) -> tuple[np.ndarray, bool]:
+def as_points(x: Any, parameters: Sequence[Parameter], *, where: str = "x") -> tuple[np.ndarray, bool]:
     """Return ``(points, single)``: an (N, P) float64 array and whether one point was given."""
     n_par = len(parameters)
     if isinstance(x, Mapping):
@@ -131,13 +131,10 @@ def as_points(
         elif arr.ndim == 2:
             points, single = arr, False
         else:
-            raise InvalidInputError(
-                f"expected shape (N, {n_par}) or ({n_par},), got {arr.shape}", where=where
-            )
+            raise InvalidInputError(f"expected shape (N, {n_par}) or ({n_par},), got {arr.shape}", where=where)
         if points.shape[1] != n_par:
             raise InvalidInputError(
-                f"expected {n_par} parameters per point, got {points.shape[1]} "
-                f"(shape {arr.shape})",
+                f"expected {n_par} parameters per point, got {points.shape[1]} (shape {arr.shape})",
                 where=where,
             )
     if not np.isfinite(points).all():  # one pass in the common case; the details only when needed
@@ -152,8 +149,7 @@ def _check_non_finite(points: np.ndarray, parameters: Sequence[Parameter], where
         row = int(nan_rows[0])
         col = int(np.flatnonzero(np.isnan(points[row]))[0])
         raise InvalidInputError(
-            f"NaN in {nan_rows.size} point(s); first at point {row}, "
-            f"parameter '{parameters[col].name}'",
+            f"NaN in {nan_rows.size} point(s); first at point {row}, parameter '{parameters[col].name}'",
             where=where,
         )
     lower = np.array([p.lower for p in parameters])
@@ -175,16 +171,13 @@ def _check_non_finite(points: np.ndarray, parameters: Sequence[Parameter], where
         )
 
 
-def _from_mapping(
-    x: Mapping[str, Any], parameters: Sequence[Parameter], where: str
-) -> tuple[np.ndarray, bool]:
+def _from_mapping(x: Mapping[str, Any], parameters: Sequence[Parameter], where: str) -> tuple[np.ndarray, bool]:
     names = [p.name for p in parameters]
     unknown = [k for k in x if k not in names]
     if unknown:
         shown = [k[:37] + "..." if isinstance(k, str) and len(k) > 40 else k for k in unknown[:8]]
         raise InvalidInputError(
-            f"unknown parameter name(s) {shown}; known: {names[:8]}"
-            + (" ..." if len(names) > 8 else ""),
+            f"unknown parameter name(s) {shown}; known: {names[:8]}" + (" ..." if len(names) > 8 else ""),
             where=where,
         )
     columns = []

@@ -151,9 +151,7 @@ def reports_to_json(reports: Sequence[Report]) -> str:
     Returns:
         ``{"valid": ..., "reports": [...]}`` (each :meth:`Report.to_json`), indented.
     """
-    return json.dumps(
-        {"valid": all(r.ok for r in reports), "reports": [r.to_json() for r in reports]}, indent=2
-    )
+    return json.dumps({"valid": all(r.ok for r in reports), "reports": [r.to_json() for r in reports]}, indent=2)
 
 
 def reports_to_junit(reports: Sequence[Report]) -> str:
@@ -177,7 +175,7 @@ def reports_to_junit(reports: Sequence[Report]) -> str:
         if unassigned:
             failures.setdefault(checks[0], []).extend(unassigned)
         n = sum(1 for c in checks if failures.get(c))
-        out.append(f"  <testsuite name={quoteattr(r.target)} tests=\"{len(checks)}\" failures=\"{n}\">")
+        out.append(f'  <testsuite name={quoteattr(r.target)} tests="{len(checks)}" failures="{n}">')
         for c in checks:
             out.append(f"    <testcase classname={quoteattr(r.target)} name={quoteattr(c)}>")
             if failures.get(c):

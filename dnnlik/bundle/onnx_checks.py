@@ -133,8 +133,17 @@ _NOT_FOLDED = frozenset(
 _CONTRACTIONS = frozenset({"MatMul", "MatMulInteger", "Gemm"})
 # Operators whose output size is given by the value of some of their inputs (by position).
 _SIZE_INPUTS = {
-    "ConstantOfShape": (0,), "Expand": (1,), "Tile": (1,), "Range": (0, 1, 2), "Pad": (1,), "Resize": (2, 3),
-    "Upsample": (1,), "OneHot": (1,), "CenterCropPad": (1,), "MaxUnpool": (2,), "Col2Im": (1, 2),
+    "ConstantOfShape": (0,),
+    "Expand": (1,),
+    "Tile": (1,),
+    "Range": (0, 1, 2),
+    "Pad": (1,),
+    "Resize": (2, 3),
+    "Upsample": (1,),
+    "OneHot": (1,),
+    "CenterCropPad": (1,),
+    "MaxUnpool": (2,),
+    "Col2Im": (1, 2),
 }
 # Operators whose cost is linear in the sizes of their inputs and outputs.
 _LINEAR_OPS = frozenset(
@@ -398,13 +407,17 @@ def _loop_trips(node: Any, scope: _Scope, outer: int, where: str, out: _Collecto
     limit = f"M must be a constant (an initializer or a Constant node) of at most {MAX_LOOP_TRIPS}"
     name = node.input[0] if len(node.input) else ""
     if not name:
-        out.add(f"{label} has no trip count M: it runs until its condition turns false, which cannot be bounded "
-                f"before running it; {limit}")
+        out.add(
+            f"{label} has no trip count M: it runs until its condition turns false, which cannot be bounded "
+            f"before running it; {limit}"
+        )
         return outer
     found = scope.lookup(name)
     if found is not None and found[0] == "input":
-        out.add(f"{label} takes its trip count M from {_shown(name)}, an input of its graph (whose value is fed "
-                f"when the model runs, even where an initializer gives a default); {limit}")
+        out.add(
+            f"{label} takes its trip count M from {_shown(name)}, an input of its graph (whose value is fed "
+            f"when the model runs, even where an initializer gives a default); {limit}"
+        )
         return outer
     if found is None or found[0] not in ("init", "const"):
         out.add(f"{label} takes its trip count M from {_shown(name)}, which is computed when the model runs; {limit}")
@@ -423,8 +436,10 @@ def _loop_trips(node: Any, scope: _Scope, outer: int, where: str, out: _Collecto
         return outer
     total = outer * trips
     if total > MAX_NESTED_TRIPS:
-        out.add(f"{label} runs {trips} iterations inside enclosing loops of {outer}: {_fmt_count(total)} in all, "
-                f"at most {MAX_NESTED_TRIPS} are allowed")
+        out.add(
+            f"{label} runs {trips} iterations inside enclosing loops of {outer}: {_fmt_count(total)} in all, "
+            f"at most {MAX_NESTED_TRIPS} are allowed"
+        )
         return outer
     return total
 
@@ -442,8 +457,10 @@ def _control_flow_problems(model: Any, out: _Collector) -> None:
             if not subs:
                 continue
             if depth + 1 > MAX_CONTROL_FLOW_DEPTH:
-                out.add(f"{_node_label(node)} {_in(where)} opens a subgraph at control-flow depth {depth + 1}; "
-                        f"If, Loop and Scan may be nested at most {MAX_CONTROL_FLOW_DEPTH} deep")
+                out.add(
+                    f"{_node_label(node)} {_in(where)} opens a subgraph at control-flow depth {depth + 1}; "
+                    f"If, Loop and Scan may be nested at most {MAX_CONTROL_FLOW_DEPTH} deep"
+                )
                 continue
             for sub in subs:
                 label = f"subgraph {_shown(sub.name)} of {_node_label(node)}"
@@ -462,8 +479,10 @@ def _stored_size_problems(model: Any, out: _Collector) -> None:
         else:
             what = f"{'sparse ' if sparse else ''}initializer {name}"
         shape = f" ({'dense ' if sparse else ''}shape {list(tensor.dims)})" if len(tensor.dims) <= 4 else ""
-        out.add(f"{what} in graph {_shown(graph.name)} has {_fmt_count(n)} elements{shape}; "
-                f"at most {MAX_TENSOR_ELEMENTS} are allowed")
+        out.add(
+            f"{what} in graph {_shown(graph.name)} has {_fmt_count(n)} elements{shape}; "
+            f"at most {MAX_TENSOR_ELEMENTS} are allowed"
+        )
 
 
 # rules 3 and 4 on inferred shapes (after the checker) -----------------------------------------
@@ -496,8 +515,9 @@ def _value_shapes(graph: Any) -> dict[str, list[int | None] | None]:
     for v in list(graph.input) + list(graph.value_info) + list(graph.output):
         t = v.type
         if t.HasField("tensor_type") and t.tensor_type.HasField("shape"):
-            shapes[v.name] = [d.dim_value if (d.HasField("dim_value") and d.dim_value >= 0) else None
-                              for d in t.tensor_type.shape.dim]
+            shapes[v.name] = [
+                d.dim_value if (d.HasField("dim_value") and d.dim_value >= 0) else None for d in t.tensor_type.shape.dim
+            ]
         else:
             shapes.setdefault(v.name, None)
     for t in graph.initializer:
@@ -543,23 +563,33 @@ def _inferred_problems(model: Any, out: _Collector) -> None:
             for name in outputs:
                 shape = shapes.get(name)
                 if shape is not None and _lower_bound(shape) > MAX_TENSOR_ELEMENTS:
-                    out.add(f"{_shown(name)}, computed by {_node_label(node)} {_in(where)}, would have "
-                            f"{_fmt_count(_lower_bound(shape))} elements or more for a single point; "
-                            f"at most {MAX_TENSOR_ELEMENTS} are allowed")
+                    out.add(
+                        f"{_shown(name)}, computed by {_node_label(node)} {_in(where)}, would have "
+                        f"{_fmt_count(_lower_bound(shape))} elements or more for a single point; "
+                        f"at most {MAX_TENSOR_ELEMENTS} are allowed"
+                    )
             sized_by = [
                 node.input[i] for i in _SIZE_INPUTS.get(node.op_type, ()) if i < len(node.input) and node.input[i]
             ]
             sized_by_folded = any(scope.is_folded(i) for i in sized_by)
             if sized_by_folded and any(shapes.get(o) is None or None in shapes[o] for o in outputs):  # (rule 3)
-                out.add(f"{_node_label(node)} {_in(where)} takes its output size from a value computed from constants "
-                        "that shape inference cannot follow, so its size cannot be bounded before running it; "
-                        "store that value as an initializer instead")
+                out.add(
+                    f"{_node_label(node)} {_in(where)} takes its output size from a value computed from constants "
+                    "that shape inference cannot follow, so its size cannot be bounded before running it; "
+                    "store that value as an initializer instead"
+                )
             subs = _subgraphs(node)
             for sub in subs:
                 stack.append((sub, scope, shapes, f"subgraph {_shown(sub.name)} of {_node_label(node)}"))
             inputs = [i for i in node.input if i]
-            if (subs or not inputs or node.op_type in _NOT_FOLDED or node.op_type == "Constant"
-                    or node.domain not in STANDARD_DOMAINS or not all(scope.is_constant(i) for i in inputs)):
+            if (
+                subs
+                or not inputs
+                or node.op_type in _NOT_FOLDED
+                or node.op_type == "Constant"
+                or node.domain not in STANDARD_DOMAINS
+                or not all(scope.is_constant(i) for i in inputs)
+            ):
                 continue
             in_shapes = [shapes.get(i) for i in inputs]
             out_shapes = [shapes.get(o) for o in outputs]
@@ -568,9 +598,11 @@ def _inferred_problems(model: Any, out: _Collector) -> None:
                 if sized_by_folded:
                     continue  # said above
                 name = unknown[0] if unknown else outputs[0] if outputs else "?"
-                out.add(f"{_node_label(node)} {_in(where)} computes {_shown(name)} from constants alone (runtimes "
-                        "do so while loading the model, before any time limit applies), but its size cannot be "
-                        "determined from the graph; store the result as an initializer instead")
+                out.add(
+                    f"{_node_label(node)} {_in(where)} computes {_shown(name)} from constants alone (runtimes "
+                    "do so while loading the model, before any time limit applies), but its size cannot be "
+                    "determined from the graph; store the result as an initializer instead"
+                )
                 continue
             scope.folded.update(outputs)
             cost = _node_work(node, in_shapes, out_shapes)  # type: ignore[arg-type]
@@ -578,9 +610,11 @@ def _inferred_problems(model: Any, out: _Collector) -> None:
             if cost > heaviest[0]:
                 heaviest = (cost, f"{_node_label(node)} {_in(where)}")
     if work > MAX_CONSTANT_WORK:
-        out.add(f"the values computed from constants alone (which runtimes compute while loading the model, before "
-                f"any time limit applies) cost an estimated {_fmt_count(work)} element operations, the heaviest "
-                f"{heaviest[1]}; at most {MAX_CONSTANT_WORK} are allowed")
+        out.add(
+            f"the values computed from constants alone (which runtimes compute while loading the model, before "
+            f"any time limit applies) cost an estimated {_fmt_count(work)} element operations, the heaviest "
+            f"{heaviest[1]}; at most {MAX_CONSTANT_WORK} are allowed"
+        )
 
 
 # structure, contract ------------------------------------------------------------------------
@@ -632,6 +666,7 @@ def _structure_problems(model: Any, file: str) -> list[Problem]:
     _stored_size_problems(model, costs)
     problems.extend(costs.result())
     return problems
+
 
 def _shape_of(value_info: Any) -> list[int | None] | None:
     t = value_info.type.tensor_type

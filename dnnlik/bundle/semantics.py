@@ -108,7 +108,10 @@ def _model(doc: dict[str, Any]) -> Iterator[Problem]:
     if len(model["inputs"]) != 1 or len(params_in) != 1:
         yield _problem("inputs", "a likelihood model takes exactly one input, with role 'parameters'", "/model/inputs")
     expected: dict[str, list[int | None]] = {
-        "parameters": [None, n_par], "logpdf": [None], "logpdf_spread": [None], "grad_logpdf": [None, n_par]
+        "parameters": [None, n_par],
+        "logpdf": [None],
+        "logpdf_spread": [None],
+        "grad_logpdf": [None, n_par],
     }
     for side in ("inputs", "outputs"):
         for i, t in enumerate(model[side]):
@@ -198,8 +201,9 @@ def _test_vector_case(case: dict[str, Any], tensors: dict[str, dict[str, Any]], 
         for name, value in case[side].items():
             at = f"{where}/{side}/{name}"
             if name not in declared:
-                yield _problem("test-vector-name",
-                               f"{name!r} is not a model {side[:-1]} (declared: {sorted(declared)})", at)
+                yield _problem(
+                    "test-vector-name", f"{name!r} is not a model {side[:-1]} (declared: {sorted(declared)})", at
+                )
                 continue
             want = declared[name]["shape"]
             shape = _tensor_shape(value, min(len(want), MAX_JSON_DEPTH))
@@ -208,8 +212,9 @@ def _test_vector_case(case: dict[str, Any], tensors: dict[str, dict[str, Any]], 
             elif isinstance(shape, str):
                 yield _problem("test-vector-shape", f"{shape}, the model declares {_shape_str(want)}", at)
             elif len(shape) != len(want) or any(w is not None and w != s for w, s in zip(want, shape, strict=False)):
-                yield _problem("test-vector-shape",
-                               f"has shape {list(shape)}, the model declares {_shape_str(want)}", at)
+                yield _problem(
+                    "test-vector-shape", f"has shape {list(shape)}, the model declares {_shape_str(want)}", at
+                )
 
 
 def _tensor_shape(value: Any, max_rank: int) -> list[int] | str:

@@ -331,8 +331,12 @@ class DirectorySource(_Source):
             elif stat.S_ISDIR(st.st_mode):
                 if depth + 1 > MAX_DEPTH:
                     self.problems.append(
-                        Problem("archive:too-deep", f"folders nest more than {MAX_DEPTH} deep here (deeper than a "
-                                "bundle path can reach); not read", rel)
+                        Problem(
+                            "archive:too-deep",
+                            f"folders nest more than {MAX_DEPTH} deep here (deeper than a "
+                            "bundle path can reach); not read",
+                            rel,
+                        )
                     )
                     continue
                 self._walk_into(dir_fd, name, rel, st, depth)
@@ -468,8 +472,16 @@ except ImportError:  # Python built without lzma: such entries cannot be read
     lzma = None  # type: ignore[assignment]
     _LZMA_ERRORS = ()
 _ZIP_ERRORS: tuple[type[BaseException], ...] = (
-    zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError, zlib.error, struct.error,
-    OverflowError, *_LZMA_ERRORS,
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    RuntimeError,
+    ValueError,
+    NotImplementedError,
+    zlib.error,
+    struct.error,
+    OverflowError,
+    *_LZMA_ERRORS,
 )
 _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, OSError, EOFError, ValueError, *_LZMA_ERRORS)
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
@@ -519,7 +531,8 @@ class _ZipLzma:
             if len(self._head) < 4 + psize:
                 return b""
             self._d = lzma.LZMADecompressor(
-                lzma.FORMAT_RAW, filters=[lzma._decode_filter_properties(lzma.FILTER_LZMA1, self._head[4 : 4 + psize])]  # type: ignore[attr-defined]
+                lzma.FORMAT_RAW,
+                filters=[lzma._decode_filter_properties(lzma.FILTER_LZMA1, self._head[4 : 4 + psize])],  # type: ignore[attr-defined]
             )
             data, self._head = self._head[4 + psize :], b""
         return self._d.decompress(data, max_length)
@@ -622,7 +635,7 @@ class ZipSource(_Source):
             if info.flag_bits & 0x1:
                 self.problems.append(Problem("archive:encrypted", f"zip entry {raw!r} is encrypted", raw))
                 continue
-            name = raw[len(prefix):]
+            name = raw[len(prefix) :]
             if name in self.files or name in self._entries:
                 self.problems.append(Problem("archive:duplicate", f"zip entry {raw!r} appears twice", raw))
                 continue
@@ -694,8 +707,11 @@ class ZipSource(_Source):
                 f"its local header says compression method {method}, the central directory {info.compress_type}"
             )
         if not (flags & 0x8):  # no data descriptor: the local header carries the real sizes and CRC
-            for label, local, central in (("CRC", crc, info.CRC), ("compressed size", csize, info.compress_size),
-                                          ("size", usize, info.file_size)):
+            for label, local, central in (
+                ("CRC", crc, info.CRC),
+                ("compressed size", csize, info.compress_size),
+                ("size", usize, info.file_size),
+            ):
                 if local != central and not (label != "CRC" and local == _ZIP64_MARK):
                     raise _HeaderMismatch(f"its local header declares {label} {local}, the central directory {central}")
         data_offset = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
@@ -719,8 +735,12 @@ class ZipSource(_Source):
                 # A longer stream than declared: a header that lies consistently (the declared
                 # CRC is that of the declared bytes) is a crafted entry; otherwise the data are corrupt.
                 crc = zlib.crc32(chunk[: declared - produced], crc)
-                raise self._mismatch(name, entry, crc, f"{verb} more than the {declared} bytes its zip headers "
-                                     "declare; reading stopped there")
+                raise self._mismatch(
+                    name,
+                    entry,
+                    crc,
+                    f"{verb} more than the {declared} bytes its zip headers declare; reading stopped there",
+                )
             produced += len(chunk)
             crc = zlib.crc32(chunk, crc)
             yield chunk

@@ -53,7 +53,7 @@ def finalize_document(document: Mapping[str, Any], files: Mapping[str, bytes]) -
     given = {f["path"]: f for f in doc.get("files", []) if isinstance(f, dict) and "path" in f}
     doc["files"] = [
         {
-            **given.get(name, {}),   # keeps what the writer said of the file (role, media_type, ...)
+            **given.get(name, {}),  # keeps what the writer said of the file (role, media_type, ...)
             "path": name,
             "sha256": sha256_bytes(data),
             "size": len(data),
@@ -120,7 +120,8 @@ def write_bundle(
         if name == DOCUMENT_NAME or not is_relative_path(name):
             raise InvalidInputError(
                 f"{name!r} cannot be a bundle file name (a relative POSIX path of letters, digits, '._-/')",
-                where="files")
+                where="files",
+            )
     doc = finalize_document(document, files)
     out = Path(out)
     if out.suffix == ".zip":

@@ -107,6 +107,10 @@ def clean_errors(func: F) -> F:
 def format_option(func: F) -> F:
     """``--format text|json``."""
     return click.option(
-        "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
         help="Readable text or machine-readable JSON.",
     )(func)

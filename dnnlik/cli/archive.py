@@ -24,29 +24,67 @@ def archive() -> None:
 @archive.command("upload")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option("--sandbox", is_flag=True, help="Use sandbox.zenodo.org (for trials; its DOIs are not real).")
-@click.option("--new-version-of", "new_version_of", metavar="RECORD", default=None,
-              help="Publish as a new version of this record (zenodo:NNN, a record number or its DOI).")
-@click.option("--publish/--draft", "publish", default=True, show_default=True,
-              help="Publish, or leave the verified draft for review (run again with --publish to publish it).")
-@click.option("--receipts", "receipts", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("archive") / "receipts", show_default=True,
-              help="Folder of receipts and draft states (an interrupted upload resumes from its draft state).")
-@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Read the access token from this file (default: $ZENODO_TOKEN, then "
-                   "$XDG_CONFIG_HOME/dnnlik/zenodo-token).")
-@click.option("--metadata-template", "template", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="JSON template for what bundle.json does not say (upload_type, communities, ...).")
+@click.option(
+    "--new-version-of",
+    "new_version_of",
+    metavar="RECORD",
+    default=None,
+    help="Publish as a new version of this record (zenodo:NNN, a record number or its DOI).",
+)
+@click.option(
+    "--publish/--draft",
+    "publish",
+    default=True,
+    show_default=True,
+    help="Publish, or leave the verified draft for review (run again with --publish to publish it).",
+)
+@click.option(
+    "--receipts",
+    "receipts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("archive") / "receipts",
+    show_default=True,
+    help="Folder of receipts and draft states (an interrupted upload resumes from its draft state).",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the access token from this file (default: $ZENODO_TOKEN, then $XDG_CONFIG_HOME/dnnlik/zenodo-token).",
+)
+@click.option(
+    "--metadata-template",
+    "template",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON template for what bundle.json does not say (upload_type, communities, ...).",
+)
 @click.option("--write-back", is_flag=True, help="Also write the archive section (DOI) into the local bundle.")
 @format_option
 @clean_errors
-def upload(bundle: Path, sandbox: bool, new_version_of: str | None, publish: bool, receipts: Path,
-           token_file: Path | None, template: Path | None, write_back: bool, fmt: str) -> None:
+def upload(
+    bundle: Path,
+    sandbox: bool,
+    new_version_of: str | None,
+    publish: bool,
+    receipts: Path,
+    token_file: Path | None,
+    template: Path | None,
+    write_back: bool,
+    fmt: str,
+) -> None:
     """Upload BUNDLE (a folder or .zip) to Zenodo with its DOI in bundle.json, verify, publish."""
     from ..zenodo import upload_bundle
 
     result = upload_bundle(
-        bundle, sandbox=sandbox, publish=publish, new_version_of=new_version_of, token_file=token_file,
-        receipts_dir=receipts, template=template, write_back=write_back,
+        bundle,
+        sandbox=sandbox,
+        publish=publish,
+        new_version_of=new_version_of,
+        token_file=token_file,
+        receipts_dir=receipts,
+        template=template,
+        write_back=write_back,
         progress=lambda message: click.echo(message, err=True),
     )
     if fmt == "json":

@@ -16,23 +16,52 @@ __all__ = ["validate", "info", "eval_", "parse_assignments"]
 @click.command("validate")
 @click.argument("targets", nargs=-1, type=str, metavar="[BUNDLE | zenodo:NNN | DOI]...")
 @format_option
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write a JUnit XML report to this file (for CI systems).")
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a JUnit XML report to this file (for CI systems).",
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--zoo", is_flag=True, help="Also validate every entry of the zoo index (see --zoo-index).")
-@click.option("--zoo-index", type=click.Path(dir_okay=False, path_type=Path), default=Path("zoo") / "index.json",
-              show_default=True, help="The zoo index that --zoo reads.")
-@click.option("--archived", is_flag=True,
-              help="Also validate archived copies on Zenodo: of the zoo entries with --zoo (their DOIs and "
-                   "receipts), otherwise of every receipt in --receipts. Needs the zenodo extra.")
-@click.option("--receipts", type=click.Path(file_okay=False, path_type=Path), default=Path("archive") / "receipts",
-              show_default=True, help="The folder of archive receipts that --archived reads.")
-@click.option("--reproduce", is_flag=True,
-              help="Also recompute the bundle's stored fidelity evidence (no reference likelihood needed) "
-                   "and fail where it disagrees with the stored metrics. Local bundles only.")
+@click.option(
+    "--zoo-index",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("zoo") / "index.json",
+    show_default=True,
+    help="The zoo index that --zoo reads.",
+)
+@click.option(
+    "--archived",
+    is_flag=True,
+    help="Also validate archived copies on Zenodo: of the zoo entries with --zoo (their DOIs and "
+    "receipts), otherwise of every receipt in --receipts. Needs the zenodo extra.",
+)
+@click.option(
+    "--receipts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("archive") / "receipts",
+    show_default=True,
+    help="The folder of archive receipts that --archived reads.",
+)
+@click.option(
+    "--reproduce",
+    is_flag=True,
+    help="Also recompute the bundle's stored fidelity evidence (no reference likelihood needed) "
+    "and fail where it disagrees with the stored metrics. Local bundles only.",
+)
 @clean_errors
-def validate(targets: tuple[str, ...], fmt: str, junit: Path | None, strict: bool, zoo: bool, zoo_index: Path,
-             archived: bool, receipts: Path, reproduce: bool) -> None:
+def validate(
+    targets: tuple[str, ...],
+    fmt: str,
+    junit: Path | None,
+    strict: bool,
+    zoo: bool,
+    zoo_index: Path,
+    archived: bool,
+    receipts: Path,
+    reproduce: bool,
+) -> None:
     """Validate bundles (folders, .zip files, or Zenodo records: zenodo:NNN, 10.5281/zenodo.NNN)
     and report every problem with its location.
 
@@ -155,8 +184,14 @@ number. Parameter values must be finite numbers.
 
 @click.command("eval", help=_EVAL_HELP)
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
-              help="A parameter value; repeat for several. Parameters not given are at their nominal value.")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter value; repeat for several. Parameters not given are at their nominal value.",
+)
 @click.option("--grad", is_flag=True, help="Also print the gradient of the log-likelihood.")
 @format_option
 @clean_errors
@@ -176,8 +211,11 @@ def eval_(path: Path, params: tuple[str, ...], grad: bool, fmt: str) -> None:
     # the Bundle raises on NaN and +inf: the only non-finite value left is -inf
     note = None
     if not math.isfinite(value):
-        note = ("-inf: the point is outside the parameters' allowed bounds" if not inside
-                else "-inf: the model's value at this point, which is inside the bounds")
+        note = (
+            "-inf: the point is outside the parameters' allowed bounds"
+            if not inside
+            else "-inf: the model's value at this point, which is inside the bounds"
+        )
     if fmt == "json":
         out: dict[str, object] = {"point": full, "inside_bounds": inside, "logpdf": value if note is None else None}
         if note is not None:
@@ -186,8 +224,11 @@ def eval_(path: Path, params: tuple[str, ...], grad: bool, fmt: str) -> None:
             finite = all(math.isfinite(g) for g in gradient)
             out["grad_logpdf"] = dict(zip(names, gradient, strict=True)) if finite else None
             if not finite:
-                out["grad_logpdf_note"] = ("no gradient exists where the log-likelihood is -inf" if note is not None
-                                           else "the gradient is not finite at this point")
+                out["grad_logpdf_note"] = (
+                    "no gradient exists where the log-likelihood is -inf"
+                    if note is not None
+                    else "the gradient is not finite at this point"
+                )
         click.echo(json.dumps(out, indent=2, allow_nan=False))
         return
     if note is not None:

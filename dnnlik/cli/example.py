@@ -13,10 +13,16 @@ __all__ = ["example"]
 
 @click.command("example")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--dim", default=4, show_default=True, type=click.IntRange(1, 1000),
-              help="Number of parameters of the Gaussian.")
-@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
-              help="Tensor type of the ONNX graph.")
+@click.option(
+    "--dim", default=4, show_default=True, type=click.IntRange(1, 1000), help="Number of parameters of the Gaussian."
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32"]),
+    default="float64",
+    show_default=True,
+    help="Tensor type of the ONNX graph.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @clean_errors
 def example(out: Path, dim: int, dtype: str, overwrite: bool) -> None:

@@ -13,8 +13,14 @@ __all__ = ["plot"]
 
 @click.command("plot")
 @click.argument("target", type=str, metavar="BUNDLE | zoo:NAME")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Folder to write the PNG files into (created if missing).")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to write the PNG files into (created if missing).",
+)
 @clean_errors
 def plot(target: str, out: Path) -> None:
     """Draw a bundle's t_mu curve, mu HPDI bars, training curves and marginals (the 'plot' extra).

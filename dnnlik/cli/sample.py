@@ -49,11 +49,13 @@ def _parse_split(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     try:
         parts = tuple(float(p) for p in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: expected three numbers train,validation,test", ctx=ctx,
-                                 param=param) from None
+        raise click.BadParameter(
+            f"{value!r}: expected three numbers train,validation,test", ctx=ctx, param=param
+        ) from None
     if len(parts) != 3 or any(not math.isfinite(p) or p < 0 for p in parts) or sum(parts) <= 0:
-        raise click.BadParameter(f"{value!r}: expected three non-negative numbers train,validation,test",
-                                 ctx=ctx, param=param)
+        raise click.BadParameter(
+            f"{value!r}: expected three non-negative numbers train,validation,test", ctx=ctx, param=param
+        )
     return parts  # type: ignore[return-value]
 
 
@@ -73,8 +75,9 @@ def _load(source: str) -> Any:
     from ..likelihoods import available, get
 
     if source not in available():
-        raise click.BadParameter(f"{source!r} is not a reference likelihood; available: {', '.join(available())}",
-                                 param_hint="SOURCE")
+        raise click.BadParameter(
+            f"{source!r} is not a reference likelihood; available: {', '.join(available())}", param_hint="SOURCE"
+        )
     return get(source)
 
 
@@ -98,15 +101,30 @@ _FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "burn_in": ("--burn-in", {}),
     "thin": ("--thin", {}),
     "checkpoint_every": ("--checkpoint-every", {}),
-    "split": ("--split", {"callback": _parse_split, "help": "train,validation,test fractions.",
-                          "to_text": lambda v: ",".join(f"{x:g}" for x in v)}),
+    "split": (
+        "--split",
+        {
+            "callback": _parse_split,
+            "help": "train,validation,test fractions.",
+            "to_text": lambda v: ",".join(f"{x:g}" for x in v),
+        },
+    ),
 }
-LIBRARY_ONLY = {"df": None, "poi_sigmas": None, "burn_factor": None, "thin_factor": None, "split_seed": None,
-                "on_short_chain": "--strict"}
+LIBRARY_ONLY = {
+    "df": None,
+    "poi_sigmas": None,
+    "burn_factor": None,
+    "thin_factor": None,
+    "split_seed": None,
+    "on_short_chain": "--strict",
+}
 """Fields of SampleOptions the command line does not offer as options (or offers in another form)."""
 
-_ARGUMENTS = {name: flag for name, (flag, _) in _FLAGS.items()} | \
-    {k: v for k, v in LIBRARY_ONLY.items() if v} | {"resume": "--resume", "overwrite": "--overwrite"}
+_ARGUMENTS = (
+    {name: flag for name, (flag, _) in _FLAGS.items()}
+    | {k: v for k, v in LIBRARY_ONLY.items() if v}
+    | {"resume": "--resume", "overwrite": "--overwrite"}
+)
 """Library argument -> the flag that sets it: errors are reported in the command line's terms."""
 
 
@@ -115,8 +133,11 @@ def _option(name: str, flag: str, extra: dict[str, Any]) -> Callable[[F], F]:
     meta = next(f.metadata for f in dataclasses.fields(SampleOptions) if f.name == name)
     default, extra = config_default(SampleOptions, name), dict(extra)
     to_text = extra.pop("to_text", None)
-    kwargs: dict[str, Any] = {"default": default if to_text is None else to_text(default),
-                              "show_default": meta["default_text"] or True, "help": meta["help"]}
+    kwargs: dict[str, Any] = {
+        "default": default if to_text is None else to_text(default),
+        "show_default": meta["default_text"] or True,
+        "help": meta["help"],
+    }
     if meta["minimum"] is not None:
         kwargs["type"] = click.IntRange(min=meta["minimum"])
     if meta["interval"] is not None:
@@ -150,17 +171,23 @@ def cli_message(exc: DnnlikError) -> str:
 # ---------------------------------------------------------------------------------------------- the command
 @click.command("sample")
 @click.argument("source")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Samples file (HDF5) to write.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Samples file (HDF5) to write.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run writing OUT (same options).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT (only once the new file is complete).")
 @_sampling_options
 @click.option("--strict", is_flag=True, help="Chains too short to trust their diagnostics are an error.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal only].")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Summary as readable text, or the run's sampling metadata as JSON.")
-def sample(source: str, out: str, resume: bool, overwrite: bool, strict: bool, progress: bool | None, fmt: str,
-           **options: Any) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Summary as readable text, or the run's sampling metadata as JSON.",
+)
+def sample(
+    source: str, out: str, resume: bool, overwrite: bool, strict: bool, progress: bool | None, fmt: str, **options: Any
+) -> None:
     """Sample SOURCE with emcee and write training data (points, exact logpdf, split, metadata) to OUT."""
     from ..sample import sample as run_sample
 
@@ -170,14 +197,31 @@ def sample(source: str, out: str, resume: bool, overwrite: bool, strict: bool, p
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the summary lists them
-            result = run_sample(lik, out, resume=resume, overwrite=overwrite, progress=progress,
-                                on_short_chain="error" if strict else "warn", **options)
+            result = run_sample(
+                lik,
+                out,
+                resume=resume,
+                overwrite=overwrite,
+                progress=progress,
+                on_short_chain="error" if strict else "warn",
+                **options,
+            )
     except InvalidInputError as exc:
         raise click.UsageError(cli_message(exc)) from None
     except DnnlikError as exc:
         raise click.ClickException(cli_message(exc)) from None
     if fmt == "json":
-        click.echo(json.dumps({"out": str(result.path), "n_samples": result.n_samples, "resumed": result.resumed,
-                               "warnings": result.warnings, "sampling": result.sampling}, indent=1))
+        click.echo(
+            json.dumps(
+                {
+                    "out": str(result.path),
+                    "n_samples": result.n_samples,
+                    "resumed": result.resumed,
+                    "warnings": result.warnings,
+                    "sampling": result.sampling,
+                },
+                indent=1,
+            )
+        )
     else:
         click.echo(result.summary())

@@ -78,32 +78,49 @@ def _load_source(source: str) -> Any:
 
         return load(source)
     raise click.BadParameter(
-        f"{source!r} is neither a reference likelihood ({', '.join(available())}) nor an existing "
-        "bundle path", param_hint="SOURCE")
+        f"{source!r} is neither a reference likelihood ({', '.join(available())}) nor an existing bundle path",
+        param_hint="SOURCE",
+    )
 
 
 def _text_table(scan: Any) -> str:
     head = (scan.poi, "t_mu", "profiled logL", f"{scan.poi} best fit")
-    rows = [(f"{v:.6g}", f"{t:.4f}", f"{p.logpdf:.4f}", "")
-            for v, t, p in zip(scan.values, scan.tmu, scan.profiles)]
+    rows = [(f"{v:.6g}", f"{t:.4f}", f"{p.logpdf:.4f}", "") for v, t, p in zip(scan.values, scan.tmu, scan.profiles)]
     rows.append((f"{scan.poi_hat:.6g}", f"{0.0:.4f}", f"{scan.max_logpdf:.4f}", "yes (global maximum)"))
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(4)]
-    lines = ["  ".join(c.rjust(w) if k < 3 else c for k, (c, w) in enumerate(zip(r, widths))).rstrip()
-             for r in [head, *rows]]
+    lines = [
+        "  ".join(c.rjust(w) if k < 3 else c for k, (c, w) in enumerate(zip(r, widths))).rstrip() for r in [head, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 @click.command("tmu")
 @click.argument("source")
-@click.option("--values", "values", required=True, callback=_values_callback,
-              help="Values of the parameter of interest: start:stop:step (stop included) or a,b,c.")
+@click.option(
+    "--values",
+    "values",
+    required=True,
+    callback=_values_callback,
+    help="Values of the parameter of interest: start:stop:step (stop included) or a,b,c.",
+)
 @click.option("--poi", default=None, help="Parameter to scan (default: the one with role 'poi').")
-@click.option("--starts", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Starting points per fit (extra ones random, seeded by --seed).")
+@click.option(
+    "--starts",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Starting points per fit (extra ones random, seeded by --seed).",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random starts.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Aligned table or machine-readable JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Aligned table or machine-readable JSON.",
+)
 def tmu(source: str, values: list[float], poi: str | None, starts: int, seed: int, fmt: str) -> None:
     """Profile-likelihood test statistic t_mu of SOURCE along a scan of its parameter of interest.
 

@@ -44,9 +44,11 @@ class ProgressLine:
             self._width = 0
         self._last_member = report.member
         member = f"member {report.member + 1}/{report.n_members}  " if report.n_members > 1 else ""
-        text = (f"{member}epoch {report.epoch}/{report.max_epochs}  loss {report.loss:.4g}  "
-                f"val {report.val_loss:.4g}  best {report.best_val_loss:.4g}  lr {report.learning_rate:.2g}  "
-                f"{report.elapsed_s:.0f}s")
+        text = (
+            f"{member}epoch {report.epoch}/{report.max_epochs}  loss {report.loss:.4g}  "
+            f"val {report.val_loss:.4g}  best {report.best_val_loss:.4g}  lr {report.learning_rate:.2g}  "
+            f"{report.elapsed_s:.0f}s"
+        )
         pad = max(0, self._width - len(text))
         self._width = len(text)
         click.echo("\r" + text + " " * pad, nl=False, err=True)
@@ -86,19 +88,25 @@ def _summary_text(result: Any, exported: Any) -> str:
     for m in result.members:
         lines.append(
             f"  seed {m.seed}: {m.epochs} epochs (best {m.best_epoch}, stopped: {m.stopped}), "
-            f"best val MSE {m.best_val_loss * scale ** 2:.4g} (log L units), {m.wall_time_s:.1f}s, "
-            f"{m.n_train} training points, batch {m.batch_size}")
+            f"best val MSE {m.best_val_loss * scale**2:.4g} (log L units), {m.wall_time_s:.1f}s, "
+            f"{m.n_train} training points, batch {m.batch_size}"
+        )
     p = exported.parity
     if "onnx_vs_tensorflow_max_abs" in p:
         lines.append(
             f"  parity on {p['n_points']} held-out points: ONNX vs TensorFlow max |diff| "
             f"{p['onnx_vs_tensorflow_max_abs']:.2g} (target < {p['target_max_abs']:g}); gradient vs finite "
-            f"differences max rel diff {p['grad_vs_finite_differences_max_rel']:.2g}")
-        lines.append(f"  held-out MSE {p['heldout_mse_logpdf']:.4g}, max |error| "
-                     f"{p['heldout_max_abs_error_logpdf']:.4g} (log L units)")
+            f"differences max rel diff {p['grad_vs_finite_differences_max_rel']:.2g}"
+        )
+        lines.append(
+            f"  held-out MSE {p['heldout_mse_logpdf']:.4g}, max |error| "
+            f"{p['heldout_max_abs_error_logpdf']:.4g} (log L units)"
+        )
     info = result.preprocessing.baseline_info
-    lines.append(f"  target: {result.config.target}" + (
-        f" (baseline: {info.get('method', info.get('source'))})" if result.config.target == "residual" else ""))
+    lines.append(
+        f"  target: {result.config.target}"
+        + (f" (baseline: {info.get('method', info.get('source'))})" if result.config.target == "residual" else "")
+    )
     lines.append(f"  training {result.wall_time_s:.1f}s, export {exported.export_time_s:.1f}s")
     for note in result.notes:
         lines.append(f"  note: {note}")
@@ -112,41 +120,113 @@ def _default(field: str) -> Any:
 @click.command("train")
 @click.argument("samples", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", "out", required=True, type=click.Path(), help="Bundle folder to write.")
-@click.option("--layers", default=",".join(map(str, _default("layers"))), show_default=True,
-              callback=_layers_callback, help="Hidden layer widths: 512,512,512 or 3x512.")
-@click.option("--activation", default=_default("activation"), show_default=True, type=click.Choice(ACTIVATIONS),
-              help="Hidden-layer activation (exported as plain ONNX ops with an explicit gradient).")
-@click.option("--ensemble", default=_default("ensemble"), show_default=True, type=click.IntRange(min=1),
-              help="Number of members (different seeds and random subsets); >= 2 adds a spread output.")
-@click.option("--epochs", default=_default("epochs"), show_default=True, type=click.IntRange(min=1),
-              help="Cap on epochs.")
-@click.option("--max-minutes", default=_default("max_minutes"), type=click.FloatRange(min=0, min_open=True),
-              help="Cap on the wall time of the whole training (all members).")
+@click.option(
+    "--layers",
+    default=",".join(map(str, _default("layers"))),
+    show_default=True,
+    callback=_layers_callback,
+    help="Hidden layer widths: 512,512,512 or 3x512.",
+)
+@click.option(
+    "--activation",
+    default=_default("activation"),
+    show_default=True,
+    type=click.Choice(ACTIVATIONS),
+    help="Hidden-layer activation (exported as plain ONNX ops with an explicit gradient).",
+)
+@click.option(
+    "--ensemble",
+    default=_default("ensemble"),
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of members (different seeds and random subsets); >= 2 adds a spread output.",
+)
+@click.option(
+    "--epochs", default=_default("epochs"), show_default=True, type=click.IntRange(min=1), help="Cap on epochs."
+)
+@click.option(
+    "--max-minutes",
+    default=_default("max_minutes"),
+    type=click.FloatRange(min=0, min_open=True),
+    help="Cap on the wall time of the whole training (all members).",
+)
 @click.option("--seed", default=_default("seed"), show_default=True, type=int, help="Seed (member k uses seed + k).")
-@click.option("--target", default=_default("target"), show_default=True, type=click.Choice(TARGETS),
-              help="Learn the residual over the quadratic Laplace baseline, or log L directly.")
-@click.option("--baseline", default=_default("baseline"), show_default=True, type=click.Choice(BASELINES),
-              help="Where the residual's baseline comes from (reference likelihood or a fit to the samples).")
-@click.option("--batch-size", default=_default("batch_size"), type=click.IntRange(min=1),
-              help="Batch size (default: about N_train/200, a power of two).")
-@click.option("--learning-rate", default=_default("learning_rate"), show_default=True,
-              type=click.FloatRange(min=0, min_open=True), help="Initial learning rate of Adam.")
-@click.option("--lr-schedule", default=_default("lr_schedule"), show_default=True, type=click.Choice(LR_SCHEDULES),
-              help="plateau: cut the learning rate by 5 when the validation loss stalls (the paper's); "
-                   "cosine: decay it to 1e-6 over --epochs.")
-@click.option("--jit/--no-jit", default=_default("jit_compile"), show_default=True,
-              help="XLA compilation (useful on GPUs).")
+@click.option(
+    "--target",
+    default=_default("target"),
+    show_default=True,
+    type=click.Choice(TARGETS),
+    help="Learn the residual over the quadratic Laplace baseline, or log L directly.",
+)
+@click.option(
+    "--baseline",
+    default=_default("baseline"),
+    show_default=True,
+    type=click.Choice(BASELINES),
+    help="Where the residual's baseline comes from (reference likelihood or a fit to the samples).",
+)
+@click.option(
+    "--batch-size",
+    default=_default("batch_size"),
+    type=click.IntRange(min=1),
+    help="Batch size (default: about N_train/200, a power of two).",
+)
+@click.option(
+    "--learning-rate",
+    default=_default("learning_rate"),
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Initial learning rate of Adam.",
+)
+@click.option(
+    "--lr-schedule",
+    default=_default("lr_schedule"),
+    show_default=True,
+    type=click.Choice(LR_SCHEDULES),
+    help="plateau: cut the learning rate by 5 when the validation loss stalls (the paper's); "
+    "cosine: decay it to 1e-6 over --epochs.",
+)
+@click.option(
+    "--jit/--no-jit", default=_default("jit_compile"), show_default=True, help="XLA compilation (useful on GPUs)."
+)
 @click.option("--name", default=None, help="Bundle name (default: <source>-dnn).")
 @click.option("--author", "authors", multiple=True, help="Author name for bundle.json (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-@click.option("--progress/--no-progress", "show_progress", default=None,
-              help="Per-epoch progress line (default: on when stderr is a terminal).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Summary as readable text or JSON.")
-def train(samples: str, out: str, layers: tuple[int, ...], activation: str, ensemble: int, epochs: int, max_minutes: float | None,
-          seed: int, target: str, baseline: str, batch_size: int | None, learning_rate: float, lr_schedule: str, jit: bool,
-          name: str | None, authors: tuple[str, ...], overwrite: bool, show_progress: bool | None,
-          fmt: str) -> None:
+@click.option(
+    "--progress/--no-progress",
+    "show_progress",
+    default=None,
+    help="Per-epoch progress line (default: on when stderr is a terminal).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Summary as readable text or JSON.",
+)
+def train(
+    samples: str,
+    out: str,
+    layers: tuple[int, ...],
+    activation: str,
+    ensemble: int,
+    epochs: int,
+    max_minutes: float | None,
+    seed: int,
+    target: str,
+    baseline: str,
+    batch_size: int | None,
+    learning_rate: float,
+    lr_schedule: str,
+    jit: bool,
+    name: str | None,
+    authors: tuple[str, ...],
+    overwrite: bool,
+    show_progress: bool | None,
+    fmt: str,
+) -> None:
     """Train a DNNLikelihood on SAMPLES (from 'dnnlik sample') and write a validated bundle to --out."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from ..train import NonFiniteTargetsWarning, load_samples, train_bundle
@@ -155,16 +235,39 @@ def train(samples: str, out: str, layers: tuple[int, ...], activation: str, ense
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     progress = ProgressLine(bool(show_progress))
-    command = _command_line(samples, out, layers=",".join(map(str, layers)), activation=activation,
-                            ensemble=ensemble, epochs=epochs,
-                            max_minutes=max_minutes, seed=seed, target=target, baseline=baseline,
-                            batch_size=batch_size, learning_rate=learning_rate, lr_schedule=lr_schedule, jit=jit,
-                            name=name)
+    command = _command_line(
+        samples,
+        out,
+        layers=",".join(map(str, layers)),
+        activation=activation,
+        ensemble=ensemble,
+        epochs=epochs,
+        max_minutes=max_minutes,
+        seed=seed,
+        target=target,
+        baseline=baseline,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
+        jit=jit,
+        name=name,
+    )
     start = time.monotonic()
     try:
-        config = TrainConfig(layers=layers, activation=activation, ensemble=ensemble, epochs=epochs, max_minutes=max_minutes, seed=seed,
-                             target=target, baseline=baseline, batch_size=batch_size,
-                             learning_rate=learning_rate, lr_schedule=lr_schedule, jit_compile=jit)
+        config = TrainConfig(
+            layers=layers,
+            activation=activation,
+            ensemble=ensemble,
+            epochs=epochs,
+            max_minutes=max_minutes,
+            seed=seed,
+            target=target,
+            baseline=baseline,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            lr_schedule=lr_schedule,
+            jit_compile=jit,
+        )
         check_output(out, overwrite)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", NonFiniteTargetsWarning)
@@ -173,10 +276,21 @@ def train(samples: str, out: str, layers: tuple[int, ...], activation: str, ense
             if issubclass(w.category, NonFiniteTargetsWarning):
                 click.echo(f"Warning: {w.message}", err=True)
         if show_progress:
-            click.echo(f"training on {data.n_train} points ({data.n_validation} for validation), "
-                       f"{data.n_parameters} parameters", err=True)
-        result, exported = train_bundle(data, out, config, overwrite=overwrite, progress=progress, name=name,
-                                        authors=[{"name": a} for a in authors] or None, command=command)
+            click.echo(
+                f"training on {data.n_train} points ({data.n_validation} for validation), "
+                f"{data.n_parameters} parameters",
+                err=True,
+            )
+        result, exported = train_bundle(
+            data,
+            out,
+            config,
+            overwrite=overwrite,
+            progress=progress,
+            name=name,
+            authors=[{"name": a} for a in authors] or None,
+            command=command,
+        )
     except DnnlikError as exc:
         progress.close()
         raise click.ClickException(cli_message(exc)) from None
@@ -188,9 +302,18 @@ def train(samples: str, out: str, layers: tuple[int, ...], activation: str, ense
     if result.interrupted:
         click.echo("Interrupted: the best weights so far were exported.", err=True)
     if fmt == "json":
-        click.echo(json.dumps({"bundle": str(exported.path), "training": result.summary(),
-                               "parity": exported.parity, "export_time_s": exported.export_time_s,
-                               "training_time_s": result.wall_time_s}, indent=1,
-                              default=lambda v: None if isinstance(v, float) and not math.isfinite(v) else v))
+        click.echo(
+            json.dumps(
+                {
+                    "bundle": str(exported.path),
+                    "training": result.summary(),
+                    "parity": exported.parity,
+                    "export_time_s": exported.export_time_s,
+                    "training_time_s": result.wall_time_s,
+                },
+                indent=1,
+                default=lambda v: None if isinstance(v, float) and not math.isfinite(v) else v,
+            )
+        )
     else:
         click.echo(_summary_text(result, exported))

@@ -52,13 +52,29 @@ def info(name: str, fmt: str) -> None:
 
 @zoo.command("build")
 @click.argument("name")
-@click.option("--zoo-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("zoo"), show_default=True,
-              help="The zoo folder to publish into.")
-@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path("out") / "zoo-build",
-              show_default=True, help="Work folder: samples, checkpoints, the trained bundle (reused on a rerun).")
-@click.option("--quick", is_flag=True, help="A few-minute smoke build (small samples and network); not for publication.")
-@click.option("--train-minutes", type=click.FloatRange(min=0), default=None,
-              help="Cap on training wall time (0: none, train every epoch of the recipe). Default: the recipe's.")
+@click.option(
+    "--zoo-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("zoo"),
+    show_default=True,
+    help="The zoo folder to publish into.",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out") / "zoo-build",
+    show_default=True,
+    help="Work folder: samples, checkpoints, the trained bundle (reused on a rerun).",
+)
+@click.option(
+    "--quick", is_flag=True, help="A few-minute smoke build (small samples and network); not for publication."
+)
+@click.option(
+    "--train-minutes",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Cap on training wall time (0: none, train every epoch of the recipe). Default: the recipe's.",
+)
 @clean_errors
 def build(name: str, zoo_dir: Path, work: Path, quick: bool, train_minutes: float | None) -> None:
     """Build the zoo entry NAME from scratch (sample, train, validate) with fixed seeds.
@@ -74,15 +90,23 @@ def build(name: str, zoo_dir: Path, work: Path, quick: bool, train_minutes: floa
     if train_minutes is not None:
         config = replace(config, train_minutes=train_minutes or None)
     result = recipe(name)(zoo_dir, work, config, log=click.echo)
-    click.echo(f"wrote {result.entry_dir} (verdict {result.verdict}); stage times (s): "
-               + ", ".join(f"{k} {v:.0f}" for k, v in result.stage_seconds.items()))
+    click.echo(
+        f"wrote {result.entry_dir} (verdict {result.verdict}); stage times (s): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in result.stage_seconds.items())
+    )
 
 
 @zoo.command("show")
 @click.argument("name")
-@click.option("--values", default="0:1:0.1", show_default=True, help="POI values of the t_mu scan: start:stop:step or a,b,c.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the t_mu plot here (needs the 'plot' extra).")
+@click.option(
+    "--values", default="0:1:0.1", show_default=True, help="POI values of the t_mu scan: start:stop:step or a,b,c."
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the t_mu plot here (needs the 'plot' extra).",
+)
 @clean_errors
 def show(name: str, values: str, plot: Path | None) -> None:
     """Validate the zoo entry NAME, print its t_mu against the exact one and its fidelity verdict."""

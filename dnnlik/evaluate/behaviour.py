@@ -118,22 +118,26 @@ class _Runner:
                 raise ModelTimeoutError("")
             outs = [np.asarray(o) for o in run_bounded(self.session, names, feeds, seconds=left)]
         except ModelTimeoutError:
-            self.problems.append(Problem(
-                "behaviour:timeout",
-                f"the model runs of this stage took longer than the {self.seconds:g} s allowed "
-                f"(stopped on {what}); the remaining checks were not run",
-                self.model_file,
-            ))
+            self.problems.append(
+                Problem(
+                    "behaviour:timeout",
+                    f"the model runs of this stage took longer than the {self.seconds:g} s allowed "
+                    f"(stopped on {what}); the remaining checks were not run",
+                    self.model_file,
+                )
+            )
             raise _Stop from None
         except Exception as exc:  # onnxruntime's own exception classes
-            self.problems.append(Problem("behaviour:run-failed", f"the model fails on {what}: {one_line(exc, 250)}",
-                                         self.model_file))
+            self.problems.append(
+                Problem("behaviour:run-failed", f"the model fails on {what}: {one_line(exc, 250)}", self.model_file)
+            )
             return None
         return outs
 
 
-def iter_behaviour_problems(session: Any, document: dict[str, Any], *, skip: Collection[int] = (),
-                            seconds: float | None = None) -> Iterator[Problem]:
+def iter_behaviour_problems(
+    session: Any, document: dict[str, Any], *, skip: Collection[int] = (), seconds: float | None = None
+) -> Iterator[Problem]:
     """Problems of the ``behaviour`` stage (module docstring) for a schema-valid ``document``.
 
     Args:
@@ -181,8 +185,9 @@ def _boxes(params: Sequence[Parameter]) -> tuple[np.ndarray, np.ndarray, np.ndar
     return t_lo, t_hi, b_lo, b_hi
 
 
-def likelihood_points(params: Sequence[Parameter], best_fit: Sequence[float] | None = None, *,
-                      max_values: int = MAX_VALUES) -> tuple[np.ndarray, list[str]]:
+def likelihood_points(
+    params: Sequence[Parameter], best_fit: Sequence[float] | None = None, *, max_values: int = MAX_VALUES
+) -> tuple[np.ndarray, list[str]]:
     """The points the stage evaluates (module docstring) and a label for each, in a spread-out order.
 
     Every point is inside the bounds (closed). Blocks are interleaved, so that any
@@ -294,8 +299,12 @@ def _session_outputs(session: Any) -> set[str]:
 def _likelihood(runner: _Runner, document: dict[str, Any]) -> None:
     inputs = document["model"]["inputs"]
     params = parameters_from_json(document["parameters"])
-    if (len(inputs) != 1 or inputs[0]["role"] != "parameters" or inputs[0]["dtype"] not in ("float32", "float64")
-            or list(inputs[0]["shape"]) != [None, len(params)]):
+    if (
+        len(inputs) != 1
+        or inputs[0]["role"] != "parameters"
+        or inputs[0]["dtype"] not in ("float32", "float64")
+        or list(inputs[0]["shape"]) != [None, len(params)]
+    ):
         return  # semantics:inputs or semantics:tensor-shape reported it; there is no parameter point to feed
     if any(not p.lower < p.upper for p in params):
         return  # semantics:bounds-order: the bounds enclose no point
@@ -363,8 +372,16 @@ def _other_kind(runner: _Runner, document: dict[str, Any], skip: Collection[int]
 # the checks ---------------------------------------------------------------------------
 
 
-def _check_batches(runner: _Runner, outputs: list[_Output], feed: Any, n: int, labels: list[str], *,
-                   points_word: str, value_rules: bool) -> None:
+def _check_batches(
+    runner: _Runner,
+    outputs: list[_Output],
+    feed: Any,
+    n: int,
+    labels: list[str],
+    *,
+    points_word: str,
+    value_rules: bool,
+) -> None:
     """Run the whole set, then the batch variants, and report every rule broken (once per output and code)."""
     names = [o.name for o in outputs]
     reported: set[tuple[str, str]] = set()
@@ -387,9 +404,12 @@ def _check_batches(runner: _Runner, outputs: list[_Output], feed: Any, n: int, l
                 e is not None and g != e for g, e in zip(got.shape, expected, strict=True)
             ):
                 shown = "[" + ", ".join("N" if e is None else str(e) for e in expected) + "]"
-                report("behaviour:batch-size", o,
-                       f"has shape {list(got.shape)} for a batch of {len(idx)} {points_word}(s), expected {shown}: "
-                       f"an output must have one row per input row")
+                report(
+                    "behaviour:batch-size",
+                    o,
+                    f"has shape {list(got.shape)} for a batch of {len(idx)} {points_word}(s), expected {shown}: "
+                    f"an output must have one row per input row",
+                )
             else:
                 good[o.name] = got
         return good
@@ -422,9 +442,12 @@ def _value_rules(outputs: list[_Output], whole: dict[str, np.ndarray], labels: l
         bad = np.isnan(values) | (values == np.inf)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            report("behaviour:non-finite", logpdf_out,
-                   f"is {_name(values[i])} at {int(bad.sum())} of {n} points inside the bounds; first at {labels[i]} "
-                   "(a log-likelihood may be -inf, never NaN or +inf)")
+            report(
+                "behaviour:non-finite",
+                logpdf_out,
+                f"is {_name(values[i])} at {int(bad.sum())} of {n} points inside the bounds; first at {labels[i]} "
+                "(a log-likelihood may be -inf, never NaN or +inf)",
+            )
     for role in ("grad_logpdf", "logpdf_spread"):
         o = by_role.get(role)
         if o is None or o.name not in whole:
@@ -436,9 +459,12 @@ def _value_rules(outputs: list[_Output], whole: dict[str, np.ndarray], labels: l
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             first = values[i][~np.isfinite(values[i])][0]
-            report("behaviour:non-finite", o,
-                   f"is {_name(first)} at {int(bad.sum())} of {n} points inside the bounds where logpdf is not -inf; "
-                   f"first at {labels[i]} (it must be finite there)")
+            report(
+                "behaviour:non-finite",
+                o,
+                f"is {_name(first)} at {int(bad.sum())} of {n} points inside the bounds where logpdf is not -inf; "
+                f"first at {labels[i]} (it must be finite there)",
+            )
 
 
 def _short(name: str) -> str:
@@ -450,8 +476,9 @@ def _name(value: float) -> str:
     return "NaN" if math.isnan(value) else ("+inf" if value > 0 else "-inf")
 
 
-def _compare(o: _Output, ref: np.ndarray, got: np.ndarray, idx: np.ndarray, labels: list[str], what: str, n: int,
-             report: Any) -> None:
+def _compare(
+    o: _Output, ref: np.ndarray, got: np.ndarray, idx: np.ndarray, labels: list[str], what: str, n: int, report: Any
+) -> None:
     """Rows of ``got`` (a batch variant) against the same rows of the whole set (``ref``)."""
     if got.dtype == np.bool_ or ref.dtype == np.bool_ or got.dtype.kind in "iu":
         wrong = (got != ref).reshape(len(idx), -1)
@@ -467,8 +494,10 @@ def _compare(o: _Output, ref: np.ndarray, got: np.ndarray, idx: np.ndarray, labe
         with np.errstate(invalid="ignore"):
             close = np.abs(g - r) <= tol
         wrong = ~(same | close)
-        tol_text = (f"tolerance abs {abs_:g} + rel {rel:g} from the test vectors, "
-                    f"or {FLOOR_ULPS} float32 epsilons of the row's scale")
+        tol_text = (
+            f"tolerance abs {abs_:g} + rel {rel:g} from the test vectors, "
+            f"or {FLOOR_ULPS} float32 epsilons of the row's scale"
+        )
     differ = wrong.any(axis=1)
     if differ.any():
         k = int(np.flatnonzero(differ)[0])
@@ -476,6 +505,9 @@ def _compare(o: _Output, ref: np.ndarray, got: np.ndarray, idx: np.ndarray, labe
         j = int(np.argmax(wrong[k]))
         shown_r = f"{float(np.ravel(ref[k])[j]):.10g}"
         shown_g = f"{float(np.ravel(got[k])[j]):.10g}"
-        report("behaviour:batch-dependence", o,
-               f"of {labels[i]} depends on the other rows of its batch: {shown_r} in the whole set of {n}, "
-               f"{shown_g} in {what} ({tol_text})")
+        report(
+            "behaviour:batch-dependence",
+            o,
+            f"of {labels[i]} depends on the other rows of its batch: {shown_r} in the whole set of {n}, "
+            f"{shown_g} in {what} ({tol_text})",
+        )

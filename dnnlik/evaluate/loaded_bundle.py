@@ -98,8 +98,9 @@ class Bundle:
         InvalidInputError: ``chunk_size`` is not an integer >= 1.
     """
 
-    def __init__(self, path: str | os.PathLike[str], document: dict[str, Any], session: Any, *,
-                 chunk_size: int = DEFAULT_CHUNK) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], document: dict[str, Any], session: Any, *, chunk_size: int = DEFAULT_CHUNK
+    ) -> None:
         self.path = Path(path)
         self.document = document
         self.session = session  # the whole model (every output); Bundle.run uses it
@@ -245,7 +246,11 @@ class Bundle:
         name = self._outputs["logpdf"]["name"]
         (values,) = run_chunked(
             _CheckedSession(self._sessions.for_outputs([name]), self._row_sizes, self.name),
-            inp["name"], points, [name], dtype=NUMPY_DTYPES[inp["dtype"]], chunk_size=self.chunk_size,
+            inp["name"],
+            points,
+            [name],
+            dtype=NUMPY_DTYPES[inp["dtype"]],
+            chunk_size=self.chunk_size,
         )
         return values.reshape(-1)
 
@@ -261,15 +266,21 @@ class Bundle:
         shown = ""
         if len(self.parameters) <= 6:
             shown = " (" + ", ".join(f"{p.name}={v:.6g}" for p, v in zip(self.parameters, point, strict=True)) + ")"
-        beyond = [p.name for p, v in zip(self.parameters, point, strict=True)
-                  if p.training_range is not None and not p.training_range[0] <= v <= p.training_range[1]]
+        beyond = [
+            p.name
+            for p, v in zip(self.parameters, point, strict=True)
+            if p.training_range is not None and not p.training_range[0] <= v <= p.training_range[1]
+        ]
         hint = ""
         if beyond:
             hint = f"; the point is outside the training range of {beyond[0]!r}" + (
                 f" and {len(beyond) - 1} more" if len(beyond) > 1 else ""
             )
-        rule = ("a log-likelihood may be -inf, never NaN or +inf" if role == "logpdf"
-                else "it must be finite wherever the log-likelihood is not -inf")
+        rule = (
+            "a log-likelihood may be -inf, never NaN or +inf"
+            if role == "logpdf"
+            else "it must be finite wherever the log-likelihood is not -inf"
+        )
         raise BundleError(
             f"the model returned {what} for output {name!r} at point {row}{shown}, inside the bounds "
             f"({rows.size} point(s) in all){hint}; {rule}, so the model is broken there",
@@ -412,9 +423,7 @@ class Bundle:
         declared = [t["name"] for t in self._inputs]
         missing = [name for name in declared if name not in inputs]
         if missing:
-            raise InvalidInputError(
-                f"missing model input(s) {missing}; the model takes {declared}", where="inputs"
-            )
+            raise InvalidInputError(f"missing model input(s) {missing}; the model takes {declared}", where="inputs")
         unknown = [name for name in inputs if name not in declared]
         if unknown:
             raise InvalidInputError(f"unknown model input(s) {unknown}; the model takes {declared}", where="inputs")

@@ -67,8 +67,9 @@ def onnxruntime_version() -> str:
 RUN_SECONDS = 30.0
 
 
-def run_bounded(session: Any, output_names: Sequence[str], feeds: dict[str, Any], *,
-                seconds: float | None = None) -> list[Any]:
+def run_bounded(
+    session: Any, output_names: Sequence[str], feeds: dict[str, Any], *, seconds: float | None = None
+) -> list[Any]:
     """``session.run`` stopped after ``seconds``: raises :class:`~dnnlik.errors.ModelTimeoutError` then.
 
     ``seconds=None`` means the module's :data:`RUN_SECONDS` as it is at call time (so that a
@@ -160,7 +161,9 @@ def make_session(model_bytes: bytes, *, threads: int | None = None, providers: S
         # static cost rule refuses such graphs in validated bundles; this keeps session creation
         # cheap for any bytes. dnnlik's own graphs have nothing to fold.
         session = ort.InferenceSession(
-            model_bytes, sess_options=_session_options(threads), providers=list(providers or ["CPUExecutionProvider"]),
+            model_bytes,
+            sess_options=_session_options(threads),
+            providers=list(providers or ["CPUExecutionProvider"]),
             disabled_optimizers=["ConstantFolding"],
         )
     except Exception as exc:  # onnxruntime raises its own exception classes
@@ -274,8 +277,14 @@ class SessionPool:
     Pruned sessions are built once (thread-safely) and cached.
     """
 
-    def __init__(self, session: Any, model_bytes: bytes | None = None, *, threads: int | None = None,
-                 min_fraction: float = PRUNE_MIN_FRACTION) -> None:
+    def __init__(
+        self,
+        session: Any,
+        model_bytes: bytes | None = None,
+        *,
+        threads: int | None = None,
+        min_fraction: float = PRUNE_MIN_FRACTION,
+    ) -> None:
         self.full = session
         self._bytes = model_bytes if model_bytes is not None else session_model_bytes(session)
         self._threads = threads

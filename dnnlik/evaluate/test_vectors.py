@@ -59,8 +59,9 @@ def tolerance_for(test_vectors: dict[str, Any], output: str) -> tuple[float, flo
     return float(tol["abs"]), float(tol["rel"]), "test_vectors.tolerance"
 
 
-def tensor_from_json(value: Any, dtype: str, declared: Sequence[int | None] | None = None,
-                     *, bool_as_number: bool = False) -> np.ndarray | str:
+def tensor_from_json(
+    value: Any, dtype: str, declared: Sequence[int | None] | None = None, *, bool_as_number: bool = False
+) -> np.ndarray | str:
     """The tensor a test-vector value denotes, or a message saying why it denotes none.
 
     ``dtype`` is the declared element type; ``declared`` the declared shape, which
@@ -88,13 +89,14 @@ def tensor_from_json(value: Any, dtype: str, declared: Sequence[int | None] | No
             return "is a ragged array (rows of different lengths)"
         if len(shape) == max_rank:
             return f"nests arrays deeper than {max_rank} level(s), its " + (
-                "declared rank" if declared is not None else "most a tensor may have")
+                "declared rank" if declared is not None else "most a tensor may have"
+            )
         shape.append(sizes.pop())
         level = [x for v in level for x in v]
     if any(isinstance(v, list) for v in level):
         return "is a ragged array (numbers and arrays at the same depth)"
     if not level and declared is not None:  # an empty dimension: the rest come from the declaration
-        rest = list(declared[len(shape):])
+        rest = list(declared[len(shape) :])
         shape.extend(0 if d is None else int(d) for d in rest)
     message = _element_problem(level, dtype, bool_as_number)
     if message:
@@ -117,7 +119,8 @@ def _element_problem(elements: list[Any], dtype: str, bool_as_number: bool) -> s
             if isinstance(v, bool) or (bool_as_number and type(v) in (int, float) and v in (0, 1)):
                 continue
             return f"{at} is not a bool value: bool elements are written true or false" + (
-                " (or 0 and 1 in format 1.0.0)" if bool_as_number else "")
+                " (or 0 and 1 in format 1.0.0)" if bool_as_number else ""
+            )
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return f"{at} is not a number (a {dtype} tensor holds numbers; true/false are for bool tensors)"
         if isinstance(v, float) and not math.isfinite(v):
@@ -128,7 +131,8 @@ def _element_problem(elements: list[Any], dtype: str, bool_as_number: bool) -> s
                 return f"{at} is not an integer ({dtype} tensor)"
             if not low <= v <= high:
                 return f"{at} lies outside [{low}, {high}], the integers a {dtype} test vector may hold" + (
-                    " (JSON numbers are doubles: beyond 2**53 - 1 they are not exact)" if dtype == "int64" else "")
+                    " (JSON numbers are doubles: beyond 2**53 - 1 they are not exact)" if dtype == "int64" else ""
+                )
         elif dtype == "float32" and abs(float(v)) > _FLOAT32_MAX:
             with np.errstate(over="ignore"):
                 overflows = not np.isfinite(np.float32(float(v)))
@@ -142,8 +146,9 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def iter_test_vector_problems(session: Any, document: dict[str, Any],
-                              skip: Collection[int] = (), *, seconds: float | None = None) -> Iterator[Problem]:
+def iter_test_vector_problems(
+    session: Any, document: dict[str, Any], skip: Collection[int] = (), *, seconds: float | None = None
+) -> Iterator[Problem]:
     """Problems found by running every test-vector case through ``session``.
 
     Cases in ``skip`` (already reported as malformed by the static checks) are not run.
@@ -165,9 +170,11 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any],
     bool_as_number = document.get("format_version") == "1.0.0"
     for name in tv.get("tolerances") or {}:
         if name not in outputs:
-            yield Problem("test-vectors:tolerance-name",
-                          f"names no model output (declared: {sorted(outputs)}), so it would apply to nothing",
-                          "bundle.json#" + json_pointer(["test_vectors", "tolerances", name]))
+            yield Problem(
+                "test-vectors:tolerance-name",
+                f"names no model output (declared: {sorted(outputs)}), so it would apply to nothing",
+                "bundle.json#" + json_pointer(["test_vectors", "tolerances", name]),
+            )
     for i, case in enumerate(tv["cases"]):
         if i in skip:
             continue
@@ -177,12 +184,16 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any],
         for name, value in case["inputs"].items():
             declared = inputs.get(name)
             dtype = declared["dtype"] if declared else "float32"
-            array = tensor_from_json(value, dtype, declared["shape"] if declared else None,
-                                     bool_as_number=bool_as_number)
+            array = tensor_from_json(
+                value, dtype, declared["shape"] if declared else None, bool_as_number=bool_as_number
+            )
             if isinstance(array, str):
                 bad = True
-                yield Problem("test-vectors:bad-array", f"is not a {dtype} tensor: {array}",
-                              where + json_pointer(["inputs", name]))
+                yield Problem(
+                    "test-vectors:bad-array",
+                    f"is not a {dtype} tensor: {array}",
+                    where + json_pointer(["inputs", name]),
+                )
             else:
                 feeds[name] = array
         if bad:
@@ -202,16 +213,18 @@ def iter_test_vector_problems(session: Any, document: dict[str, Any],
             dtype = declared["dtype"] if declared else "float64"
             # expected values of a float output are kept as doubles (the comparison is in double)
             read_as = "float64" if dtype in ("float32", "float64") else dtype
-            expected = tensor_from_json(case["outputs"][name], read_as, declared["shape"] if declared else None,
-                                        bool_as_number=bool_as_number)
+            expected = tensor_from_json(
+                case["outputs"][name], read_as, declared["shape"] if declared else None, bool_as_number=bool_as_number
+            )
             if isinstance(expected, str):
                 yield Problem("test-vectors:bad-array", f"is not a {dtype} tensor: {expected}", at)
                 continue
             yield from _compare(np.asarray(got), expected, dtype, tolerance_for(tv, name), at)
 
 
-def _compare(got: np.ndarray, expected: np.ndarray, dtype: str, tolerance: tuple[float, float, str],
-             at: str) -> Iterator[Problem]:
+def _compare(
+    got: np.ndarray, expected: np.ndarray, dtype: str, tolerance: tuple[float, float, str], at: str
+) -> Iterator[Problem]:
     if got.shape != expected.shape:
         yield Problem(
             "test-vectors:shape", f"model returned shape {list(got.shape)}, expected {list(expected.shape)}", at
@@ -221,9 +234,12 @@ def _compare(got: np.ndarray, expected: np.ndarray, dtype: str, tolerance: tuple
         differ = np.asarray(got != expected)
         if differ.any():
             k = int(np.argmax(differ))
-            yield Problem("test-vectors:mismatch",
-                          f"{int(differ.sum())} value(s) differ; first at index {_index(k, expected.shape)}: "
-                          f"got {bool(got.flat[k])}, expected {bool(expected.flat[k])} (bool values must be equal)", at)
+            yield Problem(
+                "test-vectors:mismatch",
+                f"{int(differ.sum())} value(s) differ; first at index {_index(k, expected.shape)}: "
+                f"got {bool(got.flat[k])}, expected {bool(expected.flat[k])} (bool values must be equal)",
+                at,
+            )
         return
     got = got.astype(np.float64)
     want = expected.astype(np.float64)

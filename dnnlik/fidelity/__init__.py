@@ -12,7 +12,21 @@ from .metrics import Metric, verdict
 from .quadratic import QuadraticApproximation
 
 __all__ = [
-    "assess", "FidelityData", "FidelityReport", "DEFAULT_THRESHOLDS", "DEFAULT_GRID", "MIN_POINTS",
-    "hpdi", "hpdi_levels", "HPDI_LEVELS", "weighted_ks_2samp", "effective_size", "KSResult",
-    "Metric", "verdict", "QuadraticApproximation", "bundle_figures", "FIGURES",
+    "assess",
+    "FidelityData",
+    "FidelityReport",
+    "DEFAULT_THRESHOLDS",
+    "DEFAULT_GRID",
+    "MIN_POINTS",
+    "hpdi",
+    "hpdi_levels",
+    "HPDI_LEVELS",
+    "weighted_ks_2samp",
+    "effective_size",
+    "KSResult",
+    "Metric",
+    "verdict",
+    "QuadraticApproximation",
+    "bundle_figures",
+    "FIGURES",
 ]

@@ -76,8 +76,10 @@ class FidelityData:
             w_in = getattr(self, f"{name}_weight")
             w = np.ones(y.shape) if w_in is None else np.asarray(w_in, dtype=np.float64).reshape(-1)
             if x.ndim != 2 or x.shape[0] != y.shape[0] or w.shape != y.shape:
-                raise InvalidInputError(f"points {x.shape}, log-likelihoods {y.shape} and weights {w.shape} "
-                                        "do not match", where=f"{name} sample")
+                raise InvalidInputError(
+                    f"points {x.shape}, log-likelihoods {y.shape} and weights {w.shape} do not match",
+                    where=f"{name} sample",
+                )
             if not (np.isfinite(x).all() and np.isfinite(y).all()):
                 raise InvalidInputError("holds NaN or infinite values", where=f"{name} sample")
             if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
@@ -120,8 +122,10 @@ class FidelityReport:
     def to_validation_section(self, reference: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The bundle's ``validation`` section."""
         metrics = [m.to_json() for m in self.metrics]
-        metrics += [{**Metric(f"quadratic/{m.name}", m.value, description=m.description, detail=m.detail).to_json()}
-                    for m in self.quadratic]
+        metrics += [
+            {**Metric(f"quadratic/{m.name}", m.value, description=m.description, detail=m.detail).to_json()}
+            for m in self.quadratic
+        ]
         out: dict[str, Any] = {"verdict": self.verdict, "metrics": metrics}
         if reference is not None:
             out["reference"] = dict(reference)
@@ -141,8 +145,10 @@ class FidelityReport:
         lines.append(f"verdict: {self.verdict.upper()}")
         beats = self.beats_quadratic()
         if beats is False:
-            lines.append("the surrogate does NOT beat the quadratic approximation on mean |delta t_mu|: "
-                         "not worth publishing as it is")
+            lines.append(
+                "the surrogate does NOT beat the quadratic approximation on mean |delta t_mu|: "
+                "not worth publishing as it is"
+            )
         elif beats:
             lines.append("the surrogate beats the quadratic approximation on mean |delta t_mu|")
         lines += [f"note: {n}" for n in self.all_notes()]
@@ -158,14 +164,23 @@ def _check_parameters(surrogate: LogDensity, reference: LogDensity) -> None:
         raise InvalidInputError(f"the surrogate has {len(a)} parameters, the reference {len(b)}", where="parameters")
     i = next(k for k, (x, y) in enumerate(zip(a, b)) if x != y)
     what = "in another order" if sorted(a) == sorted(b) else "with other names"
-    raise InvalidInputError(f"the parameters differ {what}: position {i} is {a[i]!r} in the surrogate, "
-                            f"{b[i]!r} in the reference", where="parameters")
+    raise InvalidInputError(
+        f"the parameters differ {what}: position {i} is {a[i]!r} in the surrogate, {b[i]!r} in the reference",
+        where="parameters",
+    )
 
 
-def _posterior_metrics(source: LogDensity, data: FidelityData, poi_index: int, poi: str, thresholds: Mapping[str, float],
-                       offset: float, source_samples: np.ndarray | None,
-                       source_weights: np.ndarray | None = None,
-                       ks_floor: Sequence[Metric] = ()) -> tuple[list[Metric], list[str]]:
+def _posterior_metrics(
+    source: LogDensity,
+    data: FidelityData,
+    poi_index: int,
+    poi: str,
+    thresholds: Mapping[str, float],
+    offset: float,
+    source_samples: np.ndarray | None,
+    source_weights: np.ndarray | None = None,
+    ks_floor: Sequence[Metric] = (),
+) -> tuple[list[Metric], list[str]]:
     """The posterior metrics, in report order: log L errors, K-S (then ``ks_floor``, the exact
     likelihood's own K-S figures, when given), HPDI, and the HPDI of ``source_samples``."""
     notes: list[str] = []
@@ -173,10 +188,16 @@ def _posterior_metrics(source: LogDensity, data: FidelityData, poi_index: int, p
     err = s_test - data.test_logpdf
     finite = np.isfinite(err)
     metrics = [
-        Metric("logpdf_mse", float(np.mean(err[finite] ** 2)) if finite.any() else float("inf"),
-               description="mean squared error of log L on the test sample (log-likelihood units squared)."),
-        Metric("logpdf_mean_error", float(np.mean(err[finite])) if finite.any() else float("inf"),
-               description="mean of (surrogate - exact) log L on the test sample."),
+        Metric(
+            "logpdf_mse",
+            float(np.mean(err[finite] ** 2)) if finite.any() else float("inf"),
+            description="mean squared error of log L on the test sample (log-likelihood units squared).",
+        ),
+        Metric(
+            "logpdf_mean_error",
+            float(np.mean(err[finite])) if finite.any() else float("inf"),
+            description="mean of (surrogate - exact) log L on the test sample.",
+        ),
     ]
     if not finite.all():
         notes.append(f"{int((~finite).sum())} test point(s) where the surrogate is not finite")
@@ -187,17 +208,36 @@ def _posterior_metrics(source: LogDensity, data: FidelityData, poi_index: int, p
     n_eff = effective_size(weights)
     n_min = min(n_eff, effective_size(data.test_weight))
     if n_min < MIN_POINTS:
-        notes.append(f"K-S and HPDI use {n_min:.0f} effective points, fewer than "
-                     f"{MIN_POINTS}: too few to be meaningful")
+        notes.append(
+            f"K-S and HPDI use {n_min:.0f} effective points, fewer than {MIN_POINTS}: too few to be meaningful"
+        )
     ks = _ks_tests(data, weights)
     p = np.array([k.pvalue for k in ks])
-    metrics.append(Metric("ks_median_pvalue", float(np.median(p)), thresholds.get("ks_median_pvalue"), ">=",
-                          "median over parameters of the weighted K-S p-value, test sample vs the train sample "
-                          "reweighted to the surrogate (about 0.5 for a perfect surrogate).",
-                          detail={"pvalues": [float(v) for v in p], "statistics": [k.statistic for k in ks],
-                                  "n_eff_test": ks[0].n_eff_a, "n_eff_reweighted": n_eff}))
-    metrics.append(Metric("ks_fraction_below_0.05", float(np.mean(p < 0.05)), thresholds.get("ks_fraction_below_0.05"),
-                          "<=", "fraction of parameters whose weighted K-S p-value is below 0.05."))
+    metrics.append(
+        Metric(
+            "ks_median_pvalue",
+            float(np.median(p)),
+            thresholds.get("ks_median_pvalue"),
+            ">=",
+            "median over parameters of the weighted K-S p-value, test sample vs the train sample "
+            "reweighted to the surrogate (about 0.5 for a perfect surrogate).",
+            detail={
+                "pvalues": [float(v) for v in p],
+                "statistics": [k.statistic for k in ks],
+                "n_eff_test": ks[0].n_eff_a,
+                "n_eff_reweighted": n_eff,
+            },
+        )
+    )
+    metrics.append(
+        Metric(
+            "ks_fraction_below_0.05",
+            float(np.mean(p < 0.05)),
+            thresholds.get("ks_fraction_below_0.05"),
+            "<=",
+            "fraction of parameters whose weighted K-S p-value is below 0.05.",
+        )
+    )
     metrics += ks_floor
     # HPDI: the test sample, and the same sample reweighted to the surrogate, so that the
     # difference measures the surrogate and not the sampling noise between two samples
@@ -207,22 +247,47 @@ def _posterior_metrics(source: LogDensity, data: FidelityData, poi_index: int, p
     reweighted = hpdi_levels(data.test_x[:, poi_index], data.test_weight * np.exp(log_wt - np.max(log_wt)))
     independent = hpdi_levels(data.train_x[:, poi_index], weights)
     detail: dict[str, Any] = {
-        str(lv): {"exact": list(exact[lv]), "reweighted": list(reweighted[lv]),
-                  "independent_reweighted": list(independent[lv])}
+        str(lv): {
+            "exact": list(exact[lv]),
+            "reweighted": list(reweighted[lv]),
+            "independent_reweighted": list(independent[lv]),
+        }
         for lv in HPDI_LEVELS
     }
     deltas = [abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], reweighted[lv])]
-    metrics.append(Metric("hpdi_max_abs_delta", float(max(deltas)), thresholds.get("hpdi_max_abs_delta"), "<=",
-                          f"largest |difference| of the {poi} HPDI endpoints (68.27/95.45/99.73%) between the "
-                          "test sample and the same sample reweighted to the surrogate.", detail=detail))
+    metrics.append(
+        Metric(
+            "hpdi_max_abs_delta",
+            float(max(deltas)),
+            thresholds.get("hpdi_max_abs_delta"),
+            "<=",
+            f"largest |difference| of the {poi} HPDI endpoints (68.27/95.45/99.73%) between the "
+            "test sample and the same sample reweighted to the surrogate.",
+            detail=detail,
+        )
+    )
     if source_samples is not None:
-        metrics += _sampled_hpdi(np.asarray(source_samples, dtype=np.float64)[:, poi_index], source_weights,
-                                 data, poi_index, exact, detail, poi)
+        metrics += _sampled_hpdi(
+            np.asarray(source_samples, dtype=np.float64)[:, poi_index],
+            source_weights,
+            data,
+            poi_index,
+            exact,
+            detail,
+            poi,
+        )
     return metrics, notes
 
 
-def _sampled_hpdi(own_poi: np.ndarray, own_weights: np.ndarray | None, data: FidelityData, poi_index: int,
-                  exact: dict[float, tuple[float, float]], detail: dict[str, Any], poi: str) -> list[Metric]:
+def _sampled_hpdi(
+    own_poi: np.ndarray,
+    own_weights: np.ndarray | None,
+    data: FidelityData,
+    poi_index: int,
+    exact: dict[float, tuple[float, float]],
+    detail: dict[str, Any],
+    poi: str,
+) -> list[Metric]:
     """HPDI from samples drawn on the surrogate itself, and the noise two exact samples show."""
     own = hpdi_levels(own_poi, own_weights)
     other = hpdi_levels(data.train_x[:, poi_index], data.train_weight)
@@ -232,33 +297,47 @@ def _sampled_hpdi(own_poi: np.ndarray, own_weights: np.ndarray | None, data: Fid
     sampled = max(abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], own[lv]))
     noise = max(abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], other[lv]))
     return [
-        Metric("hpdi_sampled_max_abs_delta", float(sampled),
-               description=f"largest |difference| of the {poi} HPDI endpoints between the test sample and a "
-                           f"posterior sampled on the surrogate itself ({own_poi.size} points); it includes "
-                           "the sampling noise of two independent samples (see hpdi_sampling_noise)."),
-        Metric("hpdi_sampling_noise", float(noise),
-               description=f"the same difference between two independent samples of the exact posterior: the "
-                           "noise floor of hpdi_sampled_max_abs_delta."),
+        Metric(
+            "hpdi_sampled_max_abs_delta",
+            float(sampled),
+            description=f"largest |difference| of the {poi} HPDI endpoints between the test sample and a "
+            f"posterior sampled on the surrogate itself ({own_poi.size} points); it includes "
+            "the sampling noise of two independent samples (see hpdi_sampling_noise).",
+        ),
+        Metric(
+            "hpdi_sampling_noise",
+            float(noise),
+            description=f"the same difference between two independent samples of the exact posterior: the "
+            "noise floor of hpdi_sampled_max_abs_delta.",
+        ),
     ]
 
 
 def _ks_tests(data: FidelityData, train_weight: np.ndarray) -> list[KSResult]:
     """Per parameter, the weighted K-S test of the test sample against the train sample weighted by ``train_weight``."""
-    return [weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], data.test_weight, train_weight)
-            for i in range(data.test_x.shape[1])]
+    return [
+        weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], data.test_weight, train_weight)
+        for i in range(data.test_x.shape[1])
+    ]
 
 
 def _ks_noise_floor(data: FidelityData) -> list[Metric]:
     """The K-S figures with the exact likelihood as the surrogate: no reweighting, the two samples as drawn."""
     p = np.array([k.pvalue for k in _ks_tests(data, data.train_weight)])
     return [
-        Metric("ks_median_pvalue_exact", float(np.median(p)),
-               description="ks_median_pvalue with the exact likelihood in place of the surrogate: what a perfect "
-                           "surrogate scores on these two samples (p-values of equal distributions are uniform, "
-                           "so this median scatters by about 0.5/sqrt(n_parameters) from sample to sample).",
-               detail={"pvalues": [float(v) for v in p]}),
-        Metric("ks_fraction_below_0.05_exact", float(np.mean(p < 0.05)),
-               description="ks_fraction_below_0.05 with the exact likelihood in place of the surrogate."),
+        Metric(
+            "ks_median_pvalue_exact",
+            float(np.median(p)),
+            description="ks_median_pvalue with the exact likelihood in place of the surrogate: what a perfect "
+            "surrogate scores on these two samples (p-values of equal distributions are uniform, "
+            "so this median scatters by about 0.5/sqrt(n_parameters) from sample to sample).",
+            detail={"pvalues": [float(v) for v in p]},
+        ),
+        Metric(
+            "ks_fraction_below_0.05_exact",
+            float(np.mean(p < 0.05)),
+            description="ks_fraction_below_0.05 with the exact likelihood in place of the surrogate.",
+        ),
     ]
 
 
@@ -269,9 +348,11 @@ def _ks_floor_notes(floor: list[Metric], metrics: list[Metric]) -> list[str]:
     for m in floor:
         twin = twins[m.name.removesuffix("_exact")]
         if replace(m, threshold=twin.threshold, comparison=twin.comparison).passed is False:
-            notes.append(f"the exact likelihood itself scores {twin.name} = {m.value:.4g} on these two samples, "
-                         f"beyond the threshold {twin.threshold:g}: that threshold is within the noise of the "
-                         "K-S test here")
+            notes.append(
+                f"the exact likelihood itself scores {twin.name} = {m.value:.4g} on these two samples, "
+                f"beyond the threshold {twin.threshold:g}: that threshold is within the noise of the "
+                "K-S test here"
+            )
     return notes
 
 
@@ -280,13 +361,29 @@ def _scan_metrics(source: LogDensity, exact: TmuScan, thresholds: Mapping[str, f
     delta = np.abs(np.array(scan.tmu) - np.array(exact.tmu))
     grid = {"values": list(exact.values), "exact": list(exact.tmu), "surrogate": list(scan.tmu)}
     metrics = [
-        Metric("tmu_mean_abs_delta", float(delta.mean()), thresholds.get("tmu_mean_abs_delta"), "<=",
-               f"mean |t_mu(surrogate) - t_mu(exact)| over {exact.poi} = {list(exact.values)}.", detail=grid),
-        Metric("tmu_max_abs_delta", float(delta.max()), thresholds.get("tmu_max_abs_delta"), "<=",
-               "largest |t_mu(surrogate) - t_mu(exact)| on the same grid."),
-        Metric("best_fit_poi_abs_delta", abs(scan.poi_hat - exact.poi_hat), thresholds.get("best_fit_poi_abs_delta"),
-               "<=", f"|best-fit {exact.poi} of the surrogate - exact|.",
-               detail={"surrogate": scan.poi_hat, "exact": exact.poi_hat}),
+        Metric(
+            "tmu_mean_abs_delta",
+            float(delta.mean()),
+            thresholds.get("tmu_mean_abs_delta"),
+            "<=",
+            f"mean |t_mu(surrogate) - t_mu(exact)| over {exact.poi} = {list(exact.values)}.",
+            detail=grid,
+        ),
+        Metric(
+            "tmu_max_abs_delta",
+            float(delta.max()),
+            thresholds.get("tmu_max_abs_delta"),
+            "<=",
+            "largest |t_mu(surrogate) - t_mu(exact)| on the same grid.",
+        ),
+        Metric(
+            "best_fit_poi_abs_delta",
+            abs(scan.poi_hat - exact.poi_hat),
+            thresholds.get("best_fit_poi_abs_delta"),
+            "<=",
+            f"|best-fit {exact.poi} of the surrogate - exact|.",
+            detail={"surrogate": scan.poi_hat, "exact": exact.poi_hat},
+        ),
     ]
     return metrics, scan
 
@@ -299,8 +396,12 @@ def _interval_metric(source: LogDensity, reference: LogDensity, poi: str, scan: 
         b = tmu_interval(reference, level, poi, best=exact.best)
         detail[f"tmu<={level:g}"] = {"surrogate": [a.low, a.high], "exact": [b.low, b.high]}
         worst = max(worst, abs(a.low - b.low), abs(a.high - b.high))
-    return Metric("interval_max_abs_delta", worst, description=f"largest |difference| of the {poi} interval "
-                  "endpoints at t_mu = 1 and 3.84, surrogate vs exact.", detail=detail)
+    return Metric(
+        "interval_max_abs_delta",
+        worst,
+        description=f"largest |difference| of the {poi} interval endpoints at t_mu = 1 and 3.84, surrogate vs exact.",
+        detail=detail,
+    )
 
 
 def assess(
@@ -330,18 +431,21 @@ def assess(
     _check_parameters(surrogate, reference)
     thresholds = DEFAULT_THRESHOLDS if thresholds is None else thresholds
     if data.test_x.shape[1] != len(reference.parameters) or data.train_x.shape[1] != len(reference.parameters):
-        raise InvalidInputError(f"the samples have {data.test_x.shape[1]} columns for "
-                                f"{len(reference.parameters)} parameters", where="data")
+        raise InvalidInputError(
+            f"the samples have {data.test_x.shape[1]} columns for {len(reference.parameters)} parameters", where="data"
+        )
     poi = default_poi(reference) if poi is None else poi
     j = [p.name for p in reference.parameters].index(poi)
     exact = tmu_scan(reference, list(grid), poi=poi)
 
-    if surrogate_weights is not None and (surrogate_samples is None or np.shape(surrogate_weights)
-                                          != (np.shape(surrogate_samples)[0],)):
+    if surrogate_weights is not None and (
+        surrogate_samples is None or np.shape(surrogate_weights) != (np.shape(surrogate_samples)[0],)
+    ):
         raise InvalidInputError("needs one weight per row of surrogate_samples", where="surrogate_weights")
     floor = _ks_noise_floor(data)
-    metrics, notes = _posterior_metrics(surrogate, data, j, poi, thresholds, offset, surrogate_samples,
-                                        surrogate_weights, ks_floor=floor)
+    metrics, notes = _posterior_metrics(
+        surrogate, data, j, poi, thresholds, offset, surrogate_samples, surrogate_weights, ks_floor=floor
+    )
     notes += _ks_floor_notes(floor, metrics)
     scan_metrics, scan = _scan_metrics(surrogate, exact, thresholds)
     metrics += scan_metrics
@@ -350,9 +454,14 @@ def assess(
     if getattr(surrogate, "is_ensemble", False):
         points = np.array([p.point for p in scan.profiles])
         spread = np.asarray(surrogate.logpdf_spread(points), dtype=np.float64)
-        metrics.append(Metric("ensemble_spread_max_on_profile", float(spread.max()),
-                              description="largest spread (std) of the ensemble members' log L along the profile.",
-                              detail={"values": list(exact.values), "spread": [float(s) for s in spread]}))
+        metrics.append(
+            Metric(
+                "ensemble_spread_max_on_profile",
+                float(spread.max()),
+                description="largest spread (std) of the ensemble members' log L along the profile.",
+                detail={"values": list(exact.values), "spread": [float(s) for s in spread]},
+            )
+        )
     report = FidelityReport(metrics=metrics, exact_scan=exact.to_json(), notes=notes)
     if quadratic:
         from .quadratic import QuadraticApproximation

@@ -52,8 +52,14 @@ def _stored_sample(bundle: Any) -> tuple[FidelityData, float, list[float] | None
     return data, float(section.get("offset", 0.0)), section.get("ks_pvalues")
 
 
-def bundle_figures(bundle: Any, folder: str | Path, *, data: FidelityData | None = None, offset: float | None = None,
-                   pvalues: list[float] | None = None) -> dict[str, Path | None]:
+def bundle_figures(
+    bundle: Any,
+    folder: str | Path,
+    *,
+    data: FidelityData | None = None,
+    offset: float | None = None,
+    pvalues: list[float] | None = None,
+) -> dict[str, Path | None]:
     """Write the figures into ``folder``; name -> path (None: matplotlib missing or nothing to draw)."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -87,7 +93,14 @@ def bundle_figures(bundle: Any, folder: str | Path, *, data: FidelityData | None
         weights = data.train_weight * np.exp(logw - np.max(logw))
         names = [p.name for p in bundle.parameters]
         p = pvalues if pvalues is not None and len(pvalues) == len(names) else [1.0] * len(names)
-        out["marginals"] = marginals_plot(folder / "marginals.png", data.test_x, data.train_x, names,
-                                          pick_marginals(names, p, poi), exact_weight=data.test_weight,
-                                          surrogate_weight=weights, pvalues=pvalues)
+        out["marginals"] = marginals_plot(
+            folder / "marginals.png",
+            data.test_x,
+            data.train_x,
+            names,
+            pick_marginals(names, p, poi),
+            exact_weight=data.test_weight,
+            surrogate_weight=weights,
+            pvalues=pvalues,
+        )
     return out

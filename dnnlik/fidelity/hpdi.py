@@ -41,7 +41,8 @@ def hpdi(values: np.ndarray, level: float, weights: np.ndarray | None = None) ->
     return float(x[starts[k]]), float(x[ends[valid][k]])
 
 
-def hpdi_levels(values: np.ndarray, weights: np.ndarray | None = None,
-                levels: tuple[float, ...] = HPDI_LEVELS) -> dict[float, tuple[float, float]]:
+def hpdi_levels(
+    values: np.ndarray, weights: np.ndarray | None = None, levels: tuple[float, ...] = HPDI_LEVELS
+) -> dict[float, tuple[float, float]]:
     """:func:`hpdi` at each of ``levels``."""
     return {lv: hpdi(values, lv, weights) for lv in levels}

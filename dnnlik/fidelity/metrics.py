@@ -43,7 +43,6 @@ class Metric:
             out["description"] = self.description + ("" if not self.notes else " Notes: " + "; ".join(self.notes))
         return out
 
-
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> "Metric":
         """The metric stored as ``entry`` (a ``validation.metrics[]`` item; see :meth:`to_json`).
@@ -61,10 +60,14 @@ class Metric:
         except ValueError:
             value = math.nan
         threshold = entry.get("threshold")
-        return cls(name=str(entry.get("name", "")), value=value,
-                   threshold=float(threshold) if isinstance(threshold, (int, float)) else None,
-                   comparison=str(entry.get("comparison", "<=")), description=str(entry.get("description", "")),
-                   detail=detail)
+        return cls(
+            name=str(entry.get("name", "")),
+            value=value,
+            threshold=float(threshold) if isinstance(threshold, (int, float)) else None,
+            comparison=str(entry.get("comparison", "<=")),
+            description=str(entry.get("description", "")),
+            detail=detail,
+        )
 
 
 def verdict(metrics: Sequence[Metric]) -> str:

@@ -49,9 +49,14 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     return path
 
 
-def tmu_plot(path: str | Path, values: Sequence[float], surrogate: Sequence[float],
-             exact: Sequence[float] | None = None, spread: Sequence[float] | None = None,
-             poi: str = "mu") -> Path | None:
+def tmu_plot(
+    path: str | Path,
+    values: Sequence[float],
+    surrogate: Sequence[float],
+    exact: Sequence[float] | None = None,
+    spread: Sequence[float] | None = None,
+    poi: str = "mu",
+) -> Path | None:
     """t_mu of the surrogate (with a +-2 spread band for an ensemble) beside the exact one.
 
     With the exact curve, a lower panel shows the difference surrogate - exact, where the
@@ -94,10 +99,18 @@ def pick_marginals(names: Sequence[str], pvalues: Sequence[float], poi: str | No
     return (first + [i for i in order if i not in first])[:n]
 
 
-def marginals_plot(path: str | Path, exact_x: np.ndarray, surrogate_x: np.ndarray, names: Sequence[str],
-                   columns: Sequence[int], *, exact_weight: np.ndarray | None = None,
-                   surrogate_weight: np.ndarray | None = None, pvalues: Sequence[float] | None = None,
-                   bins: int = 40) -> Path | None:
+def marginals_plot(
+    path: str | Path,
+    exact_x: np.ndarray,
+    surrogate_x: np.ndarray,
+    names: Sequence[str],
+    columns: Sequence[int],
+    *,
+    exact_weight: np.ndarray | None = None,
+    surrogate_weight: np.ndarray | None = None,
+    pvalues: Sequence[float] | None = None,
+    bins: int = 40,
+) -> Path | None:
     """1-D marginals of ``columns``: the exact posterior against the surrogate's (reweighted) one."""
     plt = _pyplot()
     if plt is None:
@@ -114,12 +127,13 @@ def marginals_plot(path: str | Path, exact_x: np.ndarray, surrogate_x: np.ndarra
         lo, hi = np.percentile(np.concatenate([exact_x[:, j], surrogate_x[:, j]]), [0.1, 99.9])
         edges = np.linspace(lo, hi, bins + 1)
         ax.hist(exact_x[:, j], edges, weights=exact_weight, density=True, histtype="step", color="k", label="exact")
-        ax.hist(surrogate_x[:, j], edges, weights=surrogate_weight, density=True, histtype="step", color="C0",
-                label="DNN")
+        ax.hist(
+            surrogate_x[:, j], edges, weights=surrogate_weight, density=True, histtype="step", color="C0", label="DNN"
+        )
         title = names[j] if pvalues is None else f"{names[j]}  (K-S p = {pvalues[j]:.2f})"
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(cols):]:
+    for ax in list(axes.flat)[len(cols) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7)
     return _save(plt, fig, path)

@@ -22,8 +22,9 @@ __all__ = ["QuadraticApproximation"]
 class QuadraticApproximation:
     """A Gaussian log-density with ``logpdf``/``grad_logpdf`` and the source's parameters and bounds."""
 
-    def __init__(self, parameters: Sequence[Parameter], center: np.ndarray, precision: np.ndarray,
-                 value_at_center: float) -> None:
+    def __init__(
+        self, parameters: Sequence[Parameter], center: np.ndarray, precision: np.ndarray, value_at_center: float
+    ) -> None:
         self.parameters = tuple(parameters)
         self.center = np.asarray(center, dtype=np.float64)
         self.precision = np.asarray(precision, dtype=np.float64)

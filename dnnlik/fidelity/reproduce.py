@@ -19,7 +19,15 @@ from ..density import LogDensity
 from ..report import Problem
 from .assess import FidelityData, _posterior_metrics
 
-__all__ = ["DATA_FILE", "reproducible_evidence", "reproduce_problems", "reproduce_report", "REL_TOL", "ABS_TOL", "TMU_ABS_TOL"]
+__all__ = [
+    "DATA_FILE",
+    "reproducible_evidence",
+    "reproduce_problems",
+    "reproduce_report",
+    "REL_TOL",
+    "ABS_TOL",
+    "TMU_ABS_TOL",
+]
 
 DATA_FILE = "validation/fidelity-sample.h5"
 REL_TOL, ABS_TOL = 1e-4, 1e-6
@@ -30,8 +38,9 @@ TMU_ABS_TOL = 2e-3
 _KEYS = ("test_x", "test_logpdf", "test_weight", "train_x", "train_logpdf", "train_weight")
 
 
-def reproducible_evidence(surrogate: LogDensity, data: FidelityData, poi: str, values: list[float], offset: float,
-                          n: int = 5000) -> tuple[dict[str, Any], bytes]:
+def reproducible_evidence(
+    surrogate: LogDensity, data: FidelityData, poi: str, values: list[float], offset: float, n: int = 5000
+) -> tuple[dict[str, Any], bytes]:
     """``(validation.reproducible section, HDF5 bytes)`` for the first ``n`` points of each sample."""
     import h5py
 
@@ -46,7 +55,10 @@ def reproducible_evidence(surrogate: LogDensity, data: FidelityData, poi: str, v
         for k in _KEYS:
             f.create_dataset(k, data=getattr(sub, k))
     section = {
-        "data": DATA_FILE, "poi": poi, "offset": offset, "n_test": int(sub.test_x.shape[0]),
+        "data": DATA_FILE,
+        "poi": poi,
+        "offset": offset,
+        "n_test": int(sub.test_x.shape[0]),
         "n_reweighted": int(sub.train_x.shape[0]),
         "metrics": {m.name: m.value for m in metrics},
         "ks_pvalues": next(m for m in metrics if m.name == "ks_median_pvalue").detail["pvalues"],
@@ -79,13 +91,23 @@ def reproduce_problems(bundle: Any, data_bytes: bytes | None) -> list[Problem]:
     for m in metrics:
         stored = section["metrics"].get(m.name)
         if stored is None or not math.isclose(m.value, stored, rel_tol=REL_TOL, abs_tol=ABS_TOL):
-            problems.append(Problem("reproduce:mismatch", f"{m.name} recomputes to {m.value:.6g}, the bundle says "
-                                    f"{stored}", f"{where}/metrics/{m.name}"))
+            problems.append(
+                Problem(
+                    "reproduce:mismatch",
+                    f"{m.name} recomputes to {m.value:.6g}, the bundle says {stored}",
+                    f"{where}/metrics/{m.name}",
+                )
+            )
     scan = tmu_scan(bundle, section["tmu"]["values"], poi=poi)
     for k, (got, want) in enumerate(zip(scan.tmu, section["tmu"]["surrogate"])):
         if abs(got - want) > TMU_ABS_TOL:
-            problems.append(Problem("reproduce:mismatch", f"t_mu at {poi} = {scan.values[k]:g} recomputes to "
-                                    f"{got:.5f}, the bundle says {want:.5f}", f"{where}/tmu/surrogate/{k}"))
+            problems.append(
+                Problem(
+                    "reproduce:mismatch",
+                    f"t_mu at {poi} = {scan.values[k]:g} recomputes to {got:.5f}, the bundle says {want:.5f}",
+                    f"{where}/tmu/surrogate/{k}",
+                )
+            )
     return problems
 
 

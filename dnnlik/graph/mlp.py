@@ -283,8 +283,7 @@ def _forward_pass(gw: _GraphWriter, act: str, z: str, prefix: str, ms: list[MLPW
     out = gw.op("MatMul", [h, gw.const(f"{lp}_W", _stacked(ms, n_hidden, "W"), _F32)], f"{lp}/matmul")
     out = gw.op("Add", [out, gw.const(f"{lp}_b", _stacked(ms, n_hidden, "b"), _F32)], f"{lp}/add_bias")
     squeeze_axis = 2 if len(ms) > 1 else 1
-    net = gw.op("Squeeze", [out, gw.const(f"{prefix}output_axes", [squeeze_axis], "int64")],
-                f"{prefix}output/squeeze")
+    net = gw.op("Squeeze", [out, gw.const(f"{prefix}output_axes", [squeeze_axis], "int64")], f"{prefix}output/squeeze")
     return _ForwardPass(pre=pre, post=post, saved=saved, out=out, net=net)
 
 
@@ -314,8 +313,9 @@ def _activation(gw: _GraphWriter, act: str, a: str, lp: str) -> tuple[str, str |
     return a, None  # linear
 
 
-def _backward_pass(gw: _GraphWriter, spec: NetworkSpec, prefix: str, ms: list[MLPWeights],
-                   forward: _ForwardPass) -> str:
+def _backward_pass(
+    gw: _GraphWriter, spec: NetworkSpec, prefix: str, ms: list[MLPWeights], forward: _ForwardPass
+) -> str:
     """``d net / dz`` (output_scale folded in): ``g = output_scale * w_L``, then ``g = (g * act'(a)) @ W^T``."""
     n_hidden = len(forward.pre)
     seed = np.stack([spec.output_scale * m.layers[n_hidden][0][:, 0] for m in ms])  # (K, n_L)
@@ -335,8 +335,7 @@ def _backward_pass(gw: _GraphWriter, spec: NetworkSpec, prefix: str, ms: list[ML
     return g
 
 
-def _times_activation_derivative(gw: _GraphWriter, act: str, g: str, a: str, h: str, saved: str | None,
-                                 lp: str) -> str:
+def _times_activation_derivative(gw: _GraphWriter, act: str, g: str, a: str, h: str, saved: str | None, lp: str) -> str:
     """``g * act'(a)``, from the layer's pre-activation ``a``, output ``h`` and ``saved`` intermediate."""
     # The derivatives are written with arithmetic on a 0/1 mask rather than ``Where``:
     # onnxruntime's CPU ``Where`` with a broadcast scalar branch is ~20x slower than
@@ -348,10 +347,12 @@ def _times_activation_derivative(gw: _GraphWriter, act: str, g: str, a: str, h: 
         assert saved is not None
         pos = gw.op("Greater", [a, gw.const(f"{lp}_zero", 0.0, _F32)], f"{lp}/is_positive")
         pos = gw.op("Cast", [pos], f"{lp}/positive_mask", to=_elem_type(_F32))
-        neg = gw.op("Mul", [saved, gw.const(f"{lp}_lambda_alpha", SELU_LAMBDA * SELU_ALPHA, _F32)],
-                    f"{lp}/selu_deriv_exp")
-        step = gw.op("Mul", [pos, gw.const(f"{lp}_lambda_step", SELU_LAMBDA * (1.0 - SELU_ALPHA), _F32)],
-                     f"{lp}/selu_deriv_step")
+        neg = gw.op(
+            "Mul", [saved, gw.const(f"{lp}_lambda_alpha", SELU_LAMBDA * SELU_ALPHA, _F32)], f"{lp}/selu_deriv_exp"
+        )
+        step = gw.op(
+            "Mul", [pos, gw.const(f"{lp}_lambda_step", SELU_LAMBDA * (1.0 - SELU_ALPHA), _F32)], f"{lp}/selu_deriv_step"
+        )
         d = gw.op("Add", [neg, step], f"{lp}/selu_deriv")
         return gw.op("Mul", [g, d], f"{lp}/mul_deriv")
     if act == "relu":
@@ -375,8 +376,9 @@ def _times_activation_derivative(gw: _GraphWriter, act: str, g: str, a: str, h: 
 # -------------------------------------------------------------- members combined
 
 
-def _combined_members(gw: _GraphWriter, spec: NetworkSpec, nets: list[str],
-                      grads: list[str]) -> tuple[str, str | None, str | None]:
+def _combined_members(
+    gw: _GraphWriter, spec: NetworkSpec, nets: list[str], grads: list[str]
+) -> tuple[str, str | None, str | None]:
     """``(net, grad, spread)`` in the input dtype: one network's, or the members' mean and std.
 
     ``grad`` is None without a gradient output, ``spread`` None for one network.
@@ -398,8 +400,9 @@ def _combined_members(gw: _GraphWriter, spec: NetworkSpec, nets: list[str],
     var = gw.reduce_mean0(gw.op("Mul", [dev, dev], "ensemble/deviation_squared"), "ensemble/variance")
     spread = gw.op("Sqrt", [var], "ensemble/std")
     if abs(spec.output_scale) != 1.0:
-        spread = gw.op("Mul", [spread, gw.const("abs_output_scale", abs(spec.output_scale), spec.dtype)],
-                       "output/scale_spread")
+        spread = gw.op(
+            "Mul", [spread, gw.const("abs_output_scale", abs(spec.output_scale), spec.dtype)], "output/scale_spread"
+        )
     grad = gw.reduce_mean0(grads[0], "ensemble/grad_mean") if grads else None
     return net, grad, spread
 
@@ -425,8 +428,7 @@ def _logpdf(gw: _GraphWriter, spec: NetworkSpec, net: str, x: str) -> tuple[str,
         dx = gw.op("Sub", [x, gw.const("baseline_center", b.center, dtype)], "baseline/sub_center")
         hd = gw.op("MatMul", [dx, gw.const("baseline_hessian", b.hessian, dtype)], "baseline/matmul_hessian")
         quad = gw.op("Mul", [dx, hd], "baseline/mul")
-        quad = gw.op("ReduceSum", [quad, gw.const("baseline_axes", [1], "int64")], "baseline/reduce_sum",
-                     keepdims=0)
+        quad = gw.op("ReduceSum", [quad, gw.const("baseline_axes", [1], "int64")], "baseline/reduce_sum", keepdims=0)
         quad = gw.op("Mul", [quad, gw.const("baseline_half", 0.5, dtype)], "baseline/half")
         y = gw.op("Add", [y, quad], "output/add_baseline")
     if y == x:  # pragma: no cover - impossible: the network always adds nodes
@@ -434,8 +436,9 @@ def _logpdf(gw: _GraphWriter, spec: NetworkSpec, net: str, x: str) -> tuple[str,
     return y, hd
 
 
-def _grad_logpdf(gw: _GraphWriter, spec: NetworkSpec, grad: str, scale_name: str | None,
-                 baseline_grad: str | None) -> str:
+def _grad_logpdf(
+    gw: _GraphWriter, spec: NetworkSpec, grad: str, scale_name: str | None, baseline_grad: str | None
+) -> str:
     """``d logpdf / dx``: the network's ``d net / dz`` in the input dtype, over ``input_scale``, plus the baseline's."""
     grad = _to_io_dtype(gw, spec, grad, "grad/cast")
     if scale_name is not None:
@@ -486,7 +489,8 @@ def _doc_string(spec: NetworkSpec, x: str) -> str:
         f"dnnlik log-likelihood: {what} {spec.architecture}, activation {spec.activation}, network in float32, "
         f"input/outputs in {spec.dtype}.",
         f"logpdf = output_scale * net(({x} - input_shift) / input_scale) + output_shift + baseline({x})"
-        + (", averaged over the members; logpdf_spread = their std (ddof=0)" if spec.ensemble else "") + ".",
+        + (", averaged over the members; logpdf_spread = their std (ddof=0)" if spec.ensemble else "")
+        + ".",
     ]
     if spec.baseline is not None:
         lines.append("baseline(x) = value_at_center + 0.5 (x - center)^T H (x - center).")

@@ -36,8 +36,15 @@ from .mlp import DEFAULT_OPSET, build_mlp_model
 from .network import OUTPUT_GRAD, OUTPUT_LOGPDF, OUTPUT_SPREAD, NetworkSpec, require_network_spec
 from .reference import mlp_reference
 
-__all__ = ["mlp_bundle_document", "write_mlp_bundle", "make_test_points", "measured_tolerances",
-           "DEFAULT_TOLERANCE", "TOLERANCE_SAFETY", "MODEL_FILE"]
+__all__ = [
+    "mlp_bundle_document",
+    "write_mlp_bundle",
+    "make_test_points",
+    "measured_tolerances",
+    "DEFAULT_TOLERANCE",
+    "TOLERANCE_SAFETY",
+    "MODEL_FILE",
+]
 
 MODEL_FILE = "model.onnx"
 
@@ -57,12 +64,21 @@ DEFAULT_TOLERANCE = {"abs": 1e-4, "rel": 1e-4}
 #: leaves another factor of 2 for a point where its error exceeds the largest we measured.
 TOLERANCE_SAFETY = 4.0
 
-_FLOAT32_ULP = 2.0 ** -23  # the spacing of float32 numbers in [1, 2)
+_FLOAT32_ULP = 2.0**-23  # the spacing of float32 numbers in [1, 2)
 
 # Oldest onnxruntime that runs each default-domain opset / IR version (onnxruntime's
 # compatibility table); the bundle declares the later of the two.
-_ORT_FOR_OPSET = {13: "1.8.0", 14: "1.10.0", 15: "1.11.0", 16: "1.12.0", 17: "1.13.0", 18: "1.14.0",
-                  19: "1.16.0", 20: "1.17.0", 21: "1.18.0"}
+_ORT_FOR_OPSET = {
+    13: "1.8.0",
+    14: "1.10.0",
+    15: "1.11.0",
+    16: "1.12.0",
+    17: "1.13.0",
+    18: "1.14.0",
+    19: "1.16.0",
+    20: "1.17.0",
+    21: "1.18.0",
+}
 _ORT_FOR_IR = {7: "1.8.0", 8: "1.10.0", 9: "1.15.0", 10: "1.17.0"}
 
 
@@ -154,7 +170,8 @@ def mlp_bundle_document(
         _given_tolerance(tolerance)
     params = _as_parameters(parameters, network.n_inputs)
     name = _check_schema_string(
-        name, "identifier", "a lower-case identifier (letters, digits, '.', '_', '-'; at most 128)", "name")
+        name, "identifier", "a lower-case identifier (letters, digits, '.', '_', '-'; at most 128)", "name"
+    )
     version = _check_schema_string(version, "semver", "a semantic version like '1.0.0'", "version")
     _check_test_point_count(n_test_points)
     _check_sections(sections)
@@ -176,8 +193,12 @@ def mlp_bundle_document(
         "kind": "likelihood",
         "parameters": parameters_to_json(params),
         "model": _model_section(network, model, input_name, int(opset)),
-        "output": dict(output) if output is not None else {
-            "quantity": "log-likelihood", "includes_constraints": True, "offset": 0.0,
+        "output": dict(output)
+        if output is not None
+        else {
+            "quantity": "log-likelihood",
+            "includes_constraints": True,
+            "offset": 0.0,
         },
         "test_vectors": _test_vectors_section(network, cases, input_name, tol, tolerances),
         "validation": {"verdict": "not-run"},
@@ -242,9 +263,7 @@ def _as_parameters(parameters: Any, n_par: int) -> list[Parameter]:
         else:
             raise InvalidInputError(f"must be a Parameter or a dict, got {type(p).__name__}", where=f"parameters[{i}]")
     if len(out) != n_par:
-        raise InvalidInputError(
-            f"has {len(out)} entries but the network takes P={n_par} inputs", where="parameters"
-        )
+        raise InvalidInputError(f"has {len(out)} entries but the network takes P={n_par} inputs", where="parameters")
     names = [p.name for p in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -288,8 +307,9 @@ def _check_sections(sections: Any) -> None:
         raise InvalidInputError(f"must be a mapping, got {type(sections).__name__}", where="sections")
     for key in _WRITTEN_HERE:
         if sections and key in sections:
-            raise InvalidInputError(f"{key!r} is written by mlp_bundle_document and cannot be overridden",
-                                    where="sections")
+            raise InvalidInputError(
+                f"{key!r} is written by mlp_bundle_document and cannot be overridden", where="sections"
+            )
 
 
 # ---------------------------------------------------------------------- test points
@@ -361,8 +381,9 @@ def _extra_points(extra_test_points: Any, n_inputs: int) -> list[np.ndarray]:
     return list(extra_arr)
 
 
-def _test_point_sets(network: NetworkSpec, params: Sequence[Parameter], n_test_points: int,
-                     extra_test_points: Any, seed: int) -> list[np.ndarray]:
+def _test_point_sets(
+    network: NetworkSpec, params: Sequence[Parameter], n_test_points: int, extra_test_points: Any, seed: int
+) -> list[np.ndarray]:
     """The points of the two cases: the anchors (nominal, baseline centre) alone, then a spread of points."""
     anchors = [np.array([p.nominal for p in params])]
     if network.baseline is not None:
@@ -376,8 +397,9 @@ def _test_point_sets(network: NetworkSpec, params: Sequence[Parameter], n_test_p
 # ------------------------------------------------ the model run on them, tolerances
 
 
-def _run_on_points(model_bytes: bytes, input_name: str, dtype: str,
-                   point_sets: Sequence[np.ndarray]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+def _run_on_points(
+    model_bytes: bytes, input_name: str, dtype: str, point_sets: Sequence[np.ndarray]
+) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """``(points, outputs)`` per set of points, the outputs computed by onnxruntime (as float64)."""
     from ..evaluate.session import NUMPY_DTYPES, make_session
 
@@ -466,7 +488,7 @@ def _ceil_2(x: float) -> float:
     if not x > 0:
         return 0.0
     e = math.floor(math.log10(x)) - 1
-    return float(f"{math.ceil(x / 10.0 ** e - 1e-9)}e{e}")
+    return float(f"{math.ceil(x / 10.0**e - 1e-9)}e{e}")
 
 
 def _reference_bound(expected: Mapping[str, np.ndarray]) -> dict[str, float]:
@@ -475,8 +497,9 @@ def _reference_bound(expected: Mapping[str, np.ndarray]) -> dict[str, float]:
     return {"abs": float(f"{DEFAULT_TOLERANCE['abs'] * scale:.3g}"), "rel": DEFAULT_TOLERANCE["rel"]}
 
 
-def _check_against_reference(got: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray],
-                             bound: Mapping[str, float], *, given: bool) -> None:
+def _check_against_reference(
+    got: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray], bound: Mapping[str, float], *, given: bool
+) -> None:
     """Raise BundleError when an output lies beyond ``bound`` of the float64 reference."""
     from ..bundle.tolerance import tolerance_excess
 
@@ -545,8 +568,7 @@ def _model_outputs(network: NetworkSpec) -> list[dict[str, Any]]:
     dtype = network.dtype
     outputs: list[dict[str, Any]] = [{"name": OUTPUT_LOGPDF, "role": "logpdf", "dtype": dtype, "shape": [None]}]
     if network.with_gradient:
-        outputs.append({"name": OUTPUT_GRAD, "role": "grad_logpdf", "dtype": dtype,
-                        "shape": [None, network.n_inputs]})
+        outputs.append({"name": OUTPUT_GRAD, "role": "grad_logpdf", "dtype": dtype, "shape": [None, network.n_inputs]})
     if network.ensemble:
         outputs.append({"name": OUTPUT_SPREAD, "role": "logpdf_spread", "dtype": dtype, "shape": [None]})
     return outputs
@@ -572,12 +594,18 @@ def _model_transform(network: NetworkSpec) -> dict[str, Any]:
     return transform
 
 
-def _test_vectors_section(network: NetworkSpec, cases: Sequence[tuple[np.ndarray, dict[str, np.ndarray]]],
-                          input_name: str, tol: dict[str, float],
-                          tolerances: dict[str, dict[str, float]] | None) -> dict[str, Any]:
+def _test_vectors_section(
+    network: NetworkSpec,
+    cases: Sequence[tuple[np.ndarray, dict[str, np.ndarray]]],
+    input_name: str,
+    tol: dict[str, float],
+    tolerances: dict[str, dict[str, float]] | None,
+) -> dict[str, Any]:
     """``test_vectors``: the tolerances and the two cases with the model's own outputs."""
-    labels = ["nominal point" + (" and baseline centre" if network.baseline is not None else ""),
-              "points across the training range"]
+    labels = [
+        "nominal point" + (" and baseline centre" if network.baseline is not None else ""),
+        "points across the training range",
+    ]
     tv_cases = [
         {
             "description": label,

@@ -96,9 +96,7 @@ class MLPWeights:
         """Layer widths ``(n_in, n_1, ..., 1)``."""
         if not self.layers:
             return ()
-        return (int(np.shape(self.layers[0][0])[0]),) + tuple(
-            int(np.shape(w)[-1]) for w, _ in self.layers
-        )
+        return (int(np.shape(self.layers[0][0])[0]),) + tuple(int(np.shape(w)[-1]) for w, _ in self.layers)
 
     @property
     def n_parameters(self) -> int:
@@ -264,7 +262,9 @@ def require_network_spec(network: Any) -> NetworkSpec:
     if not isinstance(network, NetworkSpec):
         raise InvalidInputError(
             f"must be a NetworkSpec (dnnlik.graph.NetworkSpec(members, activation=..., ...)), "
-            f"got {type(network).__name__}", where="network")
+            f"got {type(network).__name__}",
+            where="network",
+        )
     return network
 
 
@@ -378,17 +378,13 @@ def _checked_baseline(baseline: Any, n_inputs: int) -> QuadraticBaseline | None:
     if baseline is None:
         return None
     if not isinstance(baseline, QuadraticBaseline):
-        raise InvalidInputError(
-            f"must be a QuadraticBaseline or None, got {type(baseline).__name__}", where="baseline"
-        )
+        raise InvalidInputError(f"must be a QuadraticBaseline or None, got {type(baseline).__name__}", where="baseline")
     center = _finite_array(baseline.center, "baseline.center")
     if center.shape != (n_inputs,):
         raise InvalidInputError(f"must have shape ({n_inputs},), got {center.shape}", where="baseline.center")
     hess = _finite_array(baseline.hessian, "baseline.hessian")
     if hess.shape != (n_inputs, n_inputs):
-        raise InvalidInputError(
-            f"must have shape ({n_inputs}, {n_inputs}), got {hess.shape}", where="baseline.hessian"
-        )
+        raise InvalidInputError(f"must have shape ({n_inputs}, {n_inputs}), got {hess.shape}", where="baseline.hessian")
     asym = float(np.max(np.abs(hess - hess.T), initial=0.0))
     size = float(np.max(np.abs(hess), initial=0.0))
     if asym > _HESSIAN_SYMMETRY_RTOL * size:

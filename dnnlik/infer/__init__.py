@@ -18,5 +18,13 @@ from .profile import default_poi, profile, tmu_scan
 from .results import FitResult, TmuScan
 
 __all__ = [
-    "maximize", "profile", "tmu_scan", "default_poi", "tmu_interval", "FitResult", "TmuScan", "Interval", "WILKS_LEVELS",
+    "maximize",
+    "profile",
+    "tmu_scan",
+    "default_poi",
+    "tmu_interval",
+    "FitResult",
+    "TmuScan",
+    "Interval",
+    "WILKS_LEVELS",
 ]

@@ -38,8 +38,14 @@ class Interval:
     poi_hat: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"poi": self.poi, "tmu_level": self.level, "low": self.low, "high": self.high,
-                "closed": list(self.closed), "poi_hat": self.poi_hat}
+        return {
+            "poi": self.poi,
+            "tmu_level": self.level,
+            "low": self.low,
+            "high": self.high,
+            "closed": list(self.closed),
+            "poi_hat": self.poi_hat,
+        }
 
 
 def tmu_interval(
@@ -92,13 +98,15 @@ def tmu_interval(
                 break
             inner, h = outer, h * 2.0
             if h > 1e6:
-                raise OptimizationError(f"t_mu never reaches {level:g} on the {'low' if direction < 0 else 'high'} side",
-                                        where=poi)
+                raise OptimizationError(
+                    f"t_mu never reaches {level:g} on the {'low' if direction < 0 else 'high'} side", where=poi
+                )
         if found:
             warm["x"] = best.point
             ends.append(float(brentq(excess, inner, outer, xtol=xtol)) if outer != inner else float(outer))
         else:
             ends.append(float(bound))
         closed.append(found)
-    return Interval(poi=poi, level=float(level), low=ends[0], high=ends[1], closed=(closed[0], closed[1]),
-                    poi_hat=float(hat))
+    return Interval(
+        poi=poi, level=float(level), low=ends[0], high=ends[1], closed=(closed[0], closed[1]), poi_hat=float(hat)
+    )

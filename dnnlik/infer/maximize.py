@@ -70,9 +70,15 @@ def maximize(
             raise OptimizationError(
                 f"the log-density is {value} at the fixed point (all parameters fixed)", where="maximize"
             )
-        return FitResult(names=names, x=tuple(map(float, base)), logpdf=value, fixed=fixed_names,
-                         method="none (all parameters fixed)", message="all parameters fixed",
-                         n_evaluations=objective.n_evaluations)
+        return FitResult(
+            names=names,
+            x=tuple(map(float, base)),
+            logpdf=value,
+            fixed=fixed_names,
+            method="none (all parameters fixed)",
+            message="all parameters fixed",
+            n_evaluations=objective.n_evaluations,
+        )
 
     rng = np.random.default_rng(seed)
     bounds = [(_finite_or_none(objective.lower[j]), _finite_or_none(objective.upper[j])) for j in range(free.size)]
@@ -93,9 +99,16 @@ def maximize(
     x = base.copy()
     x[free] = z
     return FitResult(
-        names=names, x=tuple(map(float, x)), logpdf=value, fixed=fixed_names,
-        method=objective.method, message=message, n_iterations=n_iter,
-        n_evaluations=objective.n_evaluations, starts=int(starts), converged_starts=len(good),
+        names=names,
+        x=tuple(map(float, x)),
+        logpdf=value,
+        fixed=fixed_names,
+        method=objective.method,
+        message=message,
+        n_iterations=n_iter,
+        n_evaluations=objective.n_evaluations,
+        starts=int(starts),
+        converged_starts=len(good),
     )
 
 
@@ -121,21 +134,23 @@ def _local_max(
         z_new = np.asarray(res.x, dtype=np.float64)
         new_value = objective.logpdf(z_new)
         if run > 0 and math.isfinite(new_value) and new_value <= value:
-            return value, z, n_iter, message        # a restart found nothing better
+            return value, z, n_iter, message  # a restart found nothing better
         if not math.isfinite(new_value) or new_value < value:
-            return (f"L-BFGS-B ended at a point with log-density {new_value:.10g} below its start "
-                    f"({value:.10g}); message: {message}")
+            return (
+                f"L-BFGS-B ended at a point with log-density {new_value:.10g} below its start "
+                f"({value:.10g}); message: {message}"
+            )
         improvement = new_value - value
         z, value = z_new, new_value
         if run > 0 and improvement <= 1e-8 * max(1.0, abs(value)):
             return value, z, n_iter, message
-    return (f"not converged: the log-density still improved after {MAX_RESTARTS} L-BFGS-B runs "
-            f"(last value {value:.10g}, message: {message})")
+    return (
+        f"not converged: the log-density still improved after {MAX_RESTARTS} L-BFGS-B runs "
+        f"(last value {value:.10g}, message: {message})"
+    )
 
 
-def _check_fixed(
-    fixed: Mapping[str, float] | None, params: Sequence[Parameter]
-) -> tuple[np.ndarray, np.ndarray]:
+def _check_fixed(fixed: Mapping[str, float] | None, params: Sequence[Parameter]) -> tuple[np.ndarray, np.ndarray]:
     if not fixed:
         return np.empty(0, dtype=np.intp), np.empty(0)
     if not isinstance(fixed, Mapping):
@@ -144,16 +159,18 @@ def _check_fixed(
     idx, vals = [], []
     for name, value in fixed.items():
         if name not in names:
-            raise InvalidInputError(f"unknown parameter {name!r}; known: {names[:8]}"
-                                    + (" ..." if len(names) > 8 else ""), where="fixed")
+            raise InvalidInputError(
+                f"unknown parameter {name!r}; known: {names[:8]}" + (" ..." if len(names) > 8 else ""), where="fixed"
+            )
         try:
             v = float(value)
         except (TypeError, ValueError):
             raise InvalidInputError(f"value {value!r} is not a number", where=f"fixed[{name!r}]") from None
         p = params[names.index(name)]
         if not math.isfinite(v) or v < p.lower or v > p.upper:
-            raise InvalidInputError(f"value {v:g} is not inside the bounds [{p.lower:g}, {p.upper:g}]",
-                                    where=f"fixed[{name!r}]")
+            raise InvalidInputError(
+                f"value {v:g} is not inside the bounds [{p.lower:g}, {p.upper:g}]", where=f"fixed[{name!r}]"
+            )
         idx.append(names.index(name))
         vals.append(v)
     order = np.argsort(idx)

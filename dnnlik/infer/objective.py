@@ -133,16 +133,14 @@ class Objective:
         self._check_not_plus_inf(value, z)
         width = up - down
         with np.errstate(invalid="ignore", divide="ignore"):
-            grad = (values[1:1 + n_free] - values[1 + n_free:]) / width
+            grad = (values[1 : 1 + n_free] - values[1 + n_free :]) / width
         grad[width == 0.0] = 0.0
         return value, grad
 
     # ------------------------------------------------------------------ helpers
     def _penalty(self, z: np.ndarray) -> tuple[float, np.ndarray]:
         if self._best is None:
-            raise OptimizationError(
-                "the log-density is not finite at the starting point", where="maximize"
-            )
+            raise OptimizationError("the log-density is not finite at the starting point", where="maximize")
         f_best, z_best = self._best
         scale = max(1.0, abs(f_best))
         d = np.asarray(z, dtype=np.float64) - z_best
@@ -151,8 +149,7 @@ class Objective:
     def _check_not_plus_inf(self, value: float, z: np.ndarray) -> None:
         if value == np.inf:
             raise OptimizationError(
-                f"the log-density is +inf at {self._describe_point(z)}: it is unbounded above, "
-                "no maximum exists",
+                f"the log-density is +inf at {self._describe_point(z)}: it is unbounded above, no maximum exists",
                 where="maximize",
             )
 

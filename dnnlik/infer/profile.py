@@ -29,7 +29,9 @@ def default_poi(source: LogDensity) -> str:
     if len(pois) != 1:
         raise InvalidInputError(
             f"cannot choose the parameter of interest: {len(pois)} parameters have role 'poi' "
-            f"({pois}); name one explicitly", where="poi")
+            f"({pois}); name one explicitly",
+            where="poi",
+        )
     return pois[0]
 
 
@@ -48,8 +50,9 @@ def _check_values(values: Any) -> np.ndarray:
 def _check_poi(poi: str, params: Sequence[Parameter], values: np.ndarray | None = None) -> int:
     names = [p.name for p in params]
     if poi not in names:
-        raise InvalidInputError(f"unknown parameter {poi!r}; known: {names[:8]}"
-                                + (" ..." if len(names) > 8 else ""), where="poi")
+        raise InvalidInputError(
+            f"unknown parameter {poi!r}; known: {names[:8]}" + (" ..." if len(names) > 8 else ""), where="poi"
+        )
     j = names.index(poi)
     if values is not None:
         p = params[j]
@@ -57,7 +60,9 @@ def _check_poi(poi: str, params: Sequence[Parameter], values: np.ndarray | None 
         if bad.size:
             raise InvalidInputError(
                 f"{poi} = {bad[0]:g} is outside its bounds [{p.lower:g}, {p.upper:g}]"
-                + (f" ({bad.size} values are)" if bad.size > 1 else ""), where="values")
+                + (f" ({bad.size} values are)" if bad.size > 1 else ""),
+                where="values",
+            )
     return j
 
 
@@ -91,8 +96,9 @@ def profile(
     for chain in (above, below):
         warm = start
         for i in chain:
-            fit = maximize(source, fixed={**(fixed or {}), poi: float(arr[i])}, x0=warm,
-                           starts=starts, seed=rng, fd_step=fd_step)
+            fit = maximize(
+                source, fixed={**(fixed or {}), poi: float(arr[i])}, x0=warm, starts=starts, seed=rng, fd_step=fd_step
+            )
             results[i] = fit
             warm = fit.point
     return [r for r in results if r is not None]

@@ -123,7 +123,7 @@ class CallableLikelihood(ReferenceLikelihood):
         grad = np.empty((n, n_par))
         rows = max(1, _FD_MAX_ROWS // (2 * n_par))
         for start in range(0, n, rows):
-            x = points[start:start + rows]
+            x = points[start : start + rows]
             m = x.shape[0]
             step = _FD_REL_STEP * np.maximum(1.0, np.abs(x))
             up = np.minimum(x + step, self._upper)
@@ -138,7 +138,7 @@ class CallableLikelihood(ReferenceLikelihood):
             with np.errstate(invalid="ignore", divide="ignore"):
                 g = (values[:, 0] - values[:, 1]) / width
             g[width == 0.0] = 0.0
-            grad[start:start + m] = g
+            grad[start : start + m] = g
         return grad
 
     # ------------------------------------------------------------------ output checks
@@ -147,19 +147,23 @@ class CallableLikelihood(ReferenceLikelihood):
         if n is None:
             if arr.size != 1 or arr.ndim > 1:
                 raise InvalidInputError(
-                    f"returned shape {arr.shape}; a non-vectorized log-density must return one number "
-                    "per point", where=where)
+                    f"returned shape {arr.shape}; a non-vectorized log-density must return one number per point",
+                    where=where,
+                )
             arr = arr.reshape(())
         elif arr.shape != (n,):
             raise InvalidInputError(
                 f"returned shape {arr.shape} for {n} point(s); expected ({n},): one log-density per "
-                "row (use vectorized=False if it takes one point at a time)", where=where)
+                "row (use vectorized=False if it takes one point at a time)",
+                where=where,
+            )
         bad = np.isnan(arr) | np.isposinf(arr)
         if bad.any():
             first = int(np.flatnonzero(bad.ravel())[0])
             raise InvalidInputError(
-                f"returned {arr.ravel()[first]} (first at result index {first}); a log-density must be "
-                "finite or -inf", where=where)
+                f"returned {arr.ravel()[first]} (first at result index {first}); a log-density must be finite or -inf",
+                where=where,
+            )
         return arr if n is not None else float(arr)
 
     def _check_grad(self, result: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -176,5 +180,6 @@ class CallableLikelihood(ReferenceLikelihood):
             raise InvalidInputError(f"returned something that is not an array ({exc})", where=where) from None
         if arr.dtype.kind not in "iuf":
             raise InvalidInputError(
-                f"returned dtype {arr.dtype} ({type(result).__name__}); expected real numbers", where=where)
+                f"returned dtype {arr.dtype} ({type(result).__name__}); expected real numbers", where=where
+            )
         return arr.astype(np.float64, copy=False)

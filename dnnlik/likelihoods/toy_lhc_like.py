@@ -71,8 +71,16 @@ def load_toy_data() -> dict[str, Any]:
     """The toy's inputs, parsed once from the package data file (do not mutate)."""
     raw, _ = _read_data()
     data = json.loads(raw)
-    for key in ("observed", "background_nominal", "signal_nominal", "eps_MCstat",
-                "kappa_plus_ISR", "kappa_minus_ISR", "kappa_plus_JES", "kappa_minus_JES"):
+    for key in (
+        "observed",
+        "background_nominal",
+        "signal_nominal",
+        "eps_MCstat",
+        "kappa_plus_ISR",
+        "kappa_minus_ISR",
+        "kappa_plus_JES",
+        "kappa_minus_JES",
+    ):
         if len(data[key]) != N_BINS:
             raise ValueError(f"{DATA_FILE}: '{key}' has {len(data[key])} entries, expected {N_BINS}")
     return data
@@ -83,25 +91,42 @@ def toy_parameters() -> tuple[Parameter, ...]:
     normal = Constraint(type="normal", mean=0.0, sigma=1.0)
     params = [
         Parameter(
-            name="mu", role="poi", bounds=(-1.0, 5.0), nominal=0.0,
-            constraint=Constraint(type="uniform"), unit="",
+            name="mu",
+            role="poi",
+            bounds=(-1.0, 5.0),
+            nominal=0.0,
+            constraint=Constraint(type="uniform"),
+            unit="",
             description="signal strength: signal yield over the nominal signal "
-                        "(flat prior over its closed bounds, -1 <= mu <= 5)",
+            "(flat prior over its closed bounds, -1 <= mu <= 5)",
         )
     ]
     for i in range(N_BINS):
         cat, j = divmod(i, BINS_PER_CATEGORY)
-        params.append(Parameter(
-            name=f"mcstat_{i}", role="nuisance", bounds=(-5.0, 5.0), nominal=0.0,
-            constraint=normal, unit="",
-            description=f"MC-statistics nuisance of bin {i} (category {cat + 1}, bin {j + 1}), "
-                        "in units of its standard deviation",
-        ))
+        params.append(
+            Parameter(
+                name=f"mcstat_{i}",
+                role="nuisance",
+                bounds=(-5.0, 5.0),
+                nominal=0.0,
+                constraint=normal,
+                unit="",
+                description=f"MC-statistics nuisance of bin {i} (category {cat + 1}, bin {j + 1}), "
+                "in units of its standard deviation",
+            )
+        )
     for key, text in _SYSTEMATIC_TEXT.items():
-        params.append(Parameter(
-            name=key, role="nuisance", bounds=(-5.0, 5.0), nominal=0.0,
-            constraint=normal, unit="", description=f"{text}, in units of its standard deviation",
-        ))
+        params.append(
+            Parameter(
+                name=key,
+                role="nuisance",
+                bounds=(-5.0, 5.0),
+                nominal=0.0,
+                constraint=normal,
+                unit="",
+                description=f"{text}, in units of its standard deviation",
+            )
+        )
     return tuple(params)
 
 
@@ -165,17 +190,15 @@ class ToyLHCLike(ReferenceLikelihood):
         self._obs = obs
         self._signal = np.array(data["signal_nominal"], dtype=np.float64)
         self._norm = norm
-        self._basis = basis                                          # (9, 90)
-        self._basis_t = np.ascontiguousarray(basis.T)                # (90, 9)
+        self._basis = basis  # (9, 90)
+        self._basis_t = np.ascontiguousarray(basis.T)  # (90, 9)
         self._basis_cat = basis.reshape(9, N_CATEGORIES, BINS_PER_CATEGORY).sum(axis=2)  # (9, 3)
         self._log_mc = np.log1p(np.array(data["eps_MCstat"], dtype=np.float64))
         self._log_kp = np.log1p(np.array([data[f"K_plus_{x}"] for x in NORM_SYSTEMATICS], dtype=np.float64))
         self._neg_log_km = -np.log1p(np.array([data[f"K_minus_{x}"] for x in NORM_SYSTEMATICS], dtype=np.float64))
         n_nuis = len(self.parameters) - 1
         self._const = (
-            -float(sum(math.lgamma(o + 1.0) for o in obs))
-            - 0.5 * n_nuis * math.log(2.0 * math.pi)
-            - math.log(5.0)
+            -float(sum(math.lgamma(o + 1.0) for o in obs)) - 0.5 * n_nuis * math.log(2.0 * math.pi) - math.log(5.0)
         )
 
     # ------------------------------------------------------------------ interface
@@ -218,28 +241,28 @@ class ToyLHCLike(ReferenceLikelihood):
     def _chunk(self, x: np.ndarray, *, want_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
         n = x.shape[0]
         mu = x[:, 0]
-        d_mc = x[:, 1:1 + N_BINS]
-        d_sys = x[:, 1 + N_BINS:]                    # (n, 4): ISR, JES, LV, CR
+        d_mc = x[:, 1 : 1 + N_BINS]
+        d_sys = x[:, 1 + N_BINS :]  # (n, 4): ISR, JES, LV, CR
         coef_i, dcoef_i = _interp_coefficients(d_sys[:, 0])
         coef_j, dcoef_j = _interp_coefficients(d_sys[:, 1])
         c9 = _outer9(coef_i, coef_j)
-        shape = c9 @ self._basis                     # (n, 90): f_I p_I,ISR p_I,JES
-        cat_sum = c9 @ self._basis_cat               # (n, 3)
+        shape = c9 @ self._basis  # (n, 90): f_I p_I,ISR p_I,JES
+        cat_sum = c9 @ self._basis_cat  # (n, 3)
         slope = np.where(d_sys[:, :, None] >= 0.0, self._log_kp, self._neg_log_km)  # (n, 4, 3)
         log_g = np.einsum("nx,nxc->nc", d_sys, slope)
 
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             factor = np.exp(log_g)
             factor *= self._norm
-            factor /= cat_sum                        # N_c G_c / S_c
+            factor /= cat_sum  # N_c G_c / S_c
             mc = d_mc * self._log_mc
-            np.exp(mc, out=mc)                       # (1 + eps)^delta
+            np.exp(mc, out=mc)  # (1 + eps)^delta
             nb = shape * mc
             nb.reshape(n, N_CATEGORIES, BINS_PER_CATEGORY)[...] *= factor[:, :, None]
             expected = np.multiply.outer(mu, self._signal)
             expected += nb
             ok = expected.min(axis=1) > 0.0
-            ok &= (mu >= -1.0) & (mu <= 5.0)         # the flat prior over its closed bounds
+            ok &= (mu >= -1.0) & (mu <= 5.0)  # the flat prior over its closed bounds
             log_n = np.log(expected)
             value = log_n @ self._obs
             value -= expected.sum(axis=1)
@@ -252,22 +275,22 @@ class ToyLHCLike(ReferenceLikelihood):
 
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             w = self._obs / expected
-            w -= 1.0                                 # d logL / d n_I
+            w -= 1.0  # d logL / d n_I
             grad = np.empty_like(x)
             grad[:, 0] = w @ self._signal
             wnb = w * nb
-            grad[:, 1:1 + N_BINS] = wnb * self._log_mc
+            grad[:, 1 : 1 + N_BINS] = wnb * self._log_mc
             w_cat = wnb.reshape(n, N_CATEGORIES, BINS_PER_CATEGORY).sum(axis=2)  # (n, 3)
             g_sys = np.einsum("nc,nxc->nx", w_cat, slope)
             # shape part of ISR/JES: sum_I w_I (N_c G_c / S_c) m_I dh_I - W_c dS_c / S_c
             q = w * mc
             q.reshape(n, N_CATEGORIES, BINS_PER_CATEGORY)[...] *= factor[:, :, None]
-            qb = q @ self._basis_t                   # (n, 9)
+            qb = q @ self._basis_t  # (n, 9)
             ratio = w_cat / cat_sum
             for k, dc9 in ((0, _outer9(dcoef_i, coef_j)), (1, _outer9(coef_i, dcoef_j))):
                 g_sys[:, k] += np.einsum("ij,ij->i", dc9, qb)
                 g_sys[:, k] -= np.einsum("ij,ij->i", dc9 @ self._basis_cat, ratio)
-            grad[:, 1 + N_BINS:] = g_sys
-            grad[:, 1:] -= x[:, 1:]                  # N(0, 1) constraint terms
+            grad[:, 1 + N_BINS :] = g_sys
+            grad[:, 1:] -= x[:, 1:]  # N(0, 1) constraint terms
         grad[~ok] = np.nan
         return value, grad

@@ -34,15 +34,24 @@ from ..errors import DnnlikError, InvalidInputError
 from .options import DEFAULT_SPLIT
 from .storage import atomic_h5
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SampleDataset", "deduplicate", "split_indices",
-           "write_dataset", "read_dataset", "augment_dataset", "DEFAULT_SPLIT"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "SampleDataset",
+    "deduplicate",
+    "split_indices",
+    "write_dataset",
+    "read_dataset",
+    "augment_dataset",
+    "DEFAULT_SPLIT",
+]
 
 FORMAT = "dnnlik-samples"
 FORMAT_VERSION = 1
 SPLIT_NAMES = ("train", "validation", "test")
 
 
-_HASH_MULTIPLIERS = np.random.default_rng(20191108).integers(1, 2 ** 63, size=4096, dtype=np.uint64) | np.uint64(1)
+_HASH_MULTIPLIERS = np.random.default_rng(20191108).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)
 
 
 def _row_hashes(points: np.ndarray) -> np.ndarray:
@@ -50,12 +59,13 @@ def _row_hashes(points: np.ndarray) -> np.ndarray:
     n, p = points.shape
     mult = np.resize(_HASH_MULTIPLIERS, p)
     h = np.empty(n, dtype=np.uint64)
-    block = max(1, 2 ** 16 // max(1, p))
+    block = max(1, 2**16 // max(1, p))
     for start in range(0, n, block):
-        b = (points[start:start + block] + 0.0).view(np.uint64)  # + 0.0: -0.0 -> 0.0
+        b = (points[start : start + block] + 0.0).view(np.uint64)  # + 0.0: -0.0 -> 0.0
         # a sum of products modulo 2^64 of the bits and of the bits rotated by 29
-        h[start:start + block] = (b * mult).sum(axis=1, dtype=np.uint64) ^ \
-            (((b << np.uint64(29)) | (b >> np.uint64(35))) * mult[::-1]).sum(axis=1, dtype=np.uint64)
+        h[start : start + block] = (b * mult).sum(axis=1, dtype=np.uint64) ^ (
+            ((b << np.uint64(29)) | (b >> np.uint64(35))) * mult[::-1]
+        ).sum(axis=1, dtype=np.uint64)
     return h
 
 
@@ -93,7 +103,7 @@ def deduplicate(points: np.ndarray) -> np.ndarray:
         members.sort()
         for i, a in enumerate(members):
             if keep[a]:
-                for b in members[i + 1:]:
+                for b in members[i + 1 :]:
                     if keep[b] and np.array_equal(points[a], points[b]):
                         keep[b] = False
     return np.flatnonzero(keep).astype(np.int64)
@@ -118,13 +128,14 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> dict[str, np
     """
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or any(not math.isfinite(f) or f < 0 for f in fractions) or sum(fractions) <= 0:
-        raise InvalidInputError(f"expected three non-negative fractions (train, validation, test), "
-                                f"got {fractions}", where="split")
+        raise InvalidInputError(
+            f"expected three non-negative fractions (train, validation, test), got {fractions}", where="split"
+        )
     total = sum(fractions)
     n_val = int(math.floor(n * fractions[1] / total))
     n_test = int(math.floor(n * fractions[2] / total))
     perm = np.random.default_rng(seed).permutation(n)
-    parts = {"validation": perm[:n_val], "test": perm[n_val:n_val + n_test], "train": perm[n_val + n_test:]}
+    parts = {"validation": perm[:n_val], "test": perm[n_val : n_val + n_test], "train": perm[n_val + n_test :]}
     return {k: np.sort(parts[k]).astype(np.int64) for k in SPLIT_NAMES}
 
 
@@ -145,9 +156,9 @@ class SampleDataset:
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(points, logpdf)`` of ``"train"``, ``"validation"`` or ``"test"``.
 
-    Raises:
-        InvalidInputError: another name (``where="part"``).
-    """
+        Raises:
+            InvalidInputError: another name (``where="part"``).
+        """
         if name not in self.split:
             raise InvalidInputError(f"unknown part {name!r}; parts: {', '.join(SPLIT_NAMES)}", where="part")
         idx = self.split[name]
@@ -211,14 +222,18 @@ def read_dataset(path: str | Path) -> SampleDataset:
     try:
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:
-                raise DnnlikError(f"not a {FORMAT} file (format attribute {f.attrs.get('format')!r})",
-                                  where=str(path))
+                raise DnnlikError(f"not a {FORMAT} file (format attribute {f.attrs.get('format')!r})", where=str(path))
             return SampleDataset(
-                points=f["points"][()], logpdf=f["logpdf"][()], segment=f["segment"][()], weight=f["weight"][()],
+                points=f["points"][()],
+                logpdf=f["logpdf"][()],
+                segment=f["segment"][()],
+                weight=f["weight"][()],
                 split={k: f["split"][k][()] for k in SPLIT_NAMES},
                 parameter_names=tuple(_json_attr(f, "parameter_names", path)),
-                sampling=_json_attr(f, "sampling", path), parameters=_json_attr(f, "parameters", path),
-                source=_json_attr(f, "source", path))
+                sampling=_json_attr(f, "sampling", path),
+                parameters=_json_attr(f, "parameters", path),
+                source=_json_attr(f, "source", path),
+            )
     except (OSError, KeyError, ValueError) as exc:
         raise DnnlikError(f"cannot read the samples file ({exc})", where=str(path)) from None
 
@@ -230,8 +245,9 @@ def _json_attr(f: Any, name: str, path: Path) -> Any:
     return loads_bounded(f.attrs[name], where=f"{path}: attribute {name!r}")
 
 
-def augment_dataset(path: str | Path, out: str | Path, points: np.ndarray, logpdf: np.ndarray,
-                    record: dict[str, Any], *, seed: int) -> None:
+def augment_dataset(
+    path: str | Path, out: str | Path, points: np.ndarray, logpdf: np.ndarray, record: dict[str, Any], *, seed: int
+) -> None:
     """Write ``out``: the samples file ``path`` plus extra (non-MCMC) training points, split afresh.
 
     The extra points form a new segment with weight 1; ``record`` is appended to
@@ -253,8 +269,10 @@ def augment_dataset(path: str | Path, out: str | Path, points: np.ndarray, logpd
     base = read_dataset(path)
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != base.points.shape[1] or points.shape[0] != np.shape(logpdf)[0]:
-        raise InvalidInputError(f"extra points {points.shape} do not fit samples of {base.points.shape[1]} parameters",
-                                where="augment_dataset")
+        raise InvalidInputError(
+            f"extra points {points.shape} do not fit samples of {base.points.shape[1]} parameters",
+            where="augment_dataset",
+        )
     all_points = np.concatenate([base.points, points])
     n = all_points.shape[0]
     sampling = json.loads(json.dumps(base.sampling))
@@ -263,9 +281,15 @@ def augment_dataset(path: str | Path, out: str | Path, points: np.ndarray, logpd
     sampling["n_samples"] = int(n)
     fractions = tuple(sampling.get("split", {}).get("fractions", DEFAULT_SPLIT))
     split = split_indices(n, fractions, seed)
-    sampling["split"] = {**sampling.get("split", {}), "seed": int(seed),
-                         **{k: int(v.size) for k, v in split.items()}}
-    write_dataset(out, points=all_points, logpdf=np.concatenate([base.logpdf, logpdf]),
-                  segment=np.concatenate([base.segment, np.full(points.shape[0], base.segment.max() + 1)]),
-                  weight=np.concatenate([base.weight, np.ones(points.shape[0], dtype=np.int64)]),
-                  split=split, parameters=base.parameters, sampling=sampling, source=base.source)
+    sampling["split"] = {**sampling.get("split", {}), "seed": int(seed), **{k: int(v.size) for k, v in split.items()}}
+    write_dataset(
+        out,
+        points=all_points,
+        logpdf=np.concatenate([base.logpdf, logpdf]),
+        segment=np.concatenate([base.segment, np.full(points.shape[0], base.segment.max() + 1)]),
+        weight=np.concatenate([base.weight, np.ones(points.shape[0], dtype=np.int64)]),
+        split=split,
+        parameters=base.parameters,
+        sampling=sampling,
+        source=base.source,
+    )

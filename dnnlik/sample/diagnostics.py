@@ -68,8 +68,9 @@ def _acf_sum(x: np.ndarray) -> np.ndarray:
     return acf.mean(axis=1)
 
 
-def integrated_time(chain: np.ndarray, c: float = 5.0, *, max_walkers: int | None = None,
-                    max_steps: int | None = None) -> np.ndarray:
+def integrated_time(
+    chain: np.ndarray, c: float = 5.0, *, max_walkers: int | None = None, max_steps: int | None = None
+) -> np.ndarray:
     """Integrated autocorrelation time per parameter (in steps) of a (steps, walkers, dims) chain.
 
     The estimator of :func:`emcee.autocorr.integrated_time` (same FFT length,
@@ -115,11 +116,11 @@ def integrated_time(chain: np.ndarray, c: float = 5.0, *, max_walkers: int | Non
     nfft = 1 << int(math.ceil(math.log2(2 * n)))
     block = max(1, int(_FFT_BUDGET // (nfft * w)))  # bounds the memory of the FFT arrays
     for start in range(0, d, block):
-        f = _acf_sum(chain[:, :, start:start + block])
+        f = _acf_sum(chain[:, :, start : start + block])
         taus = 2.0 * np.cumsum(f, axis=0) - 1.0
         m = np.arange(n)[:, None] < c * taus
         window = np.where(m.all(axis=0), n - 1, np.argmin(m, axis=0))
-        tau[start:start + block] = taus[window, np.arange(taus.shape[1])]
+        tau[start : start + block] = taus[window, np.arange(taus.shape[1])]
     return np.maximum(tau, 1.0)
 
 
@@ -127,7 +128,7 @@ def _half_stats(chain: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
     """Means and variances (ddof=1) of each walker's first and last ``half`` steps: (2W, d) each."""
     n = chain.shape[0]
     means, variances = [], []
-    for part in (chain[:half], chain[n - half:]):
+    for part in (chain[:half], chain[n - half :]):
         m = part.mean(axis=0)
         dev = part - m
         means.append(m)
@@ -147,8 +148,11 @@ def split_rhat(chain: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         R-hat per parameter, (dims,); NaN where a half has fewer than 2 steps
         or no variance.
     """
-    chains = [np.asarray(chain, dtype=np.float64)] if isinstance(chain, np.ndarray) else \
-        [np.asarray(c, dtype=np.float64) for c in chain]
+    chains = (
+        [np.asarray(chain, dtype=np.float64)]
+        if isinstance(chain, np.ndarray)
+        else [np.asarray(c, dtype=np.float64) for c in chain]
+    )
     n = min(c.shape[0] for c in chains)
     d = chains[0].shape[2]
     half = n // 2
@@ -239,8 +243,10 @@ def choose_burn_in_and_thin(
     if n < MIN_TUNE_STEPS:
         raise ChainTooShortError(
             f"{n} steps cannot estimate an autocorrelation time; at least {MIN_TUNE_STEPS} are needed "
-            f"(more than {int(TRUST_FACTOR)} autocorrelation times to trust it)", where=what)
-    used = chain[int(discard_fraction * n):]
+            f"(more than {int(TRUST_FACTOR)} autocorrelation times to trust it)",
+            where=what,
+        )
+    used = chain[int(discard_fraction * n) :]
     tau = integrated_time(used)
     tau_max = float(np.nanmax(tau))
     burn_in = int(math.ceil(burn_factor * tau_max))
@@ -248,16 +254,25 @@ def choose_burn_in_and_thin(
     trusted = used.shape[0] >= TRUST_FACTOR * tau_max
     message = None
     if not trusted:
-        message = (f"{what}: {used.shape[0]} steps (after the first {discard_fraction:.0%}) are only "
-                   f"{used.shape[0] / tau_max:.1f} autocorrelation "
-                   f"times (tau_max = {tau_max:.1f}); at least {int(TRUST_FACTOR)} are needed to trust tau, "
-                   f"so burn-in ({burn_in}) and thinning ({thin}) are uncertain: sample longer "
-                   "(more tuning steps) or use better moves")
+        message = (
+            f"{what}: {used.shape[0]} steps (after the first {discard_fraction:.0%}) are only "
+            f"{used.shape[0] / tau_max:.1f} autocorrelation "
+            f"times (tau_max = {tau_max:.1f}); at least {int(TRUST_FACTOR)} are needed to trust tau, "
+            f"so burn-in ({burn_in}) and thinning ({thin}) are uncertain: sample longer "
+            "(more tuning steps) or use better moves"
+        )
         if on_short == "error":
             raise ChainTooShortError(message.split(": ", 1)[1], where=what)
         warnings.warn(message, ShortChainWarning, stacklevel=2)
-    return BurnThin(burn_in=burn_in, thin=thin, tau_max=tau_max, tau=tuple(map(float, tau)),
-                    steps=n, trusted=trusted, warning=message)
+    return BurnThin(
+        burn_in=burn_in,
+        thin=thin,
+        tau_max=tau_max,
+        tau=tuple(map(float, tau)),
+        steps=n,
+        trusted=trusted,
+        warning=message,
+    )
 
 
 class SplitRhatAccumulator:
@@ -285,7 +300,7 @@ class SplitRhatAccumulator:
         for h, (a, b) in enumerate(((0, self.half), (self.n - self.half, self.n))):
             lo, hi = max(a, start), min(b, start + rows.shape[0])
             if lo < hi:
-                x = rows[lo - start:hi - start] - self._shift
+                x = rows[lo - start : hi - start] - self._shift
                 self._s[h] += x.sum(axis=0)
                 self._s2[h] += np.einsum("twd,twd->wd", x, x)
 
@@ -307,5 +322,6 @@ class SplitRhatAccumulator:
     def pooled_rhat(accumulators: Sequence["SplitRhatAccumulator"]) -> np.ndarray:
         """R-hat over the walkers of several independent chains (accumulated with the same ``n``)."""
         stats = [a.stats() for a in accumulators]
-        return rhat_from_stats(np.concatenate([s[0] for s in stats]), np.concatenate([s[1] for s in stats]),
-                               accumulators[0].half)
+        return rhat_from_stats(
+            np.concatenate([s[0] for s in stats]), np.concatenate([s[1] for s in stats]), accumulators[0].half
+        )

@@ -60,7 +60,9 @@ def _grad(source: Any, x: np.ndarray) -> np.ndarray:
     except NoGradientError:
         raise InvalidInputError(
             "the source has no gradient, so no Hessian for the Laplace-preconditioned moves; "
-            "choose moves without 'laplace'", where="moves") from None
+            "choose moves without 'laplace'",
+            where="moves",
+        ) from None
     return np.asarray(g, dtype=np.float64)
 
 
@@ -102,7 +104,8 @@ def hessian(source: LogDensity, x: np.ndarray, indices: Sequence[int] | np.ndarr
     g = _grad(source, batch)[:, idx]
     if not np.all(np.isfinite(g)):
         raise InvalidInputError(
-            "the gradient is not finite next to the point where the Hessian is wanted", where="hessian")
+            "the gradient is not finite next to the point where the Hessian is wanted", where="hessian"
+        )
     width = (up - down)[:, None]
     h = (g[:k] - g[k:]) / width
     return 0.5 * (h + h.T)
@@ -132,17 +135,25 @@ def laplace_at(source: LogDensity, x: np.ndarray, indices: Sequence[int] | np.nd
     top = float(vals.max()) if vals.size else 1.0
     if not np.isfinite(top) or top <= 0.0:
         raise InvalidInputError(
-            "the log-density has no curvature downwards at its maximum: no Laplace approximation",
-            where="hessian")
+            "the log-density has no curvature downwards at its maximum: no Laplace approximation", where="hessian"
+        )
     floor = EIGEN_FLOOR * top
     floored = int(np.count_nonzero(vals < floor))
     if floored:
         vals = np.maximum(vals, floor)
         precision = (vecs * vals) @ vecs.T
         precision = 0.5 * (precision + precision.T)
-    return Laplace(mean=x[idx].copy(), precision=precision, indices=idx, floored_eigenvalues=floored,
-                   info={"hessian": "central differences of the gradient", "relative_step": FD_REL_STEP,
-                         "floored_eigenvalues": floored})
+    return Laplace(
+        mean=x[idx].copy(),
+        precision=precision,
+        indices=idx,
+        floored_eigenvalues=floored,
+        info={
+            "hessian": "central differences of the gradient",
+            "relative_step": FD_REL_STEP,
+            "floored_eigenvalues": floored,
+        },
+    )
 
 
 class PreconditionedSource:
@@ -168,8 +179,9 @@ class PreconditionedSource:
         a = [p.name for p in target.parameters]
         b = [p.name for p in guide.parameters]
         if a != b:
-            raise InvalidInputError(f"the guide's parameters {b[:3]}... differ from the target's {a[:3]}...",
-                                    where="PreconditionedSource")
+            raise InvalidInputError(
+                f"the guide's parameters {b[:3]}... differ from the target's {a[:3]}...", where="PreconditionedSource"
+            )
         self.target, self.guide = target, guide
         self.parameters = tuple(target.parameters)
         self.name = getattr(target, "name", "surrogate")
@@ -193,6 +205,8 @@ class PreconditionedSource:
 
     def describe(self) -> dict[str, Any]:
         """The target's description, with the guide's under ``proposals_preconditioned_by``."""
+
         def info(s: Any) -> Any:
             return s.describe() if hasattr(s, "describe") else {"name": getattr(s, "name", type(s).__name__)}
+
         return {**info(self.target), "proposals_preconditioned_by": info(self.guide)}

@@ -43,11 +43,15 @@ from .strategies import Plan
 
 __all__ = ["Timing", "sampling_section", "SEED_DERIVATION", "DEDUPLICATION"]
 
-SEED_DERIVATION = ("numpy SeedSequence(seed).spawn(n_segments): child k, spawned again in two, "
-                   "seeds segment k's initial walkers (Generator) and emcee's RandomState (MT19937)")
-DEDUPLICATION = ("exact repeats of a walker's position (rejected proposals) removed; /weight "
-                 "holds each point's multiplicity in the thinned chain: weight posterior "
-                 "expectations with it (unweighted, the points lean towards the proposal)")
+SEED_DERIVATION = (
+    "numpy SeedSequence(seed).spawn(n_segments): child k, spawned again in two, "
+    "seeds segment k's initial walkers (Generator) and emcee's RandomState (MT19937)"
+)
+DEDUPLICATION = (
+    "exact repeats of a walker's position (rejected proposals) removed; /weight "
+    "holds each point's multiplicity in the thinned chain: weight posterior "
+    "expectations with it (unweighted, the points lean towards the proposal)"
+)
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,12 @@ class Timing:
 
     def record(self) -> dict[str, float]:
         """``diagnostics.timing_s``: setup, sampling, diagnostics (and before_resume) in seconds."""
-        return {"setup": self.sampling - self.start, "sampling": self.diagnostics - self.sampling,
-                "diagnostics": self.end - self.diagnostics,
-                **({"before_resume": self.before_resume} if self.before_resume is not None else {})}
+        return {
+            "setup": self.sampling - self.start,
+            "sampling": self.diagnostics - self.sampling,
+            "diagnostics": self.end - self.diagnostics,
+            **({"before_resume": self.before_resume} if self.before_resume is not None else {}),
+        }
 
     @property
     def wall_time_s(self) -> float:
@@ -76,9 +83,21 @@ class Timing:
         return self.end - self.start + (self.before_resume or 0.0)
 
 
-def sampling_section(opts: SampleOptions, *, n_walkers: int, source_info: dict[str, Any], initial_given: bool,
-                     plan: Plan, chains: Chains, split: dict[str, np.ndarray], split_seed: int, n_samples: int,
-                     rhat_max: float | None, notes: list[str], timing: Timing) -> dict[str, Any]:
+def sampling_section(
+    opts: SampleOptions,
+    *,
+    n_walkers: int,
+    source_info: dict[str, Any],
+    initial_given: bool,
+    plan: Plan,
+    chains: Chains,
+    split: dict[str, np.ndarray],
+    split_seed: int,
+    n_samples: int,
+    rhat_max: float | None,
+    notes: list[str],
+    timing: Timing,
+) -> dict[str, Any]:
     """The bundle's ``sampling`` section for a finished run (JSON-ready).
 
     Args:
@@ -111,26 +130,32 @@ def sampling_section(opts: SampleOptions, *, n_walkers: int, source_info: dict[s
         "burn_in": int(tuning.burn_in),
         "thin": int(tuning.thin),
         "n_samples": int(n_samples),
-        "split": {**{k: int(split[k].size) for k in ("train", "validation", "test")}, "seed": int(split_seed),
-                  "fractions": list(opts.split)},
+        "split": {
+            **{k: int(split[k].size) for k in ("train", "validation", "test")},
+            "seed": int(split_seed),
+            "fractions": list(opts.split),
+        },
         "diagnostics": _diagnostics(chains, rhat_max, notes, timing),
         "wall_time_s": timing.wall_time_s,
     }
 
 
-def _strategy_options(opts: SampleOptions, source_info: dict[str, Any], initial_given: bool, plan: Plan,
-                      chains: Chains) -> dict[str, Any]:
+def _strategy_options(
+    opts: SampleOptions, source_info: dict[str, Any], initial_given: bool, plan: Plan, chains: Chains
+) -> dict[str, Any]:
     """``strategy_options``: how the strategy was carried out (the schema leaves its content free)."""
     return {
         "generator": {"name": "dnnlik", "version": __version__},
         "source": source_info,
         "move_set": plan.move_set,
         "n_chains": opts.n_chains,
-        "profile_fraction": opts.profile_fraction if opts.strategy == "mixed" else
-        (1.0 if opts.strategy == "profile" else 0.0),
+        "profile_fraction": opts.profile_fraction
+        if opts.strategy == "mixed"
+        else (1.0 if opts.strategy == "profile" else 0.0),
         "tune_steps": opts.tune_steps,
         "burn_in_rule": f"ceil({opts.burn_factor:g} x tau_max of the tuning chain)"
-        if opts.burn_in is None else "given",
+        if opts.burn_in is None
+        else "given",
         "thin_rule": f"max(1, floor({opts.thin_factor:g} x tau_max))" if opts.thin is None else "given",
         "checkpoint_every": opts.checkpoint_every,
         "seed_derivation": SEED_DERIVATION,
@@ -148,8 +173,9 @@ def _moves(opts: SampleOptions, plan: Plan, chains: Chains) -> list[dict[str, An
     total = sum(s.weight for s in specs)
     ref = plan.segments[0]
     out = []
-    for m, _ in build_moves(specs, ndim=ref.ndim, mean=ref.laplace_mean, precision=ref.laplace_precision,
-                            df=opts.df, uniform=None):
+    for m, _ in build_moves(
+        specs, ndim=ref.ndim, mean=ref.laplace_mean, precision=ref.laplace_precision, df=opts.df, uniform=None
+    ):
         m.proposed, m.accepted = chains.move_counts.get(m.name, [0, 0])
         desc = m.describe(next(s.weight for s in specs if s.name == m.name) / total)
         desc["options"].pop("uniform_window", None)
@@ -169,8 +195,8 @@ def _diagnostics(chains: Chains, rhat_max: float | None, notes: list[str], timin
         "acceptance_fraction": float(chains.acceptance_fraction),
         **({"rhat_max": rhat_max} if rhat_max is not None else {}),
         "rhat_over": "walkers of all unbiased ensembles as chains, each split in two halves"
-        if chains.rhat is not None else
-        f"walkers of each ensemble with at least {2 * RHAT_MIN_HALF} kept steps, split in halves "
+        if chains.rhat is not None
+        else f"walkers of each ensemble with at least {2 * RHAT_MIN_HALF} kept steps, split in halves "
         "(max over ensembles)",
         "effective_samples": n_eff,
         "effective_samples_per_s": n_eff / wall if wall > 0 else None,

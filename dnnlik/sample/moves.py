@@ -60,7 +60,7 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a @ b
     out = np.empty((a.shape[0], b.shape[1]))
     for start in range(0, a.shape[0], rows):
-        np.matmul(a[start:start + rows], b, out=out[start:start + rows])
+        np.matmul(a[start : start + rows], b, out=out[start : start + rows])
     return out
 
 
@@ -102,8 +102,9 @@ class LaplaceIndependenceMove(emcee.moves.MHMove):
         precision = np.asarray(precision, dtype=np.float64)
         d = mean.size
         if precision.shape != (d, d):
-            raise InvalidInputError(f"precision has shape {precision.shape}, expected {(d, d)}",
-                                    where="LaplaceIndependenceMove")
+            raise InvalidInputError(
+                f"precision has shape {precision.shape}, expected {(d, d)}", where="LaplaceIndependenceMove"
+            )
         if df is not None and not df > 0:
             raise InvalidInputError(f"df must be positive or None, got {df}", where="LaplaceIndependenceMove")
         self.mean = mean
@@ -126,7 +127,7 @@ class LaplaceIndependenceMove(emcee.moves.MHMove):
             # conditional mean shift: -P_gg^-1 P_gk (x_k - m_k)
             self._b = -np.linalg.solve(cond_precision, precision[self._g, k])[:, None]
         cov = np.linalg.inv(cond_precision)
-        cov = 0.5 * (cov + cov.T) * self.scale ** 2
+        cov = 0.5 * (cov + cov.T) * self.scale**2
         self._chol = np.linalg.cholesky(cov)
         self._chol_inv_t = np.linalg.inv(self._chol).T
         self._dg = self._g.size
@@ -155,8 +156,9 @@ class LaplaceIndependenceMove(emcee.moves.MHMove):
 
     def _draw_delta(self, n: int, random: Any) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(random, np.random.RandomState):
-            random = np.random.Generator(np.random.PCG64(
-                random.randint(0, np.iinfo(np.int64).max, size=4, dtype=np.int64)))
+            random = np.random.Generator(
+                np.random.PCG64(random.randint(0, np.iinfo(np.int64).max, size=4, dtype=np.int64))
+            )
         z = random.standard_normal((n, self._dg))
         delta = np.einsum("ij,ij->i", z, z)
         if self.df is not None:
@@ -233,8 +235,11 @@ class LaplaceIndependenceMove(emcee.moves.MHMove):
         if self.df is not None:
             out["df"] = self.df
         if self._u is not None:
-            out["uniform_window"] = {"coordinate": self._u, "range": [self._lo, self._hi],
-                                     "others": "conditional Laplace normal given it"}
+            out["uniform_window"] = {
+                "coordinate": self._u,
+                "range": [self._lo, self._hi],
+                "others": "conditional Laplace normal given it",
+            }
         return out
 
 
@@ -253,13 +258,12 @@ class LaplaceRandomWalkMove(emcee.moves.MHMove):
     def __init__(self, precision: np.ndarray, *, scale: float) -> None:
         precision = np.asarray(precision, dtype=np.float64)
         cov = np.linalg.inv(precision)
-        self._chol_t = np.linalg.cholesky(0.5 * (cov + cov.T) * scale ** 2).T
+        self._chol_t = np.linalg.cholesky(0.5 * (cov + cov.T) * scale**2).T
         self.scale = float(scale)
         super().__init__(self._propose, ndim=precision.shape[0])
 
     def _propose(self, coords: np.ndarray, random: Any) -> tuple[np.ndarray, np.ndarray]:
-        gen = np.random.Generator(np.random.PCG64(
-            random.randint(0, np.iinfo(np.int64).max, size=4, dtype=np.int64)))
+        gen = np.random.Generator(np.random.PCG64(random.randint(0, np.iinfo(np.int64).max, size=4, dtype=np.int64)))
         z = gen.standard_normal(coords.shape)
         return coords + _matmul(z, self._chol_t), np.zeros(coords.shape[0])
 
@@ -304,9 +308,14 @@ class CountingMove:
 
     def describe(self, weight: float) -> dict[str, Any]:
         """The move's entry in the metadata's ``moves``: class, options, weight, counts and acceptance."""
-        out = {"name": self.name, "class": f"{type(self.move).__module__}.{type(self.move).__qualname__}",
-               "weight": weight, "options": self.options, "proposed": self.proposed,
-               "accepted": self.accepted}
+        out = {
+            "name": self.name,
+            "class": f"{type(self.move).__module__}.{type(self.move).__qualname__}",
+            "weight": weight,
+            "options": self.options,
+            "proposed": self.proposed,
+            "accepted": self.accepted,
+        }
         if self.proposed:
             out["acceptance_fraction"] = self.accepted / self.proposed
         return out
@@ -341,8 +350,9 @@ def build_moves(
     for s in specs:
         w = s.weight / total
         if s.name.startswith("laplace") and (mean is None or precision is None):
-            raise InvalidInputError(f"move {s.name!r} needs the Laplace approximation, which is not available",
-                                    where="moves")
+            raise InvalidInputError(
+                f"move {s.name!r} needs the Laplace approximation, which is not available", where="moves"
+            )
         if s.name == "laplace":
             move = LaplaceIndependenceMove(mean, precision, df=df, uniform=uniform)  # type: ignore[arg-type]
             out.append((CountingMove(s.name, move, move.describe()), w))

@@ -118,16 +118,14 @@ def parse_moves(text: str) -> tuple[MoveSpec, ...]:
         name = name.strip()
         if name not in MOVE_NAMES:
             raise InvalidInputError(
-                f"unknown move {name!r}; moves: {', '.join(MOVE_NAMES)}; sets: {', '.join(MOVE_SETS)}",
-                where="moves")
+                f"unknown move {name!r}; moves: {', '.join(MOVE_NAMES)}; sets: {', '.join(MOVE_SETS)}", where="moves"
+            )
         try:
             weight = float(weight_text) if weight_text.strip() else 1.0
         except ValueError:
-            raise InvalidInputError(f"weight {weight_text!r} of move {name!r} is not a number",
-                                    where="moves") from None
+            raise InvalidInputError(f"weight {weight_text!r} of move {name!r} is not a number", where="moves") from None
         if not math.isfinite(weight) or weight <= 0:
-            raise InvalidInputError(f"weight of move {name!r} must be positive, got {weight_text}",
-                                    where="moves")
+            raise InvalidInputError(f"weight of move {name!r} must be positive, got {weight_text}", where="moves")
         if any(s.name == name for s in specs):
             raise InvalidInputError(f"move {name!r} is listed twice", where="moves")
         specs.append(MoveSpec(name, weight))
@@ -180,20 +178,28 @@ def check_walkers(n_walkers: int, ndim: int, moves: str) -> None:
         if uses_red_blue(specs) and n_walkers < 2 * ndim:
             raise InvalidInputError(
                 f"{n_walkers} walkers are too few for {ndim} dimensions: the ensemble moves "
-                f"({', '.join(s.name for s in specs)}) need at least 2 x {ndim} = {2 * ndim}", where="n_walkers")
+                f"({', '.join(s.name for s in specs)}) need at least 2 x {ndim} = {2 * ndim}",
+                where="n_walkers",
+            )
 
 
 # ---------------------------------------------------------------------------------------------- options
-def _option(default: Any, help: str, *, minimum: int | None = None, interval: tuple[float, float] | None = None,
-            positive: bool = False, default_text: str | None = None) -> Any:
+def _option(
+    default: Any,
+    help: str,
+    *,
+    minimum: int | None = None,
+    interval: tuple[float, float] | None = None,
+    positive: bool = False,
+    default_text: str | None = None,
+) -> Any:
     """A field of :class:`SampleOptions` with its help text and its rule in ``metadata``.
 
     ``minimum``: an integer >= minimum; ``interval``: a number in [lo, hi];
     ``positive``: a finite number > 0; ``default_text``: the default in
     words, for a field whose default (None) is computed.
     """
-    meta = {"help": help, "minimum": minimum, "interval": interval, "positive": positive,
-            "default_text": default_text}
+    meta = {"help": help, "minimum": minimum, "interval": interval, "positive": positive, "default_text": default_text}
     return field(default=default, metadata=meta)
 
 
@@ -214,36 +220,43 @@ class SampleOptions:
     strategy: str = _option("unbiased", "Posterior samples, chains along the profile ridge, or both.")
     n: int = _option(100_000, "Number of distinct samples to write.", minimum=1)
     seed: int = _option(0, "Seed of everything random.", minimum=0)
-    n_walkers: int | None = _option(None, "Walkers per ensemble.", minimum=2,
-                                    default_text="max(64, 2 x dimensions + 10)")
-    moves: str = _option("auto", f"Move set: {', '.join(MOVE_SETS)}, or name:weight,... of "
-                                 f"{', '.join(MOVE_NAMES)}.")
+    n_walkers: int | None = _option(
+        None, "Walkers per ensemble.", minimum=2, default_text="max(64, 2 x dimensions + 10)"
+    )
+    moves: str = _option("auto", f"Move set: {', '.join(MOVE_SETS)}, or name:weight,... of {', '.join(MOVE_NAMES)}.")
     df: float | None = _option(DEFAULT_DF, "Degrees of freedom of the Student-t Laplace proposal (None: a normal).")
-    n_chains: int = _option(2, "Independent unbiased ensembles (R-hat is computed over all their walkers).",
-                            minimum=1)
+    n_chains: int = _option(2, "Independent unbiased ensembles (R-hat is computed over all their walkers).", minimum=1)
     profile_fraction: float = _option(0.5, "Fraction of profile samples in a mixed run.", interval=(0.0, 1.0))
     poi: str | None = _option(None, "Parameter of interest.", default_text="the one with role 'poi'")
     poi_grid: int = _option(20, "POI values of the profile grid.", minimum=1)
     poi_range: tuple[float, float] | None = _option(
-        None, "(lo, hi) of the profile grid.",
-        default_text=f"best fit +- {DEFAULT_POI_SIGMAS:g} Laplace sigma, within the bounds")
-    poi_sigmas: float = _option(DEFAULT_POI_SIGMAS, "Half-width of the default POI range, in Laplace standard "
-                                                    "deviations.", positive=True)
-    window: str | float = _option("tile", "POI window of each profile chain: 'tile' (windows tile the range), "
-                                          "a width, or 0 (POI fixed).")
-    tune_steps: int = _option(500, "Steps of the tuning chain that fixes burn-in and thinning.",
-                              minimum=math.ceil(MIN_TUNE_STEPS / (1 - TUNE_DISCARD)))
+        None,
+        "(lo, hi) of the profile grid.",
+        default_text=f"best fit +- {DEFAULT_POI_SIGMAS:g} Laplace sigma, within the bounds",
+    )
+    poi_sigmas: float = _option(
+        DEFAULT_POI_SIGMAS, "Half-width of the default POI range, in Laplace standard deviations.", positive=True
+    )
+    window: str | float = _option(
+        "tile", "POI window of each profile chain: 'tile' (windows tile the range), a width, or 0 (POI fixed)."
+    )
+    tune_steps: int = _option(
+        500,
+        "Steps of the tuning chain that fixes burn-in and thinning.",
+        minimum=math.ceil(MIN_TUNE_STEPS / (1 - TUNE_DISCARD)),
+    )
     burn_factor: float = _option(5.0, "Burn-in in autocorrelation times of the tuning chain.", positive=True)
     thin_factor: float = _option(0.5, "Thinning in autocorrelation times of the tuning chain.", positive=True)
-    burn_in: int | None = _option(None, "Override the burn-in (steps).", minimum=0,
-                                  default_text="from the tuning chain's autocorrelation time")
-    thin: int | None = _option(None, "Override the thinning.", minimum=1,
-                               default_text="from the tuning chain's autocorrelation time")
+    burn_in: int | None = _option(
+        None, "Override the burn-in (steps).", minimum=0, default_text="from the tuning chain's autocorrelation time"
+    )
+    thin: int | None = _option(
+        None, "Override the thinning.", minimum=1, default_text="from the tuning chain's autocorrelation time"
+    )
     checkpoint_every: int = _option(500, "Steps between checkpoints.", minimum=1)
     split: tuple[float, float, float] = _option(DEFAULT_SPLIT, "train, validation, test fractions.")
     split_seed: int | None = _option(None, "Seed of the train/validation/test split.", default_text="seed")
-    on_short_chain: str = _option("warn", "'warn' or 'error' when a chain is too short to trust its "
-                                          "diagnostics.")
+    on_short_chain: str = _option("warn", "'warn' or 'error' when a chain is too short to trust its diagnostics.")
 
     @classmethod
     def from_keywords(cls, options: Mapping[str, Any]) -> SampleOptions:
@@ -272,8 +285,9 @@ class SampleOptions:
             InvalidInputError: the first option that breaks its rule, named in ``where``.
         """
         if self.strategy not in STRATEGIES:
-            raise InvalidInputError(f"unknown strategy {self.strategy!r}; strategies: {', '.join(STRATEGIES)}",
-                                    where="strategy")
+            raise InvalidInputError(
+                f"unknown strategy {self.strategy!r}; strategies: {', '.join(STRATEGIES)}", where="strategy"
+            )
         for f in fields(self):
             _check_rule(f.name, getattr(self, f.name), f.metadata)
         if self.df is not None and not (_is_number(self.df) and self.df > 0):
@@ -285,11 +299,11 @@ class SampleOptions:
         if self.poi_range is not None:
             lo, hi = self.poi_range
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise InvalidInputError(f"must be two finite numbers lo < hi, got {self.poi_range!r}",
-                                        where="poi_range")
+                raise InvalidInputError(
+                    f"must be two finite numbers lo < hi, got {self.poi_range!r}", where="poi_range"
+                )
         if self.on_short_chain not in ("warn", "error"):
-            raise InvalidInputError(f"must be 'warn' or 'error', got {self.on_short_chain!r}",
-                                    where="on_short_chain")
+            raise InvalidInputError(f"must be 'warn' or 'error', got {self.on_short_chain!r}", where="on_short_chain")
         parse_moves(self.moves)
 
 
@@ -308,7 +322,6 @@ def _check_rule(name: str, value: Any, meta: Mapping[str, Any]) -> None:
             raise InvalidInputError(f"must be {wanted}, got {value!r}", where=name)
     interval = meta.get("interval")
     if interval is not None and not (_is_number(value) and interval[0] <= value <= interval[1]):
-        raise InvalidInputError(f"must be a number in [{interval[0]:g}, {interval[1]:g}], got {value!r}",
-                                where=name)
+        raise InvalidInputError(f"must be a number in [{interval[0]:g}, {interval[1]:g}], got {value!r}", where=name)
     if meta.get("positive") and not (_is_number(value) and math.isfinite(value) and value > 0):
         raise InvalidInputError(f"must be a positive number, got {value!r}", where=name)

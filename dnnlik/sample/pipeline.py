@@ -101,8 +101,16 @@ def sample(
     chain is too short to trust its diagnostics or R-hat exceeds
     :data:`RHAT_TARGET`.
     """
-    job = _prepare(source, out, options, resume=resume, overwrite=overwrite, progress=progress, initial=initial,
-                   keep_checkpoints=keep_checkpoints)
+    job = _prepare(
+        source,
+        out,
+        options,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        initial=initial,
+        keep_checkpoints=keep_checkpoints,
+    )
     try:
         _plan(job)
         chains = _run_chains(job).extract()
@@ -153,8 +161,17 @@ class _Samples:
 
 
 # ---------------------------------------------------------------------------------------------- 1. checks
-def _prepare(source: LogDensity, out: str | Path, options: dict[str, Any], *, resume: bool, overwrite: bool,
-             progress: bool | None, initial: Any, keep_checkpoints: bool) -> _Job:
+def _prepare(
+    source: LogDensity,
+    out: str | Path,
+    options: dict[str, Any],
+    *,
+    resume: bool,
+    overwrite: bool,
+    progress: bool | None,
+    initial: Any,
+    keep_checkpoints: bool,
+) -> _Job:
     """Check everything before any work: options, source, walkers, initial walkers, output, checkpoints."""
     start = time.perf_counter()
     opts = SampleOptions.from_keywords(options)
@@ -170,9 +187,21 @@ def _prepare(source: LogDensity, out: str | Path, options: dict[str, Any], *, re
     config = _config(source_info, opts, n_walkers, initial_arr)
     resumable = _check_output(out, store, config, resume=resume, overwrite=overwrite)
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    return _Job(source=source, out=out, opts=opts, store=store, n_walkers=n_walkers, parameters=params_json,
-                source_info=source_info, initial=initial_arr, config=config, resume=resumable, progress=show,
-                keep_checkpoints=keep_checkpoints, clock={"start": start})
+    return _Job(
+        source=source,
+        out=out,
+        opts=opts,
+        store=store,
+        n_walkers=n_walkers,
+        parameters=params_json,
+        source_info=source_info,
+        initial=initial_arr,
+        config=config,
+        resume=resumable,
+        progress=show,
+        keep_checkpoints=keep_checkpoints,
+        clock={"start": start},
+    )
 
 
 def _check_source(source: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -180,15 +209,15 @@ def _check_source(source: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     try:
         params = tuple(source.parameters)
     except (AttributeError, TypeError):
-        raise InvalidInputError(f"{type(source).__name__} is not a likelihood: it has no parameters",
-                                where="source") from None
+        raise InvalidInputError(
+            f"{type(source).__name__} is not a likelihood: it has no parameters", where="source"
+        ) from None
     if not params:
         raise InvalidInputError("the likelihood has no parameters", where="source")
     nominal = np.array([[p.nominal for p in params]] * 2, dtype=np.float64)
     value = np.asarray(source.logpdf(nominal))
     if value.shape != (2,):
-        raise InvalidInputError(f"logpdf of 2 points returned shape {value.shape}; expected (2,)",
-                                where="source")
+        raise InvalidInputError(f"logpdf of 2 points returned shape {value.shape}; expected (2,)", where="source")
     describe = source.describe() if hasattr(source, "describe") else {"name": type(source).__name__}
     from ..parameters import parameters_to_json
 
@@ -204,8 +233,9 @@ def _check_initial(initial: Any, n_walkers: int, names: Sequence[str]) -> np.nda
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"cannot be read as numbers ({exc})", where="initial") from None
     if arr.shape != (n_walkers, len(names)):
-        raise InvalidInputError(f"expected shape ({n_walkers}, {len(names)}) (walkers, parameters), got "
-                                f"{arr.shape}", where="initial")
+        raise InvalidInputError(
+            f"expected shape ({n_walkers}, {len(names)}) (walkers, parameters), got {arr.shape}", where="initial"
+        )
     nan = np.argwhere(np.isnan(arr))
     if nan.size:
         w, j = nan[0]
@@ -213,8 +243,9 @@ def _check_initial(initial: Any, n_walkers: int, names: Sequence[str]) -> np.nda
     return arr
 
 
-def _config(source_info: dict[str, Any], opts: SampleOptions, n_walkers: int,
-            initial: np.ndarray | None) -> dict[str, Any]:
+def _config(
+    source_info: dict[str, Any], opts: SampleOptions, n_walkers: int, initial: np.ndarray | None
+) -> dict[str, Any]:
     """What a resumed run must repeat: the options, walkers, source, initial walkers (hashed), versions."""
     cfg = asdict(opts)
     cfg["n_walkers"] = n_walkers
@@ -225,8 +256,7 @@ def _config(source_info: dict[str, Any], opts: SampleOptions, n_walkers: int,
     return json.loads(json.dumps(cfg))
 
 
-def _check_output(out: Path, store: CheckpointStore, config: dict[str, Any], *, resume: bool,
-                  overwrite: bool) -> bool:
+def _check_output(out: Path, store: CheckpointStore, config: dict[str, Any], *, resume: bool, overwrite: bool) -> bool:
     """The rules on an existing output and checkpoints; True when the checkpoints are to be resumed.
 
     ``out`` must be a file path in an existing folder. Without ``resume`` or
@@ -243,17 +273,19 @@ def _check_output(out: Path, store: CheckpointStore, config: dict[str, Any], *, 
         diff = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
         if diff:
             details = "; ".join(f"{k}: checkpoint {stored.get(k)!r}, now {config.get(k)!r}" for k in diff[:4])
-            raise InvalidInputError(f"cannot resume: the options differ from the interrupted run's ({details})",
-                                    where=str(store.path))
+            raise InvalidInputError(
+                f"cannot resume: the options differ from the interrupted run's ({details})", where=str(store.path)
+            )
         return True
     if resume and out.exists():
-        raise InvalidInputError("is complete: nothing to resume (use overwrite=True to sample again)",
-                                where=str(out))
+        raise InvalidInputError("is complete: nothing to resume (use overwrite=True to sample again)", where=str(out))
     if not resume and not overwrite:
         refuse_existing(out, overwrite, hint="use resume to continue an interrupted run or overwrite to replace it")
         if store.path.exists():
-            raise InvalidInputError("an interrupted run's checkpoints are here; use resume to continue it or "
-                                    "overwrite to start again", where=str(store.path))
+            raise InvalidInputError(
+                "an interrupted run's checkpoints are here; use resume to continue it or overwrite to start again",
+                where=str(store.path),
+            )
     return False
 
 
@@ -281,16 +313,23 @@ def _run_chains(job: _Job) -> Runner:
     """Run (or finish) every segment, with a progress bar if asked; returns the runner, tuned."""
     assert job.plan is not None
     store, opts = job.store, job.opts
-    runner = Runner(job.source, opts, store, job.plan.segments, specs=job.plan.specs, n_walkers=job.n_walkers,
-                    initial=job.initial, notes=job.notes)
+    runner = Runner(
+        job.source,
+        opts,
+        store,
+        job.plan.segments,
+        specs=job.plan.specs,
+        n_walkers=job.n_walkers,
+        initial=job.initial,
+        notes=job.notes,
+    )
     bar = None
     if job.progress:
         from tqdm import tqdm
 
         bar = tqdm(total=opts.n, unit="sample", desc="sampling", file=sys.stderr, dynamic_ncols=True)
     if job.resume:
-        job.clock["before_resume"] = sum(store.read_chunk(p, data=False).wall_time_s
-                                         for _, _, p in store.chunk_names())
+        job.clock["before_resume"] = sum(store.read_chunk(p, data=False).wall_time_s for _, _, p in store.chunk_names())
     job.clock["sampling"] = time.perf_counter()
     try:
         runner.execute(bar)
@@ -318,8 +357,9 @@ def _collect(job: _Job, chains: Chains) -> _Samples:
         job.notes.append(f"{points.shape[0] - unique.size} duplicate points across segments removed")
         points, logpdf, segment, weight = points[unique], logpdf[unique], segment[unique], weight[unique]
     split_seed = job.opts.seed if job.opts.split_seed is None else job.opts.split_seed
-    return _Samples(points, logpdf, segment, weight, split_indices(points.shape[0], job.opts.split, split_seed),
-                    split_seed)
+    return _Samples(
+        points, logpdf, segment, weight, split_indices(points.shape[0], job.opts.split, split_seed), split_seed
+    )
 
 
 # ---------------------------------------------------------------------------------------------- 5. R-hat
@@ -335,13 +375,15 @@ def _convergence(job: _Job, chains: Chains) -> float | None:
         vals = [i["rhat_max"] for i in chains.infos if i["rhat_max"] is not None]
         rhat_max = max(vals) if vals else None
     if rhat_max is not None and rhat_max > RHAT_TARGET:
-        msg = (f"R-hat {rhat_max:.4f} > {RHAT_TARGET}: the chains disagree; sample longer or use better moves")
+        msg = f"R-hat {rhat_max:.4f} > {RHAT_TARGET}: the chains disagree; sample longer or use better moves"
         job.notes.append(msg)
         warnings.warn(msg, ShortChainWarning, stacklevel=3)
     short = [i["index"] for i in chains.infos if not i["trusted"] and i["kind"] == "profile"]
     if short:
-        job.notes.append(f"{len(short)} profile chain(s) are shorter than {int(TRUST_FACTOR)} autocorrelation "
-                         "times (short by design): their own diagnostics are indicative only")
+        job.notes.append(
+            f"{len(short)} profile chain(s) are shorter than {int(TRUST_FACTOR)} autocorrelation "
+            "times (short by design): their own diagnostics are indicative only"
+        )
     return rhat_max
 
 
@@ -350,16 +392,39 @@ def _finish(job: _Job, chains: Chains, samples: _Samples, rhat_max: float | None
     """The metadata, the samples file (written atomically), the checkpoints removed (unless kept)."""
     assert job.plan is not None
     clock = job.clock
-    timing = Timing(start=clock["start"], sampling=clock["sampling"], diagnostics=clock["diagnostics"],
-                    end=time.perf_counter(), before_resume=clock.get("before_resume"))
+    timing = Timing(
+        start=clock["start"],
+        sampling=clock["sampling"],
+        diagnostics=clock["diagnostics"],
+        end=time.perf_counter(),
+        before_resume=clock.get("before_resume"),
+    )
     n = int(samples.points.shape[0])
-    sampling = sampling_section(job.opts, n_walkers=job.n_walkers, source_info=job.source_info,
-                                initial_given=job.initial is not None, plan=job.plan, chains=chains,
-                                split=samples.split, split_seed=samples.split_seed, n_samples=n,
-                                rhat_max=rhat_max, notes=job.notes, timing=timing)
-    write_dataset(job.out, points=samples.points, logpdf=samples.logpdf, segment=samples.segment,
-                  weight=samples.weight, split=samples.split, parameters=job.parameters, sampling=sampling,
-                  source=job.source_info)
+    sampling = sampling_section(
+        job.opts,
+        n_walkers=job.n_walkers,
+        source_info=job.source_info,
+        initial_given=job.initial is not None,
+        plan=job.plan,
+        chains=chains,
+        split=samples.split,
+        split_seed=samples.split_seed,
+        n_samples=n,
+        rhat_max=rhat_max,
+        notes=job.notes,
+        timing=timing,
+    )
+    write_dataset(
+        job.out,
+        points=samples.points,
+        logpdf=samples.logpdf,
+        segment=samples.segment,
+        weight=samples.weight,
+        split=samples.split,
+        parameters=job.parameters,
+        sampling=sampling,
+        source=job.source_info,
+    )
     if not job.keep_checkpoints:
         job.store.remove()
     return SampleResult(path=job.out, n_samples=n, sampling=sampling, warnings=job.notes, resumed=job.resume)

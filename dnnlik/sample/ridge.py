@@ -27,9 +27,16 @@ from ..errors import InvalidInputError
 __all__ = ["ridge_samples"]
 
 
-def ridge_samples(source: LogDensity, n: int, poi_range: tuple[float, float], *, poi: str | None = None,
-                  n_grid: int = 41, seed: int = 0,
-                  scale_power: float = 1.0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def ridge_samples(
+    source: LogDensity,
+    n: int,
+    poi_range: tuple[float, float],
+    *,
+    poi: str | None = None,
+    n_grid: int = 41,
+    seed: int = 0,
+    scale_power: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``(points, logpdf, metadata)``: ``n`` points around the profile ridge of ``poi`` over ``poi_range``.
 
     The scale is ``s = u ** scale_power`` with ``u ~ U(0, 1)``: powers above 1 put more points near the ridge.
@@ -55,8 +62,9 @@ def ridge_samples(source: LogDensity, n: int, poi_range: tuple[float, float], *,
 
     lo, hi = (float(v) for v in poi_range)
     if not lo < hi or n < 1 or n_grid < 2 or not scale_power > 0:
-        raise InvalidInputError(f"needs lo < hi, n >= 1 and n_grid >= 2 (got {poi_range}, {n}, {n_grid})",
-                                where="ridge_samples")
+        raise InvalidInputError(
+            f"needs lo < hi, n >= 1 and n_grid >= 2 (got {poi_range}, {n}, {n_grid})", where="ridge_samples"
+        )
     params = list(source.parameters)
     poi = default_poi(source) if poi is None else poi
     j = [p.name for p in params].index(poi)
@@ -76,7 +84,15 @@ def ridge_samples(source: LogDensity, n: int, poi_range: tuple[float, float], *,
     base[:, free] += scale[:, None] * (rng.standard_normal((n, free.size)) @ chol.T)
     values = np.asarray(source.logpdf(base), dtype=np.float64)
     keep = np.isfinite(values)
-    meta = {"kind": "ridge", "n_requested": int(n), "n_kept": int(keep.sum()), "poi": poi, "poi_range": [lo, hi],
-            "n_grid": int(n_grid), "seed": int(seed), "scale_power": float(scale_power),
-            "rule": "profiled maximum (interpolated) + U(0,1)**scale_power x Laplace-covariance draw of the others"}
+    meta = {
+        "kind": "ridge",
+        "n_requested": int(n),
+        "n_kept": int(keep.sum()),
+        "poi": poi,
+        "poi_range": [lo, hi],
+        "n_grid": int(n_grid),
+        "seed": int(seed),
+        "scale_power": float(scale_power),
+        "rule": "profiled maximum (interpolated) + U(0,1)**scale_power x Laplace-covariance draw of the others",
+    }
     return base[keep], values[keep], meta

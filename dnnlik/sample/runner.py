@@ -53,6 +53,7 @@ MAX_STEPS_FACTOR = 50
 
 def checked_target(fn: Callable[[np.ndarray], np.ndarray], where: str) -> Callable[[np.ndarray], np.ndarray]:
     """``fn`` checked at every call: one value per point, each finite or -inf (InvalidInputError at ``where``)."""
+
     def log_prob(z: np.ndarray) -> np.ndarray:
         out = np.asarray(fn(z), dtype=np.float64)
         if out.shape != (z.shape[0],):
@@ -128,8 +129,18 @@ class Runner:
         notes: the run's warnings, appended to.
     """
 
-    def __init__(self, source: LogDensity, opts: SampleOptions, store: CheckpointStore, segments: list[Segment], *,
-                 specs: Sequence[MoveSpec], n_walkers: int, initial: np.ndarray | None, notes: list[str]) -> None:
+    def __init__(
+        self,
+        source: LogDensity,
+        opts: SampleOptions,
+        store: CheckpointStore,
+        segments: list[Segment],
+        *,
+        specs: Sequence[MoveSpec],
+        n_walkers: int,
+        initial: np.ndarray | None,
+        notes: list[str],
+    ) -> None:
         self.source = source
         self.opts = opts
         self.store = store
@@ -163,21 +174,33 @@ class Runner:
         chain = np.concatenate([c.chain for c in chains])[steps <= self.opts.tune_steps]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            bt = choose_burn_in_and_thin(chain, burn_factor=self.opts.burn_factor,
-                                         thin_factor=self.opts.thin_factor, discard_fraction=TUNE_DISCARD,
-                                         on_short=self.opts.on_short_chain, what="tuning chain")
+            bt = choose_burn_in_and_thin(
+                chain,
+                burn_factor=self.opts.burn_factor,
+                thin_factor=self.opts.thin_factor,
+                discard_fraction=TUNE_DISCARD,
+                on_short=self.opts.on_short_chain,
+                what="tuning chain",
+            )
         if self.opts.burn_in is not None or self.opts.thin is not None:
-            bt = BurnThin(burn_in=bt.burn_in if self.opts.burn_in is None else self.opts.burn_in,
-                          thin=bt.thin if self.opts.thin is None else self.opts.thin,
-                          tau_max=bt.tau_max, tau=bt.tau, steps=bt.steps, trusted=bt.trusted, warning=bt.warning)
+            bt = BurnThin(
+                burn_in=bt.burn_in if self.opts.burn_in is None else self.opts.burn_in,
+                thin=bt.thin if self.opts.thin is None else self.opts.thin,
+                tau_max=bt.tau_max,
+                tau=bt.tau,
+                steps=bt.steps,
+                trusted=bt.trusted,
+                warning=bt.warning,
+            )
         for w in caught:
             self.notes.append(str(w.message))
             warnings.warn(str(w.message), ShortChainWarning, stacklevel=4)
         self.tuning = bt
 
     # ------------------------------------------------------------------ one segment
-    def initial_walkers(self, seg: Segment, target: Callable[[np.ndarray], np.ndarray],
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def initial_walkers(
+        self, seg: Segment, target: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Starting walkers with a finite log-density: the given ones (unbiased segments), or draws.
 
         Draws come from the segment's Laplace proposal, else a small ball
@@ -189,12 +212,12 @@ class Runner:
             lp = target(coords)
             if not np.all(np.isfinite(lp)):
                 bad = int(np.flatnonzero(~np.isfinite(lp))[0])
-                raise InvalidInputError(f"the log-density is -inf at walker {bad} (outside the support)",
-                                        where="initial")
+                raise InvalidInputError(
+                    f"the log-density is -inf at walker {bad} (outside the support)", where="initial"
+                )
             return coords, lp
         if seg.laplace_mean is not None and seg.laplace_precision is not None:
-            proposal = LaplaceIndependenceMove(seg.laplace_mean, seg.laplace_precision, df=None,
-                                               uniform=seg.window)
+            proposal = LaplaceIndependenceMove(seg.laplace_mean, seg.laplace_precision, df=None, uniform=seg.window)
             draw: Callable[[int], np.ndarray] = lambda k: proposal.draw(k, rng)  # noqa: E731
         else:
             centre = seg.base[seg.free]
@@ -214,20 +237,31 @@ class Runner:
                 return coords, lp
             coords[bad] = draw(int(bad.sum()))
             lp[bad] = target(coords[bad])
-        raise DnnlikError(f"could not find {w} starting points with a finite log-density for segment "
-                          f"{seg.index} ({seg.kind}) in {MAX_INIT_TRIES} tries", where="sample")
+        raise DnnlikError(
+            f"could not find {w} starting points with a finite log-density for segment "
+            f"{seg.index} ({seg.kind}) in {MAX_INIT_TRIES} tries",
+            where="sample",
+        )
 
     def run_segment(self, seg: Segment, resume: Chunk | None, bar: Any) -> None:
         """Run one segment chunk by chunk, from its start or from its last checkpoint ``resume``, to its target."""
         target = checked_target(seg.target(self.source), where=f"source (segment {seg.index})")
-        moves = build_moves(self.specs, ndim=seg.ndim, mean=seg.laplace_mean, precision=seg.laplace_precision,
-                            df=self.opts.df, uniform=seg.window)
+        moves = build_moves(
+            self.specs,
+            ndim=seg.ndim,
+            mean=seg.laplace_mean,
+            precision=seg.laplace_precision,
+            df=self.opts.df,
+            uniform=seg.window,
+        )
         sampler = emcee.EnsembleSampler(self.n_walkers, seg.ndim, target, vectorize=True, moves=moves)
         walk = self._start(seg, resume, target, len(moves))
         for (m, _), (proposed, accepted) in zip(moves, walk.counters["moves"]):
             m.proposed, m.accepted = int(proposed), int(accepted)
-        max_steps = MAX_STEPS_FACTOR * (self.opts.tune_steps
-                                        + math.ceil(seg.n_target / self.n_walkers) * (self.opts.thin or 1)) + 10_000
+        max_steps = (
+            MAX_STEPS_FACTOR * (self.opts.tune_steps + math.ceil(seg.n_target / self.n_walkers) * (self.opts.thin or 1))
+            + 10_000
+        )
         while True:
             if seg.reference and self.tuning is None and walk.step >= self.opts.tune_steps:
                 self.tune()
@@ -239,13 +273,22 @@ class Runner:
                 break
             self._run_chunk(seg, sampler, moves, walk, n_steps, bar)
 
-    def _start(self, seg: Segment, resume: Chunk | None, target: Callable[[np.ndarray], np.ndarray],
-               n_moves: int) -> _Walk:
+    def _start(
+        self, seg: Segment, resume: Chunk | None, target: Callable[[np.ndarray], np.ndarray], n_moves: int
+    ) -> _Walk:
         """A segment's walk: fresh (seeded from the run's seed and the segment's index) or from a checkpoint."""
         if resume is not None:
             moved = resume.moved if resume.moved is not None else np.zeros(self.n_walkers, dtype=np.int64)
-            return _Walk(resume.coords, resume.state_log_prob, resume.random_state, resume.step_end,
-                         resume.index + 1, dict(resume.counters), resume.last_kept, moved)
+            return _Walk(
+                resume.coords,
+                resume.state_log_prob,
+                resume.random_state,
+                resume.step_end,
+                resume.index + 1,
+                dict(resume.counters),
+                resume.last_kept,
+                moved,
+            )
         init_seq, mcmc_seq = self.seeds[seg.index].spawn(2)
         coords, lp = self.initial_walkers(seg, target, np.random.default_rng(init_seq))
         random_state = np.random.RandomState(np.random.MT19937(mcmc_seq)).get_state()
@@ -268,14 +311,23 @@ class Runner:
             raise DnnlikError(
                 f"segment {seg.index} ({seg.kind}) has only {n_unique} distinct samples "
                 f"of {seg.n_target} after {walk.step} steps: the moves hardly ever accept (acceptance "
-                f"{walk.moved.mean() / max(walk.step, 1):.2g}); try other moves", where="sample")
+                f"{walk.moved.mean() / max(walk.step, 1):.2g}); try other moves",
+                where="sample",
+            )
         rate = n_unique / n_kept if n_kept else 1.0
         need = math.ceil((seg.n_target - n_unique) / (self.n_walkers * max(rate, 0.05)))
         last = self.next_kept(walk.step) + (need - 1) * self.tuning.thin
         return min(opts.checkpoint_every, last - walk.step)
 
-    def _run_chunk(self, seg: Segment, sampler: emcee.EnsembleSampler, moves: list[tuple[CountingMove, float]],
-                   walk: _Walk, n_steps: int, bar: Any) -> None:
+    def _run_chunk(
+        self,
+        seg: Segment,
+        sampler: emcee.EnsembleSampler,
+        moves: list[tuple[CountingMove, float]],
+        walk: _Walk,
+        n_steps: int,
+        bar: Any,
+    ) -> None:
         """``n_steps`` steps from ``walk`` (advanced in place), then the checkpoint of the chunk.
 
         While tuning every step is stored; afterwards only the kept ones.
@@ -306,14 +358,24 @@ class Runner:
         walk.coords, walk.log_prob = prev, state.log_prob.copy()
         walk.random_state = sampler.random_state
         walk.counters["moves"] = [[m.proposed, m.accepted] for m, _ in moves]
-        self.store.write_chunk(Chunk(
-            segment=seg.index, index=walk.index, step_start=walk.step, step_end=s,
-            steps=np.asarray(kept_steps, dtype=np.int64),
-            chain=np.asarray(kept_chain).reshape(len(kept_steps), w, seg.ndim),
-            log_prob=np.asarray(kept_lp).reshape(len(kept_steps), w),
-            coords=walk.coords, state_log_prob=walk.log_prob, random_state=walk.random_state,
-            counters=walk.counters, last_kept=walk.last_kept, moved=walk.moved,
-            wall_time_s=time.perf_counter() - t0))
+        self.store.write_chunk(
+            Chunk(
+                segment=seg.index,
+                index=walk.index,
+                step_start=walk.step,
+                step_end=s,
+                steps=np.asarray(kept_steps, dtype=np.int64),
+                chain=np.asarray(kept_chain).reshape(len(kept_steps), w, seg.ndim),
+                log_prob=np.asarray(kept_lp).reshape(len(kept_steps), w),
+                coords=walk.coords,
+                state_log_prob=walk.log_prob,
+                random_state=walk.random_state,
+                counters=walk.counters,
+                last_kept=walk.last_kept,
+                moved=walk.moved,
+                wall_time_s=time.perf_counter() - t0,
+            )
+        )
         walk.step, walk.index = s, walk.index + 1
 
     def _count_kept(self, seg: Segment, walk: _Walk, row: np.ndarray, bar: Any) -> None:
@@ -392,7 +454,7 @@ class Runner:
             out.wall_time_s += sum(c.wall_time_s for c in chunks)
             moved = chunks[-1].moved
             out.moved += int(moved.sum()) if moved is not None else 0
-            for (name, (prop, acc)) in zip([s.name for s in self.specs], chunks[-1].counters["moves"]):
+            for name, (prop, acc) in zip([s.name for s in self.specs], chunks[-1].counters["moves"]):
                 mc = out.move_counts.setdefault(name, [0, 0])
                 mc[0] += prop
                 mc[1] += acc
@@ -400,8 +462,7 @@ class Runner:
         out.rhat = SplitRhatAccumulator.pooled_rhat(list(pool.values())) if pool else None
         return out
 
-    def _read_kept(self, seg: Segment, paths: list[Path], k_seg: int,
-                   pooled: SplitRhatAccumulator | None) -> _Kept:
+    def _read_kept(self, seg: Segment, paths: list[Path], k_seg: int, pooled: SplitRhatAccumulator | None) -> _Kept:
         """One segment's kept steps, a chunk at a time: its samples, their multiplicities, tau's tail, R-hat.
 
         ``pooled``: the segment's share of the R-hat pooled over unbiased segments, fed on the way.
@@ -435,28 +496,36 @@ class Runner:
                 pooled.add(rows, index)
             first_tau = k_seg - TAU_MAX_STEPS
             if index + rows.shape[0] > first_tau:
-                tau_parts.append(rows[max(0, first_tau - index):, :TAU_MAX_WALKERS].copy())
+                tau_parts.append(rows[max(0, first_tau - index) :, :TAU_MAX_WALKERS].copy())
             index += rows.shape[0]
-        return _Kept(z=np.concatenate(z_parts)[:seg.n_target], logpdf=np.concatenate(lp_parts)[:seg.n_target],
-                     weight=multiplicities(np.concatenate(fresh_parts))[:seg.n_target],
-                     tau_tail=np.concatenate(tau_parts),
-                     rhat=own.rhat() if own is not None else np.full(seg.ndim, np.nan))
+        return _Kept(
+            z=np.concatenate(z_parts)[: seg.n_target],
+            logpdf=np.concatenate(lp_parts)[: seg.n_target],
+            weight=multiplicities(np.concatenate(fresh_parts))[: seg.n_target],
+            tau_tail=np.concatenate(tau_parts),
+            rhat=own.rhat() if own is not None else np.full(seg.ndim, np.nan),
+        )
 
     def _segment_info(self, seg: Segment, kept: _Kept, last: Chunk, k_seg: int) -> dict[str, Any]:
         """A segment's entry in the metadata's ``strategy_options.segments``: its plan and its diagnostics."""
         tail = kept.tau_tail
         tau_kept = integrated_time(tail) if tail.shape[0] >= 2 else np.full(seg.ndim, np.nan)
         tau_kept_max = float(np.nanmax(tau_kept)) if np.isfinite(tau_kept).any() else float("nan")
-        n_eff = min(float(kept.z.shape[0]), k_seg * self.n_walkers / tau_kept_max) \
-            if math.isfinite(tau_kept_max) else 0.0
+        n_eff = (
+            min(float(kept.z.shape[0]), k_seg * self.n_walkers / tau_kept_max) if math.isfinite(tau_kept_max) else 0.0
+        )
         n_steps, moved = last.step_end, last.moved
-        return {**seg.describe(), "n_steps": int(n_steps), "n_kept_steps": k_seg,
-                "n_samples": int(kept.z.shape[0]),
-                "acceptance_fraction": float(moved.mean() / n_steps) if moved is not None and n_steps else None,
-                "autocorrelation_time_kept": tau_kept_max if math.isfinite(tau_kept_max) else None,
-                "rhat_max": float(np.nanmax(kept.rhat)) if np.isfinite(kept.rhat).any() else None,
-                "effective_samples": n_eff,
-                "trusted": bool(k_seg >= TRUST_FACTOR * tau_kept_max)}
+        return {
+            **seg.describe(),
+            "n_steps": int(n_steps),
+            "n_kept_steps": k_seg,
+            "n_samples": int(kept.z.shape[0]),
+            "acceptance_fraction": float(moved.mean() / n_steps) if moved is not None and n_steps else None,
+            "autocorrelation_time_kept": tau_kept_max if math.isfinite(tau_kept_max) else None,
+            "rhat_max": float(np.nanmax(kept.rhat)) if np.isfinite(kept.rhat).any() else None,
+            "effective_samples": n_eff,
+            "trusted": bool(k_seg >= TRUST_FACTOR * tau_kept_max),
+        }
 
 
 @dataclass(frozen=True)
@@ -478,7 +547,7 @@ def multiplicities(fresh: np.ndarray) -> np.ndarray:
     Returned in the order of ``chain[fresh]`` (step-major). Row 0 must be all True.
     """
     k, w = fresh.shape
-    flat = fresh.T.reshape(-1)                    # walker-major: runs never cross walkers
+    flat = fresh.T.reshape(-1)  # walker-major: runs never cross walkers
     starts = np.flatnonzero(flat)
     runs = np.diff(np.append(starts, flat.size))
     counts = np.zeros(flat.size, dtype=np.int64)

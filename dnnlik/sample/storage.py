@@ -78,9 +78,13 @@ def random_state_to_h5(group: h5py.Group, state: tuple[Any, ...]) -> None:
 
 def random_state_from_h5(group: h5py.Group) -> tuple[Any, ...]:
     """The ``numpy.random.RandomState`` state tuple stored by :func:`random_state_to_h5`."""
-    return (str(group.attrs["rs_kind"]), np.asarray(group["rs_keys"][()], dtype=np.uint32),
-            int(group.attrs["rs_pos"]), int(group.attrs["rs_has_gauss"]),
-            float(group.attrs["rs_cached_gaussian"]))
+    return (
+        str(group.attrs["rs_kind"]),
+        np.asarray(group["rs_keys"][()], dtype=np.uint32),
+        int(group.attrs["rs_pos"]),
+        int(group.attrs["rs_has_gauss"]),
+        float(group.attrs["rs_cached_gaussian"]),
+    )
 
 
 @dataclass
@@ -91,15 +95,15 @@ class Chunk:
     index: int
     step_start: int
     step_end: int
-    steps: np.ndarray                # (k,) step numbers of the stored samples
-    chain: np.ndarray                # (k, W, d) sampler coordinates
-    log_prob: np.ndarray             # (k, W)
-    coords: np.ndarray               # (W, d) state at step_end
-    state_log_prob: np.ndarray       # (W,)
+    steps: np.ndarray  # (k,) step numbers of the stored samples
+    chain: np.ndarray  # (k, W, d) sampler coordinates
+    log_prob: np.ndarray  # (k, W)
+    coords: np.ndarray  # (W, d) state at step_end
+    state_log_prob: np.ndarray  # (W,)
     random_state: tuple[Any, ...]
     counters: dict[str, Any] = field(default_factory=dict)  # JSON-able bookkeeping
     last_kept: np.ndarray | None = None  # (W, d) last kept sample of each walker
-    moved: np.ndarray | None = None      # (W,) steps in which each walker moved, cumulative
+    moved: np.ndarray | None = None  # (W,) steps in which each walker moved, cumulative
     wall_time_s: float = 0.0
 
 
@@ -126,8 +130,9 @@ class CheckpointStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise DnnlikError("another run is using these checkpoints right now; wait for it to end or stop "
-                              "it", where=str(self.path)) from None
+            raise DnnlikError(
+                "another run is using these checkpoints right now; wait for it to end or stop it", where=str(self.path)
+            ) from None
         self._lock_fd = fd
 
     def unlock(self) -> None:
@@ -178,8 +183,9 @@ class CheckpointStore:
             with h5py.File(self.plan_path, "r") as f:
                 return json.loads(f.attrs["config"])
         except (OSError, KeyError, ValueError) as exc:
-            raise DnnlikError(f"unreadable checkpoint plan ({exc}); start again with overwrite=True",
-                              where=str(self.plan_path)) from None
+            raise DnnlikError(
+                f"unreadable checkpoint plan ({exc}); start again with overwrite=True", where=str(self.plan_path)
+            ) from None
 
     def open_plan(self) -> h5py.File:
         """``plan.h5``, open for reading."""
@@ -202,8 +208,10 @@ class CheckpointStore:
         for seg, idx, _ in found:
             expected = per_segment.get(seg, 0)
             if idx != expected:
-                raise DnnlikError(f"checkpoint chunk {expected} of segment {seg} is missing; start again "
-                                  "with overwrite=True", where=str(self.path))
+                raise DnnlikError(
+                    f"checkpoint chunk {expected} of segment {seg} is missing; start again with overwrite=True",
+                    where=str(self.path),
+                )
             per_segment[seg] = idx + 1
         return found
 
@@ -234,12 +242,15 @@ class CheckpointStore:
             with h5py.File(path, "r") as f:
                 g = f["state"]
                 return Chunk(
-                    segment=int(f.attrs["segment"]), index=int(f.attrs["index"]),
-                    step_start=int(f.attrs["step_start"]), step_end=int(f.attrs["step_end"]),
+                    segment=int(f.attrs["segment"]),
+                    index=int(f.attrs["index"]),
+                    step_start=int(f.attrs["step_start"]),
+                    step_end=int(f.attrs["step_end"]),
                     steps=f["steps"][()],
                     chain=f["chain"][()] if data else np.empty((0,)),
                     log_prob=f["log_prob"][()] if data else np.empty((0,)),
-                    coords=g["coords"][()], state_log_prob=g["log_prob"][()],
+                    coords=g["coords"][()],
+                    state_log_prob=g["log_prob"][()],
                     random_state=random_state_from_h5(g),
                     counters=json.loads(f.attrs["counters"]),
                     last_kept=g["last_kept"][()] if "last_kept" in g else None,
@@ -247,5 +258,6 @@ class CheckpointStore:
                     wall_time_s=float(f.attrs["wall_time_s"]),
                 )
         except (OSError, KeyError, ValueError) as exc:
-            raise DnnlikError(f"unreadable checkpoint ({exc}); start again with overwrite=True",
-                              where=str(path)) from None
+            raise DnnlikError(
+                f"unreadable checkpoint ({exc}); start again with overwrite=True", where=str(path)
+            ) from None

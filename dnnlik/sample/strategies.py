@@ -28,8 +28,17 @@ from ..errors import InvalidInputError
 from .laplace import Laplace, laplace_at
 from .options import FALLBACK_MOVE_SET, STRATEGIES, MoveSpec, SampleOptions, needs_laplace, parse_moves
 
-__all__ = ["STRATEGIES", "Segment", "Plan", "plan_run", "split_counts", "build_segments", "segments_to_h5",
-           "segments_from_h5"]
+__all__ = [
+    "STRATEGIES",
+    "Segment",
+    "Plan",
+    "plan_run",
+    "split_counts",
+    "build_segments",
+    "segments_to_h5",
+    "segments_from_h5",
+]
+
 
 @dataclass
 class Segment:
@@ -85,8 +94,13 @@ class Segment:
 
     def describe(self) -> dict[str, Any]:
         """The segment's plan for the metadata (``strategy_options.segments``)."""
-        out: dict[str, Any] = {"index": self.index, "kind": self.kind, "n_target": self.n_target,
-                               "n_dimensions": self.ndim, "reference": self.reference}
+        out: dict[str, Any] = {
+            "index": self.index,
+            "kind": self.kind,
+            "n_target": self.n_target,
+            "n_dimensions": self.ndim,
+            "reference": self.reference,
+        }
         if self.poi_value is not None:
             out["poi_value"] = self.poi_value
         if self.window is not None:
@@ -153,11 +167,19 @@ def build_segments(
         choices["laplace"] = {**lap.info}
 
     n_unbiased, n_profile = _sample_counts(strategy, n, profile_fraction)
-    segments = [Segment(index=0, kind="unbiased", n_target=count, free=everything.copy(), base=best.point.copy(),
-                        laplace_mean=None if lap is None else lap.mean,
-                        laplace_precision=None if lap is None else lap.precision,
-                        info={"centre": "global maximum"})
-                for count in (split_counts(n_unbiased, n_chains) if n_unbiased else [])]
+    segments = [
+        Segment(
+            index=0,
+            kind="unbiased",
+            n_target=count,
+            free=everything.copy(),
+            base=best.point.copy(),
+            laplace_mean=None if lap is None else lap.mean,
+            laplace_precision=None if lap is None else lap.precision,
+            info={"centre": "global maximum"},
+        )
+        for count in (split_counts(n_unbiased, n_chains) if n_unbiased else [])
+    ]
     if n_profile:
         grid = _profile_grid(source, poi, poi_grid, poi_range, poi_sigmas, window, best.point, lap)
         segments += _profile_segments(source, grid, n_profile, best.point, need_laplace)
@@ -193,12 +215,25 @@ class _ProfileGrid:
     width_text: str
 
     def choices(self) -> dict[str, Any]:
-        return {"poi": self.poi, "poi_range": [float(self.lo), float(self.hi)], "poi_range_rule": self.rule,
-                "grid": [float(c) for c in self.centres], "window": self.width_text}
+        return {
+            "poi": self.poi,
+            "poi_range": [float(self.lo), float(self.hi)],
+            "poi_range_rule": self.rule,
+            "grid": [float(c) for c in self.centres],
+            "window": self.width_text,
+        }
 
 
-def _profile_grid(source: LogDensity, poi: str | None, poi_grid: int, poi_range: tuple[float, float] | None,
-                  poi_sigmas: float, window: str | float, best: np.ndarray, lap: Laplace | None) -> _ProfileGrid:
+def _profile_grid(
+    source: LogDensity,
+    poi: str | None,
+    poi_grid: int,
+    poi_range: tuple[float, float] | None,
+    poi_sigmas: float,
+    window: str | float,
+    best: np.ndarray,
+    lap: Laplace | None,
+) -> _ProfileGrid:
     """The POI, its range (given, or the best fit +- ``poi_sigmas`` Laplace sigma, within the bounds), the grid."""
     from ..infer import default_poi
 
@@ -206,14 +241,14 @@ def _profile_grid(source: LogDensity, poi: str | None, poi_grid: int, poi_range:
     names = [p.name for p in params]
     poi_name = default_poi(source) if poi is None else poi
     if poi_name not in names:
-        raise InvalidInputError(f"unknown parameter {poi_name!r}; known: {names[:8]}"
-                                + (" ..." if len(names) > 8 else ""), where="poi")
+        raise InvalidInputError(
+            f"unknown parameter {poi_name!r}; known: {names[:8]}" + (" ..." if len(names) > 8 else ""), where="poi"
+        )
     j = names.index(poi_name)
     p = params[j]
     if poi_range is None:
         if lap is None:
-            raise InvalidInputError("no Laplace approximation to choose the POI range from; give it",
-                                    where="poi_range")
+            raise InvalidInputError("no Laplace approximation to choose the POI range from; give it", where="poi_range")
         sigma = float(lap.sigma[j])
         lo, hi = best[j] - poi_sigmas * sigma, best[j] + poi_sigmas * sigma
         rule = f"best fit +- {poi_sigmas:g} Laplace sigma ({sigma:.4g}), within the bounds"
@@ -222,8 +257,9 @@ def _profile_grid(source: LogDensity, poi: str | None, poi_grid: int, poi_range:
         rule = "given"
     lo, hi = max(lo, p.lower), min(hi, p.upper)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise InvalidInputError(f"empty or infinite POI range [{lo:g}, {hi:g}] (bounds "
-                                f"[{p.lower:g}, {p.upper:g}])", where="poi_range")
+        raise InvalidInputError(
+            f"empty or infinite POI range [{lo:g}, {hi:g}] (bounds [{p.lower:g}, {p.upper:g}])", where="poi_range"
+        )
     edges = np.linspace(lo, hi, poi_grid + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
     if window == "tile":
@@ -236,8 +272,9 @@ def _profile_grid(source: LogDensity, poi: str | None, poi_grid: int, poi_range:
     return _ProfileGrid(poi_name, j, lo, hi, rule, centres, windows, width_text)
 
 
-def _profile_segments(source: LogDensity, grid: _ProfileGrid, n_profile: int, best: np.ndarray,
-                      need_laplace: bool) -> list[Segment]:
+def _profile_segments(
+    source: LogDensity, grid: _ProfileGrid, n_profile: int, best: np.ndarray, need_laplace: bool
+) -> list[Segment]:
     """One segment per POI value, started at the profiled maximum there (the POI fixed for a zero window)."""
     from ..infer import profile
 
@@ -245,22 +282,30 @@ def _profile_segments(source: LogDensity, grid: _ProfileGrid, n_profile: int, be
     everything = np.arange(best.size)
     others = np.array([i for i in everything if i != grid.index], dtype=np.intp)
     segments = []
-    for count, c, (wlo, whi), fit in zip(split_counts(n_profile, len(grid.centres)), grid.centres, grid.windows,
-                                         fits):
+    for count, c, (wlo, whi), fit in zip(split_counts(n_profile, len(grid.centres)), grid.centres, grid.windows, fits):
         fixed = whi <= wlo
         free = others if fixed else everything.copy()
         plap = _laplace_or_none(source, fit.point, free, need_laplace)
-        segments.append(Segment(
-            index=0, kind="profile", n_target=count, free=free, base=fit.point.copy(),
-            window=None if fixed else (grid.index, float(wlo), float(whi)),
-            laplace_mean=None if plap is None else plap.mean,
-            laplace_precision=None if plap is None else plap.precision,
-            poi_value=float(c), info={"centre": "profiled maximum", "profiled_logpdf": fit.logpdf}))
+        segments.append(
+            Segment(
+                index=0,
+                kind="profile",
+                n_target=count,
+                free=free,
+                base=fit.point.copy(),
+                window=None if fixed else (grid.index, float(wlo), float(whi)),
+                laplace_mean=None if plap is None else plap.mean,
+                laplace_precision=None if plap is None else plap.precision,
+                poi_value=float(c),
+                info={"centre": "profiled maximum", "profiled_logpdf": fit.logpdf},
+            )
+        )
     return segments
 
 
-def _reference_first(segments: list[Segment], best: np.ndarray, choices: dict[str, Any],
-                     names: list[str]) -> list[Segment]:
+def _reference_first(
+    segments: list[Segment], best: np.ndarray, choices: dict[str, Any], names: list[str]
+) -> list[Segment]:
     """The reference segment (tuned first; its burn-in and thinning serve all) first, then number them.
 
     The reference is the first unbiased segment, else the profile segment nearest the best fit.
@@ -319,13 +364,25 @@ def plan_run(source: LogDensity, opts: SampleOptions) -> Plan:
     where ``auto`` falls back to :data:`~.options.FALLBACK_MOVE_SET` (a segment without a Laplace
     approximation)."""
     segments, choices = build_segments(
-        source, strategy=opts.strategy, n=opts.n, n_chains=opts.n_chains,
-        profile_fraction=opts.profile_fraction, poi=opts.poi, poi_grid=opts.poi_grid,
-        poi_range=opts.poi_range, poi_sigmas=opts.poi_sigmas, window=opts.window,
-        need_laplace=needs_laplace(parse_moves(opts.moves)) and opts.moves != "auto")
+        source,
+        strategy=opts.strategy,
+        n=opts.n,
+        n_chains=opts.n_chains,
+        profile_fraction=opts.profile_fraction,
+        poi=opts.poi,
+        poi_grid=opts.poi_grid,
+        poi_range=opts.poi_range,
+        poi_sigmas=opts.poi_sigmas,
+        window=opts.window,
+        need_laplace=needs_laplace(parse_moves(opts.moves)) and opts.moves != "auto",
+    )
     if opts.moves == "auto" and any(s.laplace_mean is None for s in segments):
-        return Plan(segments, choices, FALLBACK_MOVE_SET,
-                    f"no Laplace approximation: moves '{FALLBACK_MOVE_SET}' instead of 'auto'")
+        return Plan(
+            segments,
+            choices,
+            FALLBACK_MOVE_SET,
+            f"no Laplace approximation: moves '{FALLBACK_MOVE_SET}' instead of 'auto'",
+        )
     return Plan(segments, choices, opts.moves)
 
 
@@ -358,12 +415,19 @@ def segments_from_h5(group: h5py.Group) -> list[Segment]:
     for key in sorted(group):
         g = group[key]
         w = g.attrs.get("window")
-        out.append(Segment(
-            index=int(key), kind=str(g.attrs["kind"]), n_target=int(g.attrs["n_target"]),
-            free=g["free"][()], base=g["base"][()],
-            window=None if w is None else (int(w[0]), float(w[1]), float(w[2])),
-            laplace_mean=g["laplace_mean"][()] if "laplace_mean" in g else None,
-            laplace_precision=g["laplace_precision"][()] if "laplace_precision" in g else None,
-            poi_value=float(g.attrs["poi_value"]) if "poi_value" in g.attrs else None,
-            reference=bool(g.attrs["reference"]), info=json.loads(g.attrs["info"])))
+        out.append(
+            Segment(
+                index=int(key),
+                kind=str(g.attrs["kind"]),
+                n_target=int(g.attrs["n_target"]),
+                free=g["free"][()],
+                base=g["base"][()],
+                window=None if w is None else (int(w[0]), float(w[1]), float(w[2])),
+                laplace_mean=g["laplace_mean"][()] if "laplace_mean" in g else None,
+                laplace_precision=g["laplace_precision"][()] if "laplace_precision" in g else None,
+                poi_value=float(g.attrs["poi_value"]) if "poi_value" in g.attrs else None,
+                reference=bool(g.attrs["reference"]),
+                info=json.loads(g.attrs["info"]),
+            )
+        )
     return out

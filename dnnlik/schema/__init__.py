@@ -75,8 +75,19 @@ def registry() -> Any:
 
 
 # Keywords of draft 2020-12 whose value is a schema, a list of schemas, or a map of names to schemas.
-_SUBSCHEMA = ("additionalProperties", "items", "contains", "not", "if", "then", "else", "propertyNames",
-              "unevaluatedItems", "unevaluatedProperties", "contentSchema")
+_SUBSCHEMA = (
+    "additionalProperties",
+    "items",
+    "contains",
+    "not",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+)
 _SUBSCHEMA_LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SUBSCHEMA_MAP = ("properties", "$defs", "definitions", "dependentSchemas")
 _ORIGINAL_PATTERN: dict[str, str] = {}  # translated -> as written in the schema file
@@ -91,7 +102,9 @@ def _ecma_schema(schema: Any, where: str) -> Any:
         try:
             out = ecma.translate(pattern)
         except ecma.UnsupportedPatternError as exc:
-            raise DnnlikError(f"schema {where} holds a pattern dnnlik cannot run with its ECMA-262 meaning: {exc}") from None
+            raise DnnlikError(
+                f"schema {where} holds a pattern dnnlik cannot run with its ECMA-262 meaning: {exc}"
+            ) from None
         _ORIGINAL_PATTERN[out] = pattern
         return out
 

@@ -78,9 +78,13 @@ class Preprocessing:
 
     def graph_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :class:`dnnlik.graph.NetworkSpec` for these scalings and baseline."""
-        return {"input_shift": self.input_shift, "input_scale": self.input_scale,
-                "output_shift": self.output_shift, "output_scale": self.output_scale,
-                "baseline": self.baseline}
+        return {
+            "input_shift": self.input_shift,
+            "input_scale": self.input_scale,
+            "output_shift": self.output_shift,
+            "output_scale": self.output_scale,
+            "baseline": self.baseline,
+        }
 
     def transform_json(self) -> dict[str, Any]:
         """``model.transform`` of ``bundle.json``."""
@@ -147,8 +151,8 @@ def baseline_from_likelihood(likelihood: LogDensity, data: TrainingData) -> tupl
     if names != tuple(p.name for p in data.parameters):
         theirs = [p.name for p in data.parameters]
         raise InvalidInputError(
-            f"its parameters {_names(names)} differ from the samples' parameters {_names(theirs)}",
-            where="likelihood")
+            f"its parameters {_names(names)} differ from the samples' parameters {_names(theirs)}", where="likelihood"
+        )
     start, _ = data.best_point()
     fit = maximize(likelihood, x0=start)
     center = fit.point
@@ -156,9 +160,12 @@ def baseline_from_likelihood(likelihood: LogDensity, data: TrainingData) -> tupl
     h = hessian(likelihood, center)
     if not np.all(np.isfinite(h)):
         raise DnnlikError("the Hessian at the maximum is not finite", where="baseline")
-    info = {"source": "likelihood", "method": "Laplace approximation: maximum by L-BFGS-B, Hessian by "
-            "central differences of the exact gradient", "likelihood": getattr(likelihood, "name", ""),
-            "max_eigenvalue": float(np.linalg.eigvalsh(h).max())}
+    info = {
+        "source": "likelihood",
+        "method": "Laplace approximation: maximum by L-BFGS-B, Hessian by central differences of the exact gradient",
+        "likelihood": getattr(likelihood, "name", ""),
+        "max_eigenvalue": float(np.linalg.eigvalsh(h).max()),
+    }
     return QuadraticBaseline(center=center, hessian=_symmetric(h), value_at_center=value), info
 
 
@@ -188,11 +195,11 @@ def fit_quadratic(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> tuple[Quadr
         coef, *_ = np.linalg.lstsq(_quadratic_features(u[rows]), y[rows], rcond=None)
         iu, ju = np.triu_indices(p)
         a_mat = np.zeros((p, p))
-        a_mat[iu, ju] = coef[1 + p:]
+        a_mat[iu, ju] = coef[1 + p :]
         a_mat = a_mat + a_mat.T  # off-diagonal c_ij u_i u_j -> A_ij = A_ji = c_ij; diagonal -> 2 c_ii
         method = "least-squares quadratic fit"
     else:
-        best = np.argsort(y)[-max(2 * p + 2, n // 2):]
+        best = np.argsort(y)[-max(2 * p + 2, n // 2) :]
         cov = np.cov(u[best], rowvar=False).reshape(p, p)
         a_mat = -np.linalg.pinv(cov)
         method = "inverse sample covariance with a fitted scale"
@@ -200,8 +207,9 @@ def fit_quadratic(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> tuple[Quadr
     vals, vecs = np.linalg.eigh(a_mat)
     top = float(np.max(np.abs(vals))) if vals.size else 1.0
     if not math.isfinite(top) or top == 0.0:
-        raise DnnlikError("the log-likelihood has no curvature in the samples: cannot fit a quadratic baseline",
-                          where="baseline")
+        raise DnnlikError(
+            "the log-likelihood has no curvature in the samples: cannot fit a quadratic baseline", where="baseline"
+        )
     capped = int(np.count_nonzero(vals > -_CONCAVITY_FLOOR * top))
     vals = np.minimum(vals, -_CONCAVITY_FLOOR * top)
     a_mat = _symmetric((vecs * vals) @ vecs.T)
@@ -209,7 +217,7 @@ def fit_quadratic(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> tuple[Quadr
     quad = 0.5 * np.einsum("ij,ij->i", u @ a_mat, u)
     design = np.concatenate([np.ones((n, 1)), u, quad[:, None]], axis=1)
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    c0, b, scale = float(coef[0]), coef[1:1 + p], float(coef[-1])
+    c0, b, scale = float(coef[0]), coef[1 : 1 + p], float(coef[-1])
     if not math.isfinite(scale) or scale <= 0:
         scale = 1.0
         coef2, *_ = np.linalg.lstsq(design[:, :-1], y - quad, rcond=None)
@@ -245,7 +253,9 @@ def prepare(data: TrainingData, config: TrainConfig, likelihood: LogDensity | No
         if config.baseline == "likelihood" and lik is None:
             raise InvalidInputError(
                 f"baseline='likelihood' needs the reference likelihood, but {data.source.get('name')!r} "
-                "is not a registered one with the same parameters; use baseline='fit'", where=data.where)
+                "is not a registered one with the same parameters; use baseline='fit'",
+                where=data.where,
+            )
         use_lik = lik is not None and (config.baseline == "likelihood" or bool(getattr(lik, "exact_gradient", False)))
         if use_lik:
             baseline, info = baseline_from_likelihood(lik, data)
@@ -256,5 +266,12 @@ def prepare(data: TrainingData, config: TrainConfig, likelihood: LogDensity | No
     out_scale = float(residual.std())
     if not (math.isfinite(out_scale) and out_scale > 0):
         out_scale = 1.0
-    return Preprocessing(input_shift=shift, input_scale=scale, output_shift=out_shift, output_scale=out_scale,
-                         baseline=baseline, target=config.target, baseline_info=info)
+    return Preprocessing(
+        input_shift=shift,
+        input_scale=scale,
+        output_shift=out_shift,
+        output_scale=out_scale,
+        baseline=baseline,
+        target=config.target,
+        baseline_info=info,
+    )

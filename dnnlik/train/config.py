@@ -62,8 +62,7 @@ def parse_layers(text: str) -> tuple[int, ...]:
         else:
             layers = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise InvalidInputError(
-            f"{text!r} is not a list of widths like 512,512,512 or 3x512", where="layers") from None
+        raise InvalidInputError(f"{text!r} is not a list of widths like 512,512,512 or 3x512", where="layers") from None
     if not layers or any(w < 1 for w in layers):
         raise InvalidInputError(f"{text!r}: give at least one layer, each of width >= 1", where="layers")
     return layers
@@ -108,18 +107,19 @@ class TrainConfig:
         layers = tuple(int(w) for w in self.layers)
         object.__setattr__(self, "layers", layers)
         if not layers or any(w < 1 for w in layers):
-            raise InvalidInputError(f"needs at least one hidden layer of width >= 1, got {list(layers)}",
-                                    where="layers")
+            raise InvalidInputError(
+                f"needs at least one hidden layer of width >= 1, got {list(layers)}", where="layers"
+            )
         if self.activation not in ACTIVATIONS:
-            raise InvalidInputError(f"must be one of {list(ACTIVATIONS)}, got {self.activation!r}",
-                                    where="activation")
+            raise InvalidInputError(f"must be one of {list(ACTIVATIONS)}, got {self.activation!r}", where="activation")
         if self.target not in TARGETS:
             raise InvalidInputError(f"must be one of {list(TARGETS)}, got {self.target!r}", where="target")
         if self.baseline not in BASELINES:
             raise InvalidInputError(f"must be one of {list(BASELINES)}, got {self.baseline!r}", where="baseline")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise InvalidInputError(f"must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}",
-                                    where="lr_schedule")
+            raise InvalidInputError(
+                f"must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}", where="lr_schedule"
+            )
         if self.loss not in ("mse",):
             raise InvalidInputError(f"only 'mse' is supported, got {self.loss!r}", where="loss")
         for name in ("learning_rate", "min_lr"):
@@ -138,8 +138,9 @@ class TrainConfig:
         if int(self.epochs) < 1:
             raise InvalidInputError(f"must be >= 1, got {self.epochs!r}", where="epochs")
         if self.max_minutes is not None and not (math.isfinite(self.max_minutes) and self.max_minutes > 0):
-            raise InvalidInputError(f"must be a positive number of minutes, got {self.max_minutes!r}",
-                                    where="max_minutes")
+            raise InvalidInputError(
+                f"must be a positive number of minutes, got {self.max_minutes!r}", where="max_minutes"
+            )
         if int(self.ensemble) < 1:
             raise InvalidInputError(f"must be >= 1, got {self.ensemble!r}", where="ensemble")
         if not 0.0 < self.subset_fraction <= 1.0:
@@ -147,8 +148,7 @@ class TrainConfig:
         if int(self.parity_points) < 1:
             raise InvalidInputError(f"must be >= 1, got {self.parity_points!r}", where="parity_points")
         if self.export_dtype not in ("float32", "float64"):
-            raise InvalidInputError(f"must be 'float32' or 'float64', got {self.export_dtype!r}",
-                                    where="export_dtype")
+            raise InvalidInputError(f"must be 'float32' or 'float64', got {self.export_dtype!r}", where="export_dtype")
 
     # ------------------------------------------------------------------ derived values
     def batch_size_for(self, n_train: int) -> int:

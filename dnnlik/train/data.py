@@ -132,7 +132,9 @@ def _dataset(f: Any, name: str, path: str) -> np.ndarray:
     if name not in f:
         raise DnnlikError(
             f"has no dataset '/{name}'; a samples file written by 'dnnlik sample' holds "
-            "/points, /logpdf and /split/{train,validation,test}", where=path)
+            "/points, /logpdf and /split/{train,validation,test}",
+            where=path,
+        )
     obj = f[name]
     if not isinstance(obj, h5py.Dataset):
         raise DnnlikError(f"'/{name}' is not a dataset", where=path)
@@ -173,11 +175,13 @@ def load_samples(path: str | Path) -> TrainingData:
         raise DnnlikError(f"'/points' must be a non-empty (N, P) array, got shape {points.shape}", where=where)
     if logpdf.shape != (points.shape[0],):
         raise DnnlikError(
-            f"'/logpdf' has shape {logpdf.shape}, expected ({points.shape[0]},) to match '/points'", where=where)
+            f"'/logpdf' has shape {logpdf.shape}, expected ({points.shape[0]},) to match '/points'", where=where
+        )
     n, n_par = points.shape
     for name, idx in split.items():
-        if idx.ndim != 1 or (idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0
-                                           or idx.max() >= n)):
+        if idx.ndim != 1 or (
+            idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= n)
+        ):
             raise DnnlikError(f"'/split/{name}' must hold integer indices in [0, {n})", where=where)
     parameters = _parameters(params_json, names, n_par, where)
     if not isinstance(sampling, dict):
@@ -224,18 +228,28 @@ def _build(
         parts[name] = (points[idx], logpdf[idx])
     if n_bad:
         warnings.warn(
-            f"{where}: dropped {n_bad} of {len(logpdf)} points whose log-likelihood or coordinates are "
-            "NaN or infinite", NonFiniteTargetsWarning, stacklevel=3)
+            f"{where}: dropped {n_bad} of {len(logpdf)} points whose log-likelihood or coordinates are NaN or infinite",
+            NonFiniteTargetsWarning,
+            stacklevel=3,
+        )
     if parts["train"][0].shape[0] == 0:
         raise InvalidInputError("has no training points with a finite log-likelihood", where=where)
     if parts["validation"][0].shape[0] == 0:
         raise InvalidInputError(
-            "has no validation points with a finite log-likelihood (early stopping needs them)", where=where)
+            "has no validation points with a finite log-likelihood (early stopping needs them)", where=where
+        )
     return TrainingData(
-        x_train=parts["train"][0], y_train=parts["train"][1],
-        x_val=parts["validation"][0], y_val=parts["validation"][1],
-        x_test=parts["test"][0], y_test=parts["test"][1],
-        parameters=tuple(parameters), sampling=dict(sampling), source=dict(source), path=path, n_dropped=n_bad,
+        x_train=parts["train"][0],
+        y_train=parts["train"][1],
+        x_val=parts["validation"][0],
+        y_val=parts["validation"][1],
+        x_test=parts["test"][0],
+        y_test=parts["test"][1],
+        parameters=tuple(parameters),
+        sampling=dict(sampling),
+        source=dict(source),
+        path=path,
+        n_dropped=n_bad,
     )
 
 
@@ -273,12 +287,16 @@ def from_arrays(
     n_val = int(n * fr[1] / total)
     n_test = int(n * fr[2] / total)
     perm = np.random.default_rng(seed).permutation(n)
-    split = {"validation": np.sort(perm[:n_val]), "test": np.sort(perm[n_val:n_val + n_test]),
-             "train": np.sort(perm[n_val + n_test:])}
+    split = {
+        "validation": np.sort(perm[:n_val]),
+        "test": np.sort(perm[n_val : n_val + n_test]),
+        "train": np.sort(perm[n_val + n_test :]),
+    }
     sampling_json = dict(sampling or {})
     sampling_json.setdefault("n_samples", int(n))
-    sampling_json.setdefault("split", {"train": int(n - n_val - n_test), "validation": n_val, "test": n_test,
-                                       "seed": int(seed)})
+    sampling_json.setdefault(
+        "split", {"train": int(n - n_val - n_test), "validation": n_val, "test": n_test, "seed": int(seed)}
+    )
     return _build(points, logpdf, split, params, sampling=sampling_json, source=dict(source or {}), path=None)
 
 
@@ -287,4 +305,6 @@ def check_sizes(data: TrainingData, batch_size: int) -> None:
     if data.n_train < batch_size:
         raise InvalidInputError(
             f"has {data.n_train} training points, fewer than the batch size {batch_size}; "
-            "sample more points or give a smaller batch size", where=data.where)
+            "sample more points or give a smaller batch size",
+            where=data.where,
+        )

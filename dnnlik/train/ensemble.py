@@ -50,7 +50,7 @@ class TrainingResult:
         return {
             "members": [m.history_summary(scale) for m in self.members],
             "interrupted": self.interrupted,
-            "best_val_mse_logpdf": float(np.mean([m.best_val_loss for m in self.members]) * scale ** 2),
+            "best_val_mse_logpdf": float(np.mean([m.best_val_loss for m in self.members]) * scale**2),
         }
 
 
@@ -80,8 +80,9 @@ def train_ensemble(
         if config.max_minutes is not None:
             left = start + 60.0 * config.max_minutes - time.monotonic()
             deadline = time.monotonic() + max(0.0, left) / (len(seeds) - k)
-        result = train_member(data, config, seed, preprocessing=prep, progress=progress, deadline=deadline,
-                              member=k, n_members=len(seeds))
+        result = train_member(
+            data, config, seed, preprocessing=prep, progress=progress, deadline=deadline, member=k, n_members=len(seeds)
+        )
         if result.stopped == "interrupted":
             interrupted = True
             if not members:
@@ -91,13 +92,26 @@ def train_ensemble(
                 notes.append(f"interrupted during member {k + 1}: kept the {len(members)} finished member(s)")
             break
         members.append(result)
-    return TrainingResult(members=tuple(members), preprocessing=prep, config=config,
-                          wall_time_s=time.monotonic() - start, interrupted=interrupted, notes=notes)
+    return TrainingResult(
+        members=tuple(members),
+        preprocessing=prep,
+        config=config,
+        wall_time_s=time.monotonic() - start,
+        interrupted=interrupted,
+        notes=notes,
+    )
 
 
 def predict(result: TrainingResult, x: Any, *, with_gradient: bool = False) -> dict[str, np.ndarray]:
     """Surrogate log-likelihood (members' mean) and, for ensembles, ``logpdf_spread``, in float64 numpy."""
     weights = [m.weights for m in result.members]
     members = weights[0] if len(weights) == 1 else weights
-    return mlp_reference(x, NetworkSpec(members, activation=result.config.activation, with_gradient=with_gradient,
-                                        **result.preprocessing.graph_kwargs()))
+    return mlp_reference(
+        x,
+        NetworkSpec(
+            members,
+            activation=result.config.activation,
+            with_gradient=with_gradient,
+            **result.preprocessing.graph_kwargs(),
+        ),
+    )

@@ -55,9 +55,11 @@ PARITY_TARGET = 1e-4
 """Largest ONNX-vs-TensorFlow difference of ``logpdf`` accepted as parity (log-likelihood units)."""
 _FD_POINTS = 64
 _TEST_POINTS = 5
-_OUTPUT_TEXT = {"logpdf": "log-likelihood (the members' mean for an ensemble)",
-                "grad_logpdf": "exact gradient of logpdf (explicit backward pass)",
-                "logpdf_spread": "standard deviation of the members' log-likelihoods (ddof=0)"}
+_OUTPUT_TEXT = {
+    "logpdf": "log-likelihood (the members' mean for an ensemble)",
+    "grad_logpdf": "exact gradient of logpdf (explicit backward pass)",
+    "logpdf_spread": "standard deviation of the members' log-likelihoods (ddof=0)",
+}
 _FD_REL_STEP = {"float64": 3e-4, "float32": 3e-3}
 """Finite-difference step, relative to each input's scale: small, since SELU's derivative jumps at 0
 (a step across a kink measures the jump), but not so small that float32 inputs and outputs round it away."""
@@ -79,11 +81,13 @@ def bundle_name(data: TrainingData, given: str | None = None) -> str:
         if not matches_string_rule("defs.schema.json#/$defs/identifier", given):
             raise InvalidInputError(
                 f"{given!r} is not a bundle name: lower-case letters, digits, '.', '_' and '-', "
-                "starting with a letter or digit", where="name")
+                "starting with a letter or digit",
+                where="name",
+            )
         return given
     base = str(data.source.get("name") or "likelihood").lower()
     base = re.sub(r"[^a-z0-9._-]+", "-", base).strip("-._") or "likelihood"
-    return (base[:110] + "-dnn")
+    return base[:110] + "-dnn"
 
 
 def _network(result: TrainingResult) -> NetworkSpec:
@@ -92,8 +96,13 @@ def _network(result: TrainingResult) -> NetworkSpec:
     The ONNX graph, the float64 reference and the bundle are all written from it.
     """
     weights = [m.weights for m in result.members]
-    return NetworkSpec(weights[0] if len(weights) == 1 else weights, activation=result.config.activation,
-                       dtype=result.config.export_dtype, with_gradient=True, **result.preprocessing.graph_kwargs())
+    return NetworkSpec(
+        weights[0] if len(weights) == 1 else weights,
+        activation=result.config.activation,
+        dtype=result.config.export_dtype,
+        with_gradient=True,
+        **result.preprocessing.graph_kwargs(),
+    )
 
 
 def build_model(result: TrainingResult) -> Any:
@@ -108,7 +117,7 @@ def _reference(result: TrainingResult, x: np.ndarray) -> dict[str, np.ndarray]:
 def _run(session: Any, x: np.ndarray, dtype: str, names: Sequence[str]) -> list[np.ndarray]:
     out: list[list[np.ndarray]] = [[] for _ in names]
     for start in range(0, len(x), 4096):
-        chunk = np.ascontiguousarray(x[start:start + 4096], dtype=np.dtype(dtype))
+        chunk = np.ascontiguousarray(x[start : start + 4096], dtype=np.dtype(dtype))
         for k, arr in enumerate(session.run(list(names), {"x": chunk})):
             out[k].append(np.asarray(arr, dtype=np.float64))
     return [np.concatenate(parts) if parts else np.zeros(0) for parts in out]
@@ -118,8 +127,11 @@ def _parity(result: TrainingResult, data: TrainingData, session: Any) -> dict[st
     dtype = result.config.export_dtype
     x_held, y_held = data.heldout(result.config.parity_points)
     n = len(x_held)
-    parity: dict[str, Any] = {"n_points": int(n), "points": "test split" if data.n_test else "validation split",
-                              "target_max_abs": PARITY_TARGET}
+    parity: dict[str, Any] = {
+        "n_points": int(n),
+        "points": "test split" if data.n_test else "validation split",
+        "target_max_abs": PARITY_TARGET,
+    }
     if n == 0:
         parity["note"] = "no held-out points"
         return parity
@@ -153,7 +165,7 @@ def _parity(result: TrainingResult, data: TrainingData, session: Any) -> dict[st
     parity["grad_vs_finite_differences_median_abs"] = float(np.median(err))
     # the surrogate's own accuracy on the held-out points, for the record
     resid = onnx_logpdf - y_held
-    parity["heldout_mse_logpdf"] = float(np.mean(resid ** 2))
+    parity["heldout_mse_logpdf"] = float(np.mean(resid**2))
     parity["heldout_max_abs_error_logpdf"] = float(np.max(np.abs(resid)))
     if len(result.members) > 1:
         spread = _run(session, x_held, dtype, [OUTPUT_SPREAD])[0]
@@ -168,10 +180,18 @@ def _training_ranges(data: TrainingData) -> list[Parameter]:
         lo = max(float(x[:, j].min()), p.lower)
         hi = min(float(x[:, j].max()), p.upper)
         nominal_ok = p.lower <= p.nominal <= p.upper
-        out.append(Parameter(name=p.name, role=p.role, bounds=p.bounds,
-                             nominal=p.nominal if nominal_ok else float(np.clip(0.0, p.lower, p.upper)),
-                             training_range=(lo, hi), constraint=p.constraint, unit=p.unit,
-                             description=p.description))
+        out.append(
+            Parameter(
+                name=p.name,
+                role=p.role,
+                bounds=p.bounds,
+                nominal=p.nominal if nominal_ok else float(np.clip(0.0, p.lower, p.upper)),
+                training_range=(lo, hi),
+                constraint=p.constraint,
+                unit=p.unit,
+                description=p.description,
+            )
+        )
     return out
 
 
@@ -206,8 +226,11 @@ def _optimizer(cfg: TrainConfig, n_train: int) -> dict[str, Any]:
         out["cosine_decay"] = {"epochs": int(cfg.epochs), "min_lr": cfg.min_lr, "per": "epoch"}
     else:
         out["reduce_lr_on_plateau"] = {"factor": cfg.lr_factor, "patience": cfg.lr_patience, "min_lr": cfg.min_lr}
-    out["early_stopping"] = {"patience": cfg.early_stopping_patience, "min_delta": cfg.min_delta_for(n_train),
-                             "restore_best_weights": True}
+    out["early_stopping"] = {
+        "patience": cfg.early_stopping_patience,
+        "min_delta": cfg.min_delta_for(n_train),
+        "restore_best_weights": True,
+    }
     return out
 
 
@@ -227,8 +250,9 @@ def _architecture(result: TrainingResult) -> dict[str, Any]:
     }
 
 
-def _training_section(result: TrainingResult, data: TrainingData, parity: dict[str, Any],
-                      samples_sha256: str | None) -> dict[str, Any]:
+def _training_section(
+    result: TrainingResult, data: TrainingData, parity: dict[str, Any], samples_sha256: str | None
+) -> dict[str, Any]:
     cfg = result.config
     versions = _versions()
     first = result.members[0]
@@ -274,8 +298,7 @@ def _best_fit(result: TrainingResult, data: TrainingData) -> dict[str, Any] | No
     info = result.preprocessing.baseline_info
     base = result.preprocessing.baseline
     if base is not None and info.get("source") == "likelihood":
-        return {"point": [float(v) for v in base.center], "logpdf": float(base.value_at_center),
-                "source": "reference"}
+        return {"point": [float(v) for v in base.center], "logpdf": float(base.value_at_center), "source": "reference"}
     from .data import _recorded_maximum
 
     best = _recorded_maximum(data.sampling, data.n_parameters)
@@ -294,20 +317,32 @@ def _file_sha256(path: str | None) -> str | None:
     return h.hexdigest()
 
 
-def _document(result: TrainingResult, data: TrainingData, *, name: str, title: str | None,
-              description: str | None, authors: Sequence[Mapping[str, Any]] | None, license: str,
-              command: str | None, parity: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+def _document(
+    result: TrainingResult,
+    data: TrainingData,
+    *,
+    name: str,
+    title: str | None,
+    description: str | None,
+    authors: Sequence[Mapping[str, Any]] | None,
+    license: str,
+    command: str | None,
+    parity: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, bytes]]:
     """``bundle.json`` (before digests) and the files, from :func:`dnnlik.graph.mlp_bundle_document`."""
     from ..graph import mlp_bundle_document
 
     cfg = result.config
     k = len(result.members)
     source_name = str(data.source.get("name") or "")
-    target_text = ("the residual of log L over the quadratic Laplace baseline" if cfg.target == "residual"
-                   else "log L directly")
-    output: dict[str, Any] = {"quantity": "log-likelihood",
-                              "includes_constraints": bool(data.source.get("includes_constraints", True)),
-                              "offset": 0.0}
+    target_text = (
+        "the residual of log L over the quadratic Laplace baseline" if cfg.target == "residual" else "log L directly"
+    )
+    output: dict[str, Any] = {
+        "quantity": "log-likelihood",
+        "includes_constraints": bool(data.source.get("includes_constraints", True)),
+        "offset": 0.0,
+    }
     best = _best_fit(result, data)
     if best is not None:
         output["best_fit"] = best
@@ -320,10 +355,12 @@ def _document(result: TrainingResult, data: TrainingData, *, name: str, title: s
         _training_ranges(data),
         name=name,
         title=title or f"DNNLikelihood of {source_name or 'a likelihood'}",
-        description=description or (
+        description=description
+        or (
             f"A {'x'.join(str(w) for w in cfg.layers)} {cfg.activation.upper()} network"
             + (f" ensemble of {k} members" if k > 1 else "")
-            + f" trained with dnnlik on {data.n_train} sampled points to learn {target_text}."),
+            + f" trained with dnnlik on {data.n_train} sampled points to learn {target_text}."
+        ),
         authors=authors or [{"name": "dnnlik train"}],
         license=license,
         output=output,
@@ -331,8 +368,9 @@ def _document(result: TrainingResult, data: TrainingData, *, name: str, title: s
         extra_test_points=x_pool[:_TEST_POINTS] if len(x_pool) else None,
         seed=int(cfg.seed),
         sections={
-            "references": [{"type": "arxiv", "id": "1911.03305", "relation": "method",
-                            "description": "The DNNLikelihood"}],
+            "references": [
+                {"type": "arxiv", "id": "1911.03305", "relation": "method", "description": "The DNNLikelihood"}
+            ],
             "keywords": ["dnnlikelihood", "surrogate"],
             "sampling": _sampling_section(data),
             "training": _training_section(result, data, parity, _file_sha256(data.path)),
@@ -342,8 +380,7 @@ def _document(result: TrainingResult, data: TrainingData, *, name: str, title: s
     model = document["model"]
     model["architecture"].update(_architecture(result))
     if k > 1:
-        model["ensemble"]["members"] = [{"seed": m.seed, "subset_fraction": m.subset_fraction}
-                                        for m in result.members]
+        model["ensemble"]["members"] = [{"seed": m.seed, "subset_fraction": m.subset_fraction} for m in result.members]
     for out in model["outputs"]:
         out.setdefault("description", _OUTPUT_TEXT.get(out["role"], ""))
     return document, files
@@ -376,14 +413,24 @@ def export_bundle(
     t0 = time.monotonic()
     out = Path(out)
     if out.suffix == ".zip":
-        raise InvalidInputError("export writes a bundle folder; zip it afterwards with dnnlik.bundle.zip_bundle",
-                                where=str(out))
+        raise InvalidInputError(
+            "export writes a bundle folder; zip it afterwards with dnnlik.bundle.zip_bundle", where=str(out)
+        )
     refuse_existing(out, overwrite)
     if not result.members:
         raise InvalidInputError("has no trained member", where="result")
     bundle_id = bundle_name(data, name)
-    document, files = _document(result, data, name=bundle_id, title=title, description=description,
-                                authors=authors, license=license, command=command, parity={})
+    document, files = _document(
+        result,
+        data,
+        name=bundle_id,
+        title=title,
+        description=description,
+        authors=authors,
+        license=license,
+        command=command,
+        parity={},
+    )
     # parity of the very model that is written
     session = ort.InferenceSession(files[document["model"]["file"]], providers=["CPUExecutionProvider"])
     parity = _parity(result, data, session)
@@ -397,5 +444,7 @@ def export_bundle(
         if not report.ok:
             raise InvalidBundleError(
                 "the exported bundle does not validate: " + "; ".join(str(p) for p in report.errors[:5]),
-                report=report, where=str(out))
+                report=report,
+                where=str(out),
+            )
     return ExportResult(path=out, document=final, parity=parity, export_time_s=time.monotonic() - t0)

@@ -86,8 +86,11 @@ class MemberResult:
             "final_learning_rate": lr[-1] if lr else None,
             "wall_time_s": round(self.wall_time_s, 3),
             "n_train": self.n_train,
-            "curves": {"loss": [float(v) for v in loss], "val_loss": [float(v) for v in val],
-                       "learning_rate": [float(v) for v in lr]},
+            "curves": {
+                "loss": [float(v) for v in loss],
+                "val_loss": [float(v) for v in val],
+                "learning_rate": [float(v) for v in lr],
+            },
         }
 
 
@@ -103,16 +106,22 @@ def member_subset(n_train: int, config: TrainConfig, seed: int) -> np.ndarray:
 def _build_model(keras: Any, n_inputs: int, config: TrainConfig) -> Any:
     layers = [keras.Input(shape=(n_inputs,), dtype="float32")]
     for i, width in enumerate(config.layers):
-        layers.append(keras.layers.Dense(width, activation=config.activation,
-                                         kernel_initializer=config.kernel_initializer, name=f"hidden{i}"))
-    layers.append(keras.layers.Dense(1, activation="linear", kernel_initializer=config.kernel_initializer,
-                                     name="output"))
+        layers.append(
+            keras.layers.Dense(
+                width, activation=config.activation, kernel_initializer=config.kernel_initializer, name=f"hidden{i}"
+            )
+        )
+    layers.append(
+        keras.layers.Dense(1, activation="linear", kernel_initializer=config.kernel_initializer, name="output")
+    )
     return keras.Sequential(layers, name="dnnlikelihood")
 
 
 def _weights_from_list(arrays: list[np.ndarray]) -> MLPWeights:
-    pairs = tuple((np.asarray(arrays[i], dtype=np.float32), np.asarray(arrays[i + 1], dtype=np.float32))
-                  for i in range(0, len(arrays), 2))
+    pairs = tuple(
+        (np.asarray(arrays[i], dtype=np.float32), np.asarray(arrays[i + 1], dtype=np.float32))
+        for i in range(0, len(arrays), 2)
+    )
     return MLPWeights(pairs)
 
 
@@ -153,18 +162,26 @@ def train_member(
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     model = _build_model(keras, data.n_parameters, config)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss="mse",
-                  jit_compile=bool(config.jit_compile))
-    tracker = _Tracker(keras, progress=progress, deadline=deadline, member=member, n_members=n_members,
-                       max_epochs=int(config.epochs))
-    early = keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=config.min_delta_for(len(rows)),
-                                          patience=int(config.early_stopping_patience),
-                                          restore_best_weights=False)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss="mse",
+        jit_compile=bool(config.jit_compile),
+    )
+    tracker = _Tracker(
+        keras, progress=progress, deadline=deadline, member=member, n_members=n_members, max_epochs=int(config.epochs)
+    )
+    early = keras.callbacks.EarlyStopping(
+        monitor="val_loss",
+        min_delta=config.min_delta_for(len(rows)),
+        patience=int(config.early_stopping_patience),
+        restore_best_weights=False,
+    )
     if config.lr_schedule == "cosine":
         schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: config.learning_rate_at(epoch))
     else:
-        schedule = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.lr_factor,
-                                                     patience=int(config.lr_patience), min_lr=config.min_lr)
+        schedule = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=config.lr_factor, patience=int(config.lr_patience), min_lr=config.min_lr
+        )
     start = time.monotonic()
     tracker.start = start
     interrupted = False
@@ -172,23 +189,34 @@ def train_member(
         with warnings.catch_warnings():
             # Keras' ReduceLROnPlateau reads the learning rate through numpy's deprecated __array__ path
             warnings.filterwarnings("ignore", category=DeprecationWarning, module="keras")
-            model.fit(z_train, t_train, batch_size=batch_size, epochs=int(config.epochs),
-                      validation_data=(z_val, t_val), shuffle=True, verbose=0,
-                      callbacks=[schedule, early, tracker])
+            model.fit(
+                z_train,
+                t_train,
+                batch_size=batch_size,
+                epochs=int(config.epochs),
+                validation_data=(z_val, t_val),
+                shuffle=True,
+                verbose=0,
+                callbacks=[schedule, early, tracker],
+            )
     except KeyboardInterrupt:
         if tracker.best_weights is None:
             raise
         interrupted = True
     wall = time.monotonic() - start
     if tracker.best_weights is None:
-        raise DnnlikError("training diverged: the validation loss was never finite (try a smaller "
-                          "learning rate or check the targets)", where=data.where)
+        raise DnnlikError(
+            "training diverged: the validation loss was never finite (try a smaller "
+            "learning rate or check the targets)",
+            where=data.where,
+        )
     model.set_weights(tracker.best_weights)
     x_held, _ = data.heldout(config.parity_points)
     heldout_net = np.zeros(0, dtype=np.float32)
     if len(x_held):
-        heldout_net = np.asarray(model.predict(prep.inputs(x_held), batch_size=4096, verbose=0),
-                                 dtype=np.float32).reshape(-1)
+        heldout_net = np.asarray(
+            model.predict(prep.inputs(x_held), batch_size=4096, verbose=0), dtype=np.float32
+        ).reshape(-1)
     if interrupted:
         stopped = "interrupted"
     elif tracker.timed_out:
@@ -198,10 +226,18 @@ def train_member(
     else:
         stopped = "epoch-cap"
     return MemberResult(
-        weights=_weights_from_list(tracker.best_weights), seed=seed, history=tracker.history,
-        epochs=len(tracker.history["loss"]), best_epoch=tracker.best_epoch, best_val_loss=tracker.best,
-        stopped=stopped, wall_time_s=wall, n_train=int(len(rows)), subset_fraction=config.member_fraction(),
-        batch_size=batch_size, heldout_net=heldout_net,
+        weights=_weights_from_list(tracker.best_weights),
+        seed=seed,
+        history=tracker.history,
+        epochs=len(tracker.history["loss"]),
+        best_epoch=tracker.best_epoch,
+        best_val_loss=tracker.best,
+        stopped=stopped,
+        wall_time_s=wall,
+        n_train=int(len(rows)),
+        subset_fraction=config.member_fraction(),
+        batch_size=batch_size,
+        heldout_net=heldout_net,
     )
 
 
@@ -209,8 +245,9 @@ def _Tracker(keras: Any, **kwargs: Any) -> Any:
     """A Keras callback recording history, keeping the best weights, enforcing the deadline, reporting progress."""
 
     class Tracker(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
-        def __init__(self, progress: ProgressFn | None, deadline: float | None, member: int, n_members: int,
-                     max_epochs: int) -> None:
+        def __init__(
+            self, progress: ProgressFn | None, deadline: float | None, member: int, n_members: int, max_epochs: int
+        ) -> None:
             super().__init__()
             self.progress = progress
             self.deadline = deadline
@@ -242,8 +279,18 @@ def _Tracker(keras: Any, **kwargs: Any) -> Any:
                 self.timed_out = True
                 self.model.stop_training = True
             if self.progress is not None:
-                self.progress(EpochReport(member=self.member, n_members=self.n_members, epoch=epoch + 1,
-                                          max_epochs=self.max_epochs, loss=loss, val_loss=val, learning_rate=lr,
-                                          best_val_loss=self.best, elapsed_s=time.monotonic() - self.start))
+                self.progress(
+                    EpochReport(
+                        member=self.member,
+                        n_members=self.n_members,
+                        epoch=epoch + 1,
+                        max_epochs=self.max_epochs,
+                        loss=loss,
+                        val_loss=val,
+                        learning_rate=lr,
+                        best_val_loss=self.best,
+                        elapsed_s=time.monotonic() - self.start,
+                    )
+                )
 
     return Tracker(**kwargs)

@@ -38,15 +38,19 @@ def check_parameters(data: TrainingData) -> None:
     for i, p in enumerate(data.parameters):
         where = f"{data.where}: parameter {i} ({p.name!r})"
         if not matches_string_rule(PARAMETER_NAME_RULE, p.name):
-            raise InvalidInputError("is not a valid bundle parameter name (letters, digits, '_', '.', ':', '-'; "
-                                    "starting with a letter or '_')", where=where)
+            raise InvalidInputError(
+                "is not a valid bundle parameter name (letters, digits, '_', '.', ':', '-'; "
+                "starting with a letter or '_')",
+                where=where,
+            )
         if names.count(p.name) > 1:
             raise InvalidInputError("appears more than once", where=where)
         if not p.lower < p.upper:
             raise InvalidInputError(f"has empty bounds {list(p.bounds)}", where=where)
         if not p.lower <= p.nominal <= p.upper:
-            raise InvalidInputError(f"has its nominal value {p.nominal} outside its bounds {list(p.bounds)}",
-                                    where=where)
+            raise InvalidInputError(
+                f"has its nominal value {p.nominal} outside its bounds {list(p.bounds)}", where=where
+            )
 
 
 def train_bundle(
@@ -76,6 +80,5 @@ def train_bundle(
     check_sizes(data, config.batch_size_for(len(member_subset(data.n_train, config, config.seed))))
     prep = prepare(data, config, likelihood)
     result = train_ensemble(data, config, preprocessing=prep, progress=progress)
-    exported = export_bundle(result, data, out_path, overwrite=overwrite, name=name, authors=authors,
-                             command=command)
+    exported = export_bundle(result, data, out_path, overwrite=overwrite, name=name, authors=authors, command=command)
     return result, exported

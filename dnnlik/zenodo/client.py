@@ -80,6 +80,7 @@ MAX_LISTING_BYTES = 4 * 1024**2
 """Largest record listing (JSON body of ``/api/records/<id>``) dnnlik reads."""
 
 from ..digest import MAX_JSON_DEPTH  # noqa: E402  (the one depth limit of every JSON dnnlik reads)
+
 """Deepest nesting of arrays and objects accepted in a listing (the top level is depth 1), as for bundle.json."""
 
 MAX_REDIRECTS = 5
@@ -245,7 +246,9 @@ def read_capped(response: Any, cap: int, *, what: str, where: str) -> bytes:
     requests = require_requests()
     length = response.headers.get("Content-Length")
     if length is not None and length.strip().isdigit() and int(length) > cap:
-        raise ZenodoError(f"{what} is {int(length)} bytes, more than the {cap} bytes dnnlik reads; refused", where=where)
+        raise ZenodoError(
+            f"{what} is {int(length)} bytes, more than the {cap} bytes dnnlik reads; refused", where=where
+        )
     chunks: list[bytes] = []
     size = 0
     try:
@@ -402,12 +405,26 @@ class ZenodoClient:
             try:
                 if isinstance(body, Path):
                     with open(body, "rb") as upload:
-                        response = self._session.request(method, url, data=upload, json=json, headers=headers,
-                                                         timeout=self.timeout, allow_redirects=allow_redirects)
+                        response = self._session.request(
+                            method,
+                            url,
+                            data=upload,
+                            json=json,
+                            headers=headers,
+                            timeout=self.timeout,
+                            allow_redirects=allow_redirects,
+                        )
                 else:
-                    response = self._session.request(method, url, data=body, json=json, headers=headers,
-                                                     timeout=self.timeout, allow_redirects=allow_redirects,
-                                                     stream=stream)
+                    response = self._session.request(
+                        method,
+                        url,
+                        data=body,
+                        json=json,
+                        headers=headers,
+                        timeout=self.timeout,
+                        allow_redirects=allow_redirects,
+                        stream=stream,
+                    )
             except requests.RequestException as exc:
                 retry = idempotent or isinstance(exc, requests.ConnectTimeout)
                 if retry and attempt < self.max_retries:
@@ -416,15 +433,21 @@ class ZenodoClient:
                     self._sleep(delay)
                     attempt += 1
                     continue
-                raise ZenodoError(f"cannot reach Zenodo ({type(exc).__name__}: {one_line(_strip(exc), 200)})",
-                                  where=where) from None
+                raise ZenodoError(
+                    f"cannot reach Zenodo ({type(exc).__name__}: {one_line(_strip(exc), 200)})", where=where
+                ) from None
             except OSError as exc:  # a file to upload cannot be read (requests' errors are OSErrors too: above)
-                raise ZenodoError(f"cannot read the file to upload ({exc.strerror or one_line(exc)})",
-                                  where=str(body)) from None
+                raise ZenodoError(
+                    f"cannot read the file to upload ({exc.strerror or one_line(exc)})", where=str(body)
+                ) from None
             status = response.status_code
             if status < 400 or status in allow:
                 return response
-            if (status == 429 or status >= 500) and (idempotent or status in _NOT_PROCESSED) and attempt < self.max_retries:
+            if (
+                (status == 429 or status >= 500)
+                and (idempotent or status in _NOT_PROCESSED)
+                and attempt < self.max_retries
+            ):
                 delay = self._delay(attempt, response)
                 log.info("%s: HTTP %d; retrying in %.1f s", where, status, delay)
                 response.close()
@@ -438,7 +461,8 @@ class ZenodoClient:
                     f"Zenodo refused the access token from {source} (HTTP {status}: {message}); it may be "
                     "expired, revoked, for the other Zenodo instance (sandbox or not), or lack the scopes "
                     "deposit:write and deposit:actions",
-                    status=status, where=where,
+                    status=status,
+                    where=where,
                 )
             tried = f" after {attempt + 1} attempts" if attempt else ""
             raise ZenodoHTTPError(f"Zenodo answered HTTP {status}{tried}: {message}", status=status, where=where)
@@ -452,11 +476,18 @@ class ZenodoClient:
         try:
             return parse_json_bounded(response.content, what="Zenodo's answer", where=where)
         except ZenodoError:
-            raise ZenodoError("Zenodo answered with a body that is not JSON (or nested too deeply)",
-                              where=where) from None
+            raise ZenodoError(
+                "Zenodo answered with a body that is not JSON (or nested too deeply)", where=where
+            ) from None
 
-    def get_same_origin(self, path_or_url: str, *, auth: bool = False, headers: Mapping[str, str] | None = None,
-                        where: str | None = None) -> Any:
+    def get_same_origin(
+        self,
+        path_or_url: str,
+        *,
+        auth: bool = False,
+        headers: Mapping[str, str] | None = None,
+        where: str | None = None,
+    ) -> Any:
         """GET, streamed, following redirects only on this instance's host (:func:`same_origin`).
 
         Returns the open response (the caller reads and closes it); raises
@@ -465,19 +496,26 @@ class ZenodoClient:
         url = self.url(path_or_url)
         for _ in range(MAX_REDIRECTS + 1):
             if not same_origin(url, self.base_url):
-                raise ZenodoError(f"refusing to download from {display_url(url)}: it is not on the Zenodo host "
-                                  f"{display_url(self.base_url)}", where=where or display_url(path_or_url))
+                raise ZenodoError(
+                    f"refusing to download from {display_url(url)}: it is not on the Zenodo host "
+                    f"{display_url(self.base_url)}",
+                    where=where or display_url(path_or_url),
+                )
             response = self.request("GET", url, auth=auth, headers=headers, stream=True, allow_redirects=False)
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             location = response.headers.get("Location")
             response.close()
             if not location:
-                raise ZenodoError(f"Zenodo answered a redirect without a Location ({display_url(url)})",
-                                  where=where or display_url(url))
+                raise ZenodoError(
+                    f"Zenodo answered a redirect without a Location ({display_url(url)})",
+                    where=where or display_url(url),
+                )
             url = urljoin(url, location)
-        raise ZenodoError(f"more than {MAX_REDIRECTS} redirects from {display_url(path_or_url)}",
-                          where=where or display_url(path_or_url))
+        raise ZenodoError(
+            f"more than {MAX_REDIRECTS} redirects from {display_url(path_or_url)}",
+            where=where or display_url(path_or_url),
+        )
 
     # --- records API (public, no token needed) ---
 
@@ -543,8 +581,9 @@ class ZenodoClient:
         original = self.json("POST", f"/api/deposit/depositions/{record_id}/actions/newversion")
         link = (original or {}).get("links", {}).get("latest_draft")
         if not link:
-            raise ZenodoError("Zenodo did not name the new version's draft (no links.latest_draft)",
-                              where=f"record {record_id}")
+            raise ZenodoError(
+                "Zenodo did not name the new version's draft (no links.latest_draft)", where=f"record {record_id}"
+            )
         return self.json("GET", link)
 
 

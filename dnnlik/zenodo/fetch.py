@@ -83,9 +83,15 @@ class FetchResult:
     from_cache: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"record_id": self.record_id, "doi": self.doi, "sandbox": self.reference.sandbox,
-                "path": str(self.path), "bundle": str(self.bundle_path), "from_cache": self.from_cache,
-                "files": [f.to_json() for f in self.files]}
+        return {
+            "record_id": self.record_id,
+            "doi": self.doi,
+            "sandbox": self.reference.sandbox,
+            "path": str(self.path),
+            "bundle": str(self.bundle_path),
+            "from_cache": self.from_cache,
+            "files": [f.to_json() for f in self.files],
+        }
 
 
 def cache_root(sandbox: bool = False) -> Path:
@@ -109,7 +115,9 @@ def _bundle_path(files_dir: Path, names: list[str], where: str) -> Path:
         return files_dir / zips[0]
     raise InvalidBundleError(
         f"does not hold a dnnlik bundle: no {DOCUMENT_NAME}, nor a single .zip (files: {', '.join(names) or 'none'})",
-        report=None, where=where)
+        report=None,
+        where=where,
+    )
 
 
 def cached_entry(reference: ZenodoReference, cache_dir: Path | None = None) -> FetchResult | None:
@@ -288,7 +296,7 @@ class _Folder:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _md5_fd(fd: int) -> str:
@@ -313,7 +321,9 @@ class _CacheWriteError(Exception):
 def _oversize(f: RecordFile, where: str, detail: str) -> ZenodoIntegrityError:
     return ZenodoIntegrityError(
         f"{show_name(f.name)}: the server sends more than the {f.size} bytes the record lists for it ({detail}); "
-        "the download was stopped and discarded, and nothing was stored in the cache", where=where)
+        "the download was stopped and discarded, and nothing was stored in the cache",
+        where=where,
+    )
 
 
 def _download_once(client: ZenodoClient, folder: _Folder, part: str, f: RecordFile, url: str, where: str) -> None:
@@ -324,8 +334,10 @@ def _download_once(client: ZenodoClient, folder: _Folder, part: str, f: RecordFi
     done = False
     try:
         if response.status_code != 200:
-            raise ZenodoError(f"{show_name(f.name)}: Zenodo answered the download with HTTP {response.status_code}, "
-                              "not 200", where=where)
+            raise ZenodoError(
+                f"{show_name(f.name)}: Zenodo answered the download with HTTP {response.status_code}, not 200",
+                where=where,
+            )
         length = (response.headers.get("Content-Length") or "").strip()
         if length.isdigit() and int(length) > f.size:
             raise _oversize(f, where, f"it announces {int(length)} bytes")
@@ -369,8 +381,16 @@ def _download_once(client: ZenodoClient, folder: _Folder, part: str, f: RecordFi
                 folder.remove(part)
 
 
-def _download(client: ZenodoClient, folder: _Folder, index: int, f: RecordFile, url: str, where: str, retries: int,
-              retry_pause: float) -> None:
+def _download(
+    client: ZenodoClient,
+    folder: _Folder,
+    index: int,
+    f: RecordFile,
+    url: str,
+    where: str,
+    retries: int,
+    retry_pause: float,
+) -> None:
     """Download one checked file by its checked URL, with ``retries`` more attempts after a transient failure."""
     failure = _Retry("no attempt")
     for attempt in range(retries + 1):
@@ -382,14 +402,20 @@ def _download(client: ZenodoClient, folder: _Folder, index: int, f: RecordFile, 
         except _Retry as exc:
             failure = exc
         except _CacheWriteError as exc:
-            raise ZenodoError(f"cannot write {show_name(f.name)} into the cache ({exc})", where=str(folder.path)) \
-                from None
+            raise ZenodoError(
+                f"cannot write {show_name(f.name)} into the cache ({exc})", where=str(folder.path)
+            ) from None
     if failure.corrupt:
         raise ZenodoIntegrityError(
             f"{show_name(f.name)} does not match the MD5 checksum Zenodo lists ({failure}): corrupted in transfer or "
-            "tampered with; it was discarded and nothing was stored in the cache", where=where)
-    raise ZenodoError(f"download failed ({show_name(f.name)}: {failure}); the files completed so far are kept: run "
-                      "the same command again to resume", where=where)
+            "tampered with; it was discarded and nothing was stored in the cache",
+            where=where,
+        )
+    raise ZenodoError(
+        f"download failed ({show_name(f.name)}: {failure}); the files completed so far are kept: run "
+        "the same command again to resume",
+        where=where,
+    )
 
 
 def _complete(folder: _Folder, f: RecordFile) -> bool:
@@ -432,8 +458,10 @@ def _plan(record: dict[str, Any], record_id: int, base_url: str, where: str) -> 
     if entries is None:
         entries = []
     files = file_entries(entries, where=where)
-    return [(f, file_url(entry, f.name, record_id=record_id, base_url=base_url, where=where))
-            for f, entry in zip(files, entries, strict=True)]
+    return [
+        (f, file_url(entry, f.name, record_id=record_id, base_url=base_url, where=where))
+        for f, entry in zip(files, entries, strict=True)
+    ]
 
 
 def fetch(
@@ -491,12 +519,14 @@ def fetch(
     plan = _plan(record, record_id, client.base_url, where)
     files = [f for f, _ in plan]
     if not files:
-        raise InvalidBundleError("does not hold a dnnlik bundle: the record has no files (or they are restricted)",
-                                 report=None, where=where)
+        raise InvalidBundleError(
+            "does not hold a dnnlik bundle: the record has no files (or they are restricted)", report=None, where=where
+        )
     total = sum(f.size for f in files)
     if total > MAX_RECORD_BYTES:
-        raise ZenodoError(f"the record holds {total} bytes, more than the {MAX_RECORD_BYTES} dnnlik downloads",
-                          where=where)
+        raise ZenodoError(
+            f"the record holds {total} bytes, more than the {MAX_RECORD_BYTES} dnnlik downloads", where=where
+        )
     names = sorted(f.name for f in files)
     _bundle_path(Path("files"), names, where)  # refuse a record that cannot be a bundle before downloading
     pause = RETRY_PAUSE if retry_pause is None else retry_pause
@@ -504,8 +534,17 @@ def fetch(
         return _fetch_locked(resolved, record, plan, root, where, refresh, retries, pause, client)
 
 
-def _fetch_locked(ref: ZenodoReference, record: dict[str, Any], plan: list[tuple[RecordFile, str]], root: Path,
-                  where: str, refresh: bool, retries: int, retry_pause: float, client: ZenodoClient) -> FetchResult:
+def _fetch_locked(
+    ref: ZenodoReference,
+    record: dict[str, Any],
+    plan: list[tuple[RecordFile, str]],
+    root: Path,
+    where: str,
+    refresh: bool,
+    retries: int,
+    retry_pause: float,
+    client: ZenodoClient,
+) -> FetchResult:
     if not refresh:
         hit = cached_entry(ref, root)  # another process may have fetched it meanwhile
         if hit is not None:
@@ -530,8 +569,11 @@ def _fetch_locked(ref: ZenodoReference, record: dict[str, Any], plan: list[tuple
                     _download(client, folder, index, f, url, where, retries, retry_pause)
             present = sorted(folder.names())
             if present != sorted(wanted):
-                raise ZenodoError("the download is incomplete (the staging folder changed meanwhile); run the same "
-                                  "command again to resume", where=where)
+                raise ZenodoError(
+                    "the download is incomplete (the staging folder changed meanwhile); run the same "
+                    "command again to resume",
+                    where=where,
+                )
 
             bundle = _bundle_path(folder.path, present, where)
             report = _validate_fetched(bundle, ref, where)
@@ -542,11 +584,16 @@ def _fetch_locked(ref: ZenodoReference, record: dict[str, Any], plan: list[tuple
                 listing = "\n".join(f"  - {p}" for p in report.errors[:20])
                 raise InvalidBundleError(
                     f"the record's files are not a valid dnnlik bundle; nothing was stored in the cache:\n{listing}",
-                    report=report, where=where)
+                    report=report,
+                    where=where,
+                )
 
             meta = {
-                "id": ref.record, "doi": _doi(record.get("doi")), "conceptdoi": _doi(record.get("conceptdoi")),
-                "conceptrecid": record.get("conceptrecid"), "metadata": record.get("metadata"),
+                "id": ref.record,
+                "doi": _doi(record.get("doi")),
+                "conceptdoi": _doi(record.get("conceptdoi")),
+                "conceptrecid": record.get("conceptrecid"),
+                "metadata": record.get("metadata"),
                 "dnnlik": {"sandbox": ref.sandbox, "files": [f.to_json() for f in files]},
             }
             staging.write_file("record.json", (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
@@ -560,8 +607,9 @@ def _fetch_locked(ref: ZenodoReference, record: dict[str, Any], plan: list[tuple
         what = f"{exc.strerror or one_line(exc)}" + (f": {show_name(str(exc.filename))}" if exc.filename else "")
         raise ZenodoError(f"cannot write into the cache ({what})", where=str(root)) from None
     entry = root / name
-    return FetchResult(ref, ref.record, _doi(record.get("doi")), entry,
-                       _relocate(bundle, root / ".partial" / name, entry), files)
+    return FetchResult(
+        ref, ref.record, _doi(record.get("doi")), entry, _relocate(bundle, root / ".partial" / name, entry), files
+    )
 
 
 def _relocate(path: Path, old_root: Path, new_root: Path) -> Path:
@@ -591,6 +639,10 @@ def _check_archive_section(bundle: Path, ref: ZenodoReference, report: Report) -
         return
     archive = document.get("archive") if isinstance(document, dict) else None
     if isinstance(archive, dict) and isinstance(archive.get("record_id"), int) and archive["record_id"] != ref.record:
-        report.add("zenodo:record-mismatch",
-                   f"the bundle says it is archived as record {archive['record_id']}, but it was fetched from "
-                   f"record {ref.record}", "bundle.json#/archive/record_id", level="warning")
+        report.add(
+            "zenodo:record-mismatch",
+            f"the bundle says it is archived as record {archive['record_id']}, but it was fetched from "
+            f"record {ref.record}",
+            "bundle.json#/archive/record_id",
+            level="warning",
+        )

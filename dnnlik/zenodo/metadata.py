@@ -45,12 +45,12 @@ DEFAULT_TEMPLATE: dict[str, Any] = {
     "keywords": ["dnnlik", "likelihood", "ONNX", "DNNLikelihood"],
     "communities": [],
     "notes": "A dnnlik bundle: an ONNX model of a likelihood function with a bundle.json that describes it "
-             "(format: https://github.com/dnnlik/dnnlik/blob/main/spec/README.md).",
+    "(format: https://github.com/dnnlik/dnnlik/blob/main/spec/README.md).",
 }
 """Defaults for what a bundle does not say; ``archive/zenodo-metadata.template.json`` holds the same."""
 
 RELATIONS: dict[str, str] = {
-    "describes": "isSupplementTo",       # the paper that describes the analysis
+    "describes": "isSupplementTo",  # the paper that describes the analysis
     "source-likelihood": "isDerivedFrom",
     "method": "references",
     "data": "isDerivedFrom",
@@ -58,11 +58,24 @@ RELATIONS: dict[str, str] = {
 }
 """bundle ``references[*].relation`` -> Zenodo ``related_identifiers[*].relation``."""
 
-_TEMPLATE_KEYS = {"upload_type", "access_right", "keywords", "communities", "notes", "publication_type",
-                  "image_type", "grants", "subjects", "contributors", "language"}
+_TEMPLATE_KEYS = {
+    "upload_type",
+    "access_right",
+    "keywords",
+    "communities",
+    "notes",
+    "publication_type",
+    "image_type",
+    "grants",
+    "subjects",
+    "contributors",
+    "language",
+}
 _SIMPLE_LICENSE = re.compile(r"^[A-Za-z0-9.+-]+\Z")
 _DOI = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)?(10\.[0-9]{4,9}/\S+)\Z", re.IGNORECASE)
-_ARXIV = re.compile(r"^(?:arXiv:)?([0-9]{4}\.[0-9]{4,5}(?:v[0-9]+)?|[a-z-]+(?:\.[A-Z]{2})?/[0-9]{7}(?:v[0-9]+)?)\Z", re.IGNORECASE)
+_ARXIV = re.compile(
+    r"^(?:arXiv:)?([0-9]{4}\.[0-9]{4,5}(?:v[0-9]+)?|[a-z-]+(?:\.[A-Z]{2})?/[0-9]{7}(?:v[0-9]+)?)\Z", re.IGNORECASE
+)
 
 
 def load_template(path: str | Path | None = None) -> dict[str, Any]:
@@ -82,7 +95,9 @@ def load_template(path: str | Path | None = None) -> dict[str, Any]:
     if unknown:
         raise InvalidInputError(
             f"unknown member(s) {', '.join(unknown)}; a template may set {', '.join(sorted(_TEMPLATE_KEYS))} "
-            "(the rest comes from bundle.json)", where=str(path))
+            "(the rest comes from bundle.json)",
+            where=str(path),
+        )
     loaded.pop("$comment", None)
     template.update(loaded)
     return template
@@ -130,7 +145,7 @@ def _description(document: Mapping[str, Any], record_id: int | None) -> str:
     paragraphs = [p.strip() for p in str(document.get("description", "")).split("\n\n") if p.strip()]
     out = [f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs]
     name, version, kind = document.get("name"), document.get("version"), document.get("kind")
-    how = f"dnnlik.load(\"zenodo:{record_id}\")" if record_id else "dnnlik.load(\"zenodo:RECORD\")"
+    how = f'dnnlik.load("zenodo:{record_id}")' if record_id else 'dnnlik.load("zenodo:RECORD")'
     out.append(
         f"<p>dnnlik bundle <code>{html.escape(str(name))}</code> version {html.escape(str(version))} "
         f"(kind {html.escape(str(kind))}, format {html.escape(str(document.get('format_version')))}). "
@@ -176,8 +191,9 @@ def zenodo_metadata(
     meta["keywords"] = keywords
     related: list[dict[str, str]] = []
     for ref in document.get("references", []):
-        entry = related_identifier(ref.get("type", ""), str(ref.get("id", "")),
-                                   RELATIONS.get(ref.get("relation", "other"), "references"))
+        entry = related_identifier(
+            ref.get("type", ""), str(ref.get("id", "")), RELATIONS.get(ref.get("relation", "other"), "references")
+        )
         if entry and entry not in related:
             related.append(entry)
     source = (document.get("provenance") or {}).get("source_likelihood") or {}

@@ -31,9 +31,22 @@ from urllib.parse import quote, urlsplit
 from ..errors import InvalidInputError
 from .client import DOI_PREFIXES, ZenodoError, same_origin
 
-__all__ = ["RecordFile", "ZenodoReference", "file_entries", "file_url", "file_name_problem", "parse_reference",
-           "looks_like_zenodo_reference", "safe_file_name", "show_name", "record_doi", "is_zenodo_source",
-           "MAX_FILES", "MAX_NAME_LENGTH", "NAME_FIELDS"]
+__all__ = [
+    "RecordFile",
+    "ZenodoReference",
+    "file_entries",
+    "file_url",
+    "file_name_problem",
+    "parse_reference",
+    "looks_like_zenodo_reference",
+    "safe_file_name",
+    "show_name",
+    "record_doi",
+    "is_zenodo_source",
+    "MAX_FILES",
+    "MAX_NAME_LENGTH",
+    "NAME_FIELDS",
+]
 
 MAX_FILES = 1000
 """Most file entries a listing may hold (Zenodo itself allows 100 files per record)."""
@@ -50,8 +63,16 @@ SIZE_FIELDS = ("size", "filesize")
 
 _MD5 = re.compile(r"^[0-9a-f]{32}\Z")
 _NAME_CHARS = re.compile(r"[A-Za-z0-9._+ -]*")
-_WINDOWS_DEVICES = {"con", "prn", "aux", "nul", "conin$", "conout$", *(f"com{i}" for i in range(10)),
-                    *(f"lpt{i}" for i in range(10))}
+_WINDOWS_DEVICES = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    "conin$",
+    "conout$",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
 
 
 @dataclass(frozen=True)
@@ -91,8 +112,9 @@ def file_name_problem(name: object) -> str | None:
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
         return "contains a control character"
     if not name.isascii():
-        return "is not ASCII (dnnlik accepts ASCII file names only, so that no name changes under Unicode " \
-               "normalisation)"
+        return (
+            "is not ASCII (dnnlik accepts ASCII file names only, so that no name changes under Unicode normalisation)"
+        )
     if not _NAME_CHARS.fullmatch(name):
         return "contains characters other than A-Z a-z 0-9 . _ + - and space"
     if name.endswith((" ", ".")):
@@ -115,9 +137,10 @@ def _entry_name(entry: Mapping[str, Any], i: int, where: str) -> str:
         value = entry[key]
         problem = file_name_problem(value)
         if problem is not None:
-            raise ZenodoError(f"file entry {i}: {show_name(value)} (its '{key}') is not a plain file name: it {problem}; "
-                              "refused",
-                              where=where)
+            raise ZenodoError(
+                f"file entry {i}: {show_name(value)} (its '{key}') is not a plain file name: it {problem}; refused",
+                where=where,
+            )
         names[key] = value
     if not names:
         raise ZenodoError(f"file entry {i} has no name ('key' or 'filename')", where=where)
@@ -132,8 +155,9 @@ def _entry_size(entry: Mapping[str, Any], name: str, where: str) -> int:
     if not sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in sizes):
         raise ZenodoError(f"file {show_name(name)} has no valid size ('size' or 'filesize')", where=where)
     if len(set(sizes)) > 1:
-        raise ZenodoError(f"file {show_name(name)} has two different sizes ({sizes[0]} and {sizes[1]}); refused",
-                          where=where)
+        raise ZenodoError(
+            f"file {show_name(name)} has two different sizes ({sizes[0]} and {sizes[1]}); refused", where=where
+        )
     return sizes[0]
 
 
@@ -146,8 +170,9 @@ def file_entries(entries: Any, *, where: str) -> list[RecordFile]:
     if not isinstance(entries, list):
         raise ZenodoError(f"the file listing is not a list but {show_name(entries)}", where=where)
     if len(entries) > MAX_FILES:
-        raise ZenodoError(f"the file listing has {len(entries)} entries, more than the {MAX_FILES} dnnlik accepts",
-                          where=where)
+        raise ZenodoError(
+            f"the file listing has {len(entries)} entries, more than the {MAX_FILES} dnnlik accepts", where=where
+        )
     out: list[RecordFile] = []
     seen: dict[str, str] = {}
     for i, entry in enumerate(entries):
@@ -185,13 +210,16 @@ def file_url(entry: Mapping[str, Any], name: str, *, record_id: int, base_url: s
         return f"{base_url.rstrip('/')}/api/records/{record_id}/files/{quote(name, safe='')}/content"
     url = links[key]
     if not isinstance(url, str) or len(url) > MAX_URL_LENGTH or any(ord(c) <= 32 or ord(c) >= 127 for c in url):
-        raise ZenodoError(f"file {show_name(name)}: its download link {show_name(url)} is not a plain URL; refused",
-                          where=where)
+        raise ZenodoError(
+            f"file {show_name(name)}: its download link {show_name(url)} is not a plain URL; refused", where=where
+        )
     if not same_origin(url, base_url):
         parts = urlsplit(url)
         raise ZenodoError(
             f"file {show_name(name)}: its download link points to {show_name(f'{parts.scheme}://{parts.netloc}')}, "
-            f"not to the record's Zenodo host {show_name(base_url)}; refused", where=where)
+            f"not to the record's Zenodo host {show_name(base_url)}; refused",
+            where=where,
+        )
     return url
 
 
@@ -241,7 +269,8 @@ def parse_reference(text: str | int, *, sandbox: bool | None = None) -> ZenodoRe
     if matched is None:
         raise InvalidInputError(
             "is not a Zenodo reference: give zenodo:RECORD, a Zenodo DOI (10.5281/zenodo.RECORD) or a record URL",
-            where=raw)
+            where=raw,
+        )
     number, implied = matched
     record = int(number)
     if record < 1:

@@ -73,10 +73,17 @@ class UploadResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "record_id": self.record_id, "doi": self.doi, "concept_doi": self.concept_doi, "url": self.url,
-            "published": self.published, "sandbox": self.sandbox, "deposition_id": self.deposition_id,
-            "document_sha256": self.document_sha256, "files": self.files,
-            "receipt": str(self.receipt) if self.receipt else None, "resumed": self.resumed,
+            "record_id": self.record_id,
+            "doi": self.doi,
+            "concept_doi": self.concept_doi,
+            "url": self.url,
+            "published": self.published,
+            "sandbox": self.sandbox,
+            "deposition_id": self.deposition_id,
+            "document_sha256": self.document_sha256,
+            "files": self.files,
+            "receipt": str(self.receipt) if self.receipt else None,
+            "resumed": self.resumed,
         }
 
 
@@ -222,10 +229,19 @@ def upload_bundle(
     archived["archive"] = target.archive_section()
     archived[DIGEST_FIELD] = document_digest(archived)
     state = {
-        "receipt_version": RECEIPT_VERSION, "status": "draft", "name": name, "version": version,
-        "sandbox": sandbox, "base_url": client.base_url, "deposition_id": target.deposition_id,
-        "record_id": target.record_id, "doi": target.doi, "concept_doi": target.concept_doi, "url": target.url,
-        "bucket": target.bucket, "created": _now(),
+        "receipt_version": RECEIPT_VERSION,
+        "status": "draft",
+        "name": name,
+        "version": version,
+        "sandbox": sandbox,
+        "base_url": client.base_url,
+        "deposition_id": target.deposition_id,
+        "record_id": target.record_id,
+        "doi": target.doi,
+        "concept_doi": target.concept_doi,
+        "url": target.url,
+        "bucket": target.bucket,
+        "created": _now(),
     }
     if not resumed:
         _write_json(draft_path, state)
@@ -237,20 +253,23 @@ def upload_bundle(
         if not target.submitted:
             _sync_files(client, target.bucket, uploads, local, say)
             say("setting the metadata")
-            client.update_metadata(target.deposition_id, zenodo_metadata(archived, template=template, doi=target.doi,
-                                                                         record_id=target.record_id))
+            client.update_metadata(
+                target.deposition_id,
+                zenodo_metadata(archived, template=template, doi=target.doi, record_id=target.record_id),
+            )
         _verify_files(client, target, local, say)
         published = target.submitted
         if publish and not target.submitted:
             final = _publish(client, target.deposition_id, say)
             published = True
             if final.get("doi") and final["doi"] != target.doi:
-                raise ZenodoError(f"Zenodo published the record as {final['doi']}, not as the reserved {target.doi} "
-                                  "written into bundle.json", where=f"deposition {target.deposition_id}")
+                raise ZenodoError(
+                    f"Zenodo published the record as {final['doi']}, not as the reserved {target.doi} "
+                    "written into bundle.json",
+                    where=f"deposition {target.deposition_id}",
+                )
             target.concept_doi = final.get("conceptdoi") or target.concept_doi
-        files = [
-            {**local[n].to_json(), "sha256": sha256_file(p)[0]} for n, p in sorted(uploads.items())
-        ]
+        files = [{**local[n].to_json(), "sha256": sha256_file(p)[0]} for n, p in sorted(uploads.items())]
         if write_back:
             _write_back(bundle, staging / "bundle", archived)
             say(f"wrote the archive section into {bundle}")
@@ -259,15 +278,28 @@ def upload_bundle(
         source.close()
 
     result = UploadResult(
-        record_id=target.record_id, doi=target.doi,
-        concept_doi=str(target.concept_doi) if target.concept_doi else None, url=target.url,
-        published=published, sandbox=sandbox, deposition_id=target.deposition_id,
-        document_sha256=archived[DIGEST_FIELD], files=files, receipt=None, resumed=resumed,
+        record_id=target.record_id,
+        doi=target.doi,
+        concept_doi=str(target.concept_doi) if target.concept_doi else None,
+        url=target.url,
+        published=published,
+        sandbox=sandbox,
+        deposition_id=target.deposition_id,
+        document_sha256=archived[DIGEST_FIELD],
+        files=files,
+        receipt=None,
+        resumed=resumed,
     )
     entry = {
-        **state, "status": "published" if published else "draft-verified", "concept_doi": result.concept_doi,
-        "kind": document.get("kind"), "date": _now(), "document_sha256": archived[DIGEST_FIELD],
-        "source_document_sha256": document.get(DIGEST_FIELD), "layout": layout, "files": files,
+        **state,
+        "status": "published" if published else "draft-verified",
+        "concept_doi": result.concept_doi,
+        "kind": document.get("kind"),
+        "date": _now(),
+        "document_sha256": archived[DIGEST_FIELD],
+        "source_document_sha256": document.get(DIGEST_FIELD),
+        "layout": layout,
+        "files": files,
     }
     result.receipt = _write_receipt(entry, published, receipt_path, draft_path, say)
     return result
@@ -278,8 +310,9 @@ def _read_valid(bundle: Path) -> tuple[Any, dict[str, Any]]:
     report = validate_local(bundle)
     if not report.ok:
         listing = "\n".join(f"  - {p}" for p in report.errors[:20])
-        raise InvalidBundleError(f"is not a valid bundle; fix it before archiving:\n{listing}", report=report,
-                                 where=str(bundle))
+        raise InvalidBundleError(
+            f"is not a valid bundle; fix it before archiving:\n{listing}", report=report, where=str(bundle)
+        )
     source = open_source(bundle)
     try:
         return source, loads_bounded(source.read(DOCUMENT_NAME), where=str(bundle))
@@ -295,7 +328,8 @@ def _refuse_archived(receipt_path: Path, name: str, version: str) -> None:
         raise ZenodoError(
             f"{name} {version} is already archived as {previous.get('doi')} (record {previous.get('record_id')}); "
             f"give the bundle a new version and upload it with --new-version-of {previous.get('record_id')}",
-            where=str(receipt_path))
+            where=str(receipt_path),
+        )
 
 
 @dataclass
@@ -318,15 +352,21 @@ class _Target:
         return archive
 
 
-def _reserve(client: ZenodoClient, deposition: dict[str, Any], document: Mapping[str, Any],
-             template: Mapping[str, Any], say: _Say) -> _Target:
+def _reserve(
+    client: ZenodoClient,
+    deposition: dict[str, Any],
+    document: Mapping[str, Any],
+    template: Mapping[str, Any],
+    say: _Say,
+) -> _Target:
     """The DOI of the draft (reserved now unless it already is) and the rest of where the bundle goes."""
     deposition_id = int(deposition["id"])
     reserved = (deposition.get("metadata") or {}).get("prereserve_doi")
     if not (isinstance(reserved, dict) and reserved.get("doi") and reserved.get("recid")):
         say(f"reserving a DOI for deposition {deposition_id}")
-        deposition = client.update_metadata(deposition_id, {**zenodo_metadata(document, template=template),
-                                                            "prereserve_doi": True})
+        deposition = client.update_metadata(
+            deposition_id, {**zenodo_metadata(document, template=template), "prereserve_doi": True}
+        )
         reserved = (deposition.get("metadata") or {}).get("prereserve_doi")
         if not (isinstance(reserved, dict) and reserved.get("doi") and reserved.get("recid")):
             raise ZenodoError("Zenodo did not reserve a DOI for the draft", where=f"deposition {deposition_id}")
@@ -337,8 +377,15 @@ def _reserve(client: ZenodoClient, deposition: dict[str, Any], document: Mapping
     bucket = (deposition.get("links") or {}).get("bucket")
     if not bucket:
         raise ZenodoError("the deposition has no bucket link (links.bucket)", where=f"deposition {deposition_id}")
-    return _Target(deposition_id, doi, record_id, concept_doi, f"{client.base_url}/records/{record_id}", bucket,
-                   bool(deposition.get("submitted")))
+    return _Target(
+        deposition_id,
+        doi,
+        record_id,
+        concept_doi,
+        f"{client.base_url}/records/{record_id}",
+        bucket,
+        bool(deposition.get("submitted")),
+    )
 
 
 def _verify_files(client: ZenodoClient, target: _Target, local: Mapping[str, RecordFile], say: _Say) -> None:
@@ -347,15 +394,22 @@ def _verify_files(client: ZenodoClient, target: _Target, local: Mapping[str, Rec
     problems = _compare(
         local, file_entries(client.list_bucket(target.bucket), where=f"bucket of deposition {deposition_id}")
     )
-    problems += [p for p in _compare(local, file_entries(client.list_deposition_files(deposition_id),
-                                                         where=f"files of deposition {deposition_id}"))
-                 if p not in problems]
+    problems += [
+        p
+        for p in _compare(
+            local,
+            file_entries(client.list_deposition_files(deposition_id), where=f"files of deposition {deposition_id}"),
+        )
+        if p not in problems
+    ]
     if problems:
         what = "the published record" if target.submitted else "the draft"
         raise ZenodoError(
-            "refusing to publish: the files Zenodo reports do not match the bundle: " + "; ".join(problems)
+            "refusing to publish: the files Zenodo reports do not match the bundle: "
+            + "; ".join(problems)
             + (f". {what} is kept; run the same command again to re-upload" if not target.submitted else ""),
-            where=f"deposition {deposition_id}")
+            where=f"deposition {deposition_id}",
+        )
     say(f"verified {len(local)} file(s) on Zenodo: names, sizes and MD5s match")
 
 
@@ -373,19 +427,22 @@ def _write_receipt(entry: dict[str, Any], published: bool, receipt_path: Path, d
     return draft_path
 
 
-def _draft(client: ZenodoClient, draft_path: Path, sandbox: bool, new_version_of: int | str | None,
-           say: _Say) -> tuple[dict[str, Any], bool]:
+def _draft(
+    client: ZenodoClient, draft_path: Path, sandbox: bool, new_version_of: int | str | None, say: _Say
+) -> tuple[dict[str, Any], bool]:
     """The draft deposition to fill: resumed from the draft state, a new version, or a new deposition."""
     if draft_path.exists():
         try:
             state = loads_bounded(draft_path.read_bytes(), where=str(draft_path))
             deposition_id = int(state["deposition_id"])
         except (OSError, ValueError, KeyError, TypeError):
-            raise ZenodoError("the draft state is unreadable; delete it to start a new deposition",
-                              where=str(draft_path)) from None
+            raise ZenodoError(
+                "the draft state is unreadable; delete it to start a new deposition", where=str(draft_path)
+            ) from None
         if bool(state.get("sandbox")) != sandbox or state.get("base_url") not in (None, client.base_url):
-            raise ZenodoError(f"the draft state is for {state.get('base_url')}, not {client.base_url}",
-                              where=str(draft_path))
+            raise ZenodoError(
+                f"the draft state is for {state.get('base_url')}, not {client.base_url}", where=str(draft_path)
+            )
         try:
             deposition = client.get_deposition(deposition_id)
         except ZenodoHTTPError as exc:
@@ -416,9 +473,11 @@ def _stage(source: Any, archived: Mapping[str, Any], staging: Path) -> tuple[dic
     (folder / DOCUMENT_NAME).write_bytes(dump_document(archived))
     report = validate_local(folder)
     if not report.ok:  # cannot happen unless the archive section itself is refused
-        raise InvalidBundleError("the bundle with its archive section is not valid:\n"
-                                 + "\n".join(f"  - {p}" for p in report.errors[:20]), report=report,
-                                 where="bundle.json#/archive")
+        raise InvalidBundleError(
+            "the bundle with its archive section is not valid:\n" + "\n".join(f"  - {p}" for p in report.errors[:20]),
+            report=report,
+            where="bundle.json#/archive",
+        )
     if all(safe_file_name(n) for n in names):
         return {n: folder / n for n in [DOCUMENT_NAME, *names]}, "files"
     zip_name = f"{archived['name']}-{archived['version']}.zip"
@@ -426,8 +485,9 @@ def _stage(source: Any, archived: Mapping[str, Any], staging: Path) -> tuple[dic
     return {zip_name: staging / zip_name}, "zip"
 
 
-def _sync_files(client: ZenodoClient, bucket: str, uploads: Mapping[str, Path], local: Mapping[str, RecordFile],
-                say: _Say) -> None:
+def _sync_files(
+    client: ZenodoClient, bucket: str, uploads: Mapping[str, Path], local: Mapping[str, RecordFile], say: _Say
+) -> None:
     remote = {f.name: f for f in file_entries(client.list_bucket(bucket), where="bucket")}
     for name in sorted(set(remote) - set(local)):
         say(f"deleting {name}, which is not part of the bundle")
@@ -454,8 +514,10 @@ def _publish(client: ZenodoClient, deposition_id: int, say: _Say) -> dict[str, A
             deposition = {}
         if deposition.get("submitted"):
             return deposition
-        raise ZenodoError(f"publishing failed ({exc}); the verified draft is kept: run the same command again "
-                          "to publish it", where=f"deposition {deposition_id}") from None
+        raise ZenodoError(
+            f"publishing failed ({exc}); the verified draft is kept: run the same command again to publish it",
+            where=f"deposition {deposition_id}",
+        ) from None
 
 
 def _write_back(bundle: Path, staged: Path, archived: Mapping[str, Any]) -> None:

@@ -79,9 +79,11 @@ def archived_reports(label: str, refs: list[tuple[str, str | None]]) -> list[Rep
                 report.add("zenodo:fetch-failed", str(exc), ref)
             else:
                 if digest != expected:
-                    report.add("zenodo:receipt-mismatch",
-                               f"the archived bundle.json has document_sha256 {digest}, the receipt says {expected}",
-                               "bundle.json#/document_sha256")
+                    report.add(
+                        "zenodo:receipt-mismatch",
+                        f"the archived bundle.json has document_sha256 {digest}, the receipt says {expected}",
+                        "bundle.json#/document_sha256",
+                    )
         reports.append(report)
     return reports
 

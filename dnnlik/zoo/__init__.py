@@ -15,5 +15,17 @@ from .index import (
     zoo_root,
 )
 
-__all__ = ["ZooEntry", "zoo_root", "read_index", "load_index", "find_entry", "entry_path", "make_entry",
-           "write_index", "bundle_size", "validate_all", "INDEX_NAME", "INDEX_VERSION"]
+__all__ = [
+    "ZooEntry",
+    "zoo_root",
+    "read_index",
+    "load_index",
+    "find_entry",
+    "entry_path",
+    "make_entry",
+    "write_index",
+    "bundle_size",
+    "validate_all",
+    "INDEX_NAME",
+    "INDEX_VERSION",
+]

@@ -54,16 +54,18 @@ class BuildConfig:
         """The ``dnnlik zoo build`` command line that runs this recipe."""
         for flag, recipe in (("", BuildConfig()), (" --quick", BuildConfig.quick())):
             if replace(self, train_minutes=recipe.train_minutes) == recipe:
-                minutes = "" if self.train_minutes == recipe.train_minutes else \
-                    f" --train-minutes {self.train_minutes or 0:g}"
+                minutes = (
+                    ""
+                    if self.train_minutes == recipe.train_minutes
+                    else f" --train-minutes {self.train_minutes or 0:g}"
+                )
                 return f"dnnlik zoo build {ENTRY}{flag}{minutes}"
-        return f"dnnlik.zoo.build.build_toy_lhc_like with {self!r}"   # no CLI spelling: say what ran
+        return f"dnnlik.zoo.build.build_toy_lhc_like with {self!r}"  # no CLI spelling: say what ran
 
     @classmethod
     def quick(cls) -> "BuildConfig":
         """A few-minute smoke version (small samples, small network): not for publication."""
-        return cls(n_train=20_000, n_ridge=10_000, n_fidelity=20_000, layers=(128, 128), epochs=1000,
-                   train_minutes=1.0)
+        return cls(n_train=20_000, n_ridge=10_000, n_fidelity=20_000, layers=(128, 128), epochs=1000, train_minutes=1.0)
 
 
 @dataclass
@@ -91,8 +93,13 @@ def _samples(toy: Any, path: Path, strategy: str, n: int, seed: int, log: Any) -
     return path
 
 
-def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfig | None = None, *,
-                       log: Callable[[str], None] | None = print) -> BuildResult:
+def build_toy_lhc_like(
+    zoo_dir: str | Path,
+    work: str | Path,
+    config: BuildConfig | None = None,
+    *,
+    log: Callable[[str], None] | None = print,
+) -> BuildResult:
     """Run the recipe; write ``zoo_dir/toy-lhc-like/`` and update ``zoo_dir/index.json``."""
     from .. import likelihoods
     from ..evaluate import load_local as load
@@ -120,15 +127,17 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
         from ..sample.dataset import augment_dataset
         from ..sample.ridge import ridge_samples
 
-        points, values, record = ridge_samples(toy, config.n_ridge, config.ridge_range, seed=config.seed + 3,
-                                                 scale_power=config.ridge_scale_power)
+        points, values, record = ridge_samples(
+            toy, config.n_ridge, config.ridge_range, seed=config.seed + 3, scale_power=config.ridge_scale_power
+        )
         augment_dataset(mcmc_samples, train_samples, points, values, record, seed=config.seed)
         _say(log, f"  added {record['n_kept']} points between the profile ridge and the typical set")
     elif not config.n_ridge:
         train_samples = mcmc_samples
     _say(log, "[2/5] two independent posterior samples for fidelity")
-    post = [_samples(toy, work / f"posterior-{k}.h5", "unbiased", config.n_fidelity, config.seed + k, log)
-            for k in (1, 2)]
+    post = [
+        _samples(toy, work / f"posterior-{k}.h5", "unbiased", config.n_fidelity, config.seed + k, log) for k in (1, 2)
+    ]
     times["sampling"] = max(time.monotonic() - t0, earlier.get("sampling", 0.0))  # a reused stage keeps its time
     _save_times(times_file, times)
 
@@ -139,14 +148,23 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
         _say(log, f"[3/5] reusing the trained bundle {bundle_dir}")
     else:
         cap = f", at most {config.train_minutes:g} min" if config.train_minutes else ""
-        _say(log, f"[3/5] training {' x '.join(map(str, config.layers))} (ensemble {config.ensemble}, "
-                  f"{config.epochs} epochs{cap})")
+        _say(
+            log,
+            f"[3/5] training {' x '.join(map(str, config.layers))} (ensemble {config.ensemble}, "
+            f"{config.epochs} epochs{cap})",
+        )
         from ..train import TrainConfig, train_bundle
 
-        tc = TrainConfig(layers=config.layers, max_minutes=config.train_minutes, seed=config.seed,
-                         ensemble=config.ensemble, batch_size=config.batch_size,
-                         activation=config.activation, epochs=config.epochs,
-                         lr_schedule=config.lr_schedule)
+        tc = TrainConfig(
+            layers=config.layers,
+            max_minutes=config.train_minutes,
+            seed=config.seed,
+            ensemble=config.ensemble,
+            batch_size=config.batch_size,
+            activation=config.activation,
+            epochs=config.epochs,
+            lr_schedule=config.lr_schedule,
+        )
         train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY, command=config.command())
         _warn_if_cut_short(bundle_dir, config, log)
     times["training"] = _reused_training_time(bundle_dir, earlier) if reused else time.monotonic() - t0
@@ -159,15 +177,20 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     data = FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
     offset = float(bundle.document.get("output", {}).get("offset", 0.0))
     own = _surrogate_samples(bundle, toy, work, config, log)
-    report = assess(bundle, data, toy, grid=config.grid, offset=offset, surrogate_samples=own.points,
-                    surrogate_weights=own.weight)
+    report = assess(
+        bundle, data, toy, grid=config.grid, offset=offset, surrogate_samples=own.points, surrogate_weights=own.weight
+    )
     _say(log, report.to_text())
     times["fidelity"] = time.monotonic() - t0
 
     t0 = time.monotonic()
     _say(log, "[5/5] publishing into the zoo")
-    reference = {"name": ENTRY, "samples": [str(p.name) for p in post], "n_test": int(a.points.shape[0]),
-                 "n_reweighted": int(b.points.shape[0])}
+    reference = {
+        "name": ENTRY,
+        "samples": [str(p.name) for p in post],
+        "n_test": int(a.points.shape[0]),
+        "n_reweighted": int(b.points.shape[0]),
+    }
     section = report.to_validation_section(reference)
     evidence, evidence_bytes = reproducible_evidence(bundle, data, "mu", list(config.grid), offset)
     section["reproducible"] = evidence
@@ -175,8 +198,15 @@ def build_toy_lhc_like(zoo_dir: str | Path, work: str | Path, config: BuildConfi
     entry_dir = zoo_dir / ENTRY
     with atomic_directory(entry_dir, overwrite=True) as tmp:
         shutil.copytree(bundle_dir, tmp / "bundle")
-        write_card(tmp, load(tmp / "bundle"), report, {**times, "publishing": time.monotonic() - t0}, config,
-                   data=data, offset=offset)
+        write_card(
+            tmp,
+            load(tmp / "bundle"),
+            report,
+            {**times, "publishing": time.monotonic() - t0},
+            config,
+            data=data,
+            offset=offset,
+        )
     entries = [e for e in _existing(zoo_dir, load_index) if e.name != ENTRY]
     entries.append(make_entry(entry_dir / "bundle", zoo_dir, tags=("toy", "lhc", "dnnlikelihood", "likelihood")))
     write_index(entries, zoo_dir)
@@ -207,10 +237,13 @@ def _warn_if_cut_short(bundle_dir: Path, config: BuildConfig, log: Any) -> None:
     """Say so when the minutes cap stopped training before the recipe's epochs (a slower host)."""
     for member in _training_section(bundle_dir).get("history", {}).get("members", []):
         if member.get("stopped") == "time-cap" and int(member.get("epochs", 0)) < config.epochs:
-            _say(log, f"  warning: the {config.train_minutes:g}-minute cap stopped training after "
-                      f"{member['epochs']} of the recipe's {config.epochs} epochs (this host trains slower "
-                      "than the one that built the published entry), so this network is not the published "
-                      "one; rerun with --train-minutes 0 to train every epoch")
+            _say(
+                log,
+                f"  warning: the {config.train_minutes:g}-minute cap stopped training after "
+                f"{member['epochs']} of the recipe's {config.epochs} epochs (this host trains slower "
+                "than the one that built the published entry), so this network is not the published "
+                "one; rerun with --train-minutes 0 to train every epoch",
+            )
             return
 
 
@@ -220,8 +253,14 @@ def _surrogate_samples(bundle: Any, toy: Any, work: Path, config: BuildConfig, l
     from ..sample.dataset import read_dataset
 
     model = next(f["sha256"] for f in bundle.document["files"] if f["path"].endswith(".onnx"))
-    path = _samples(PreconditionedSource(bundle, toy), work / f"surrogate-posterior-{model[:12]}.h5", "unbiased",
-                    config.n_fidelity, config.seed + 4, log)
+    path = _samples(
+        PreconditionedSource(bundle, toy),
+        work / f"surrogate-posterior-{model[:12]}.h5",
+        "unbiased",
+        config.n_fidelity,
+        config.seed + 4,
+        log,
+    )
     return read_dataset(path)
 
 

@@ -32,8 +32,10 @@ _CAPTIONS = {
 def _epochs(config: Any, training: dict[str, Any]) -> str:
     """The recipe's epochs and caps, and what each member actually did."""
     cap = f", {config.train_minutes:g} minutes cap" if config.train_minutes else ""
-    done = "; ".join(f"{m.get('epochs')} epochs ({m.get('stopped')}, best {m.get('best_epoch')})"
-                     for m in training.get("history", {}).get("members", []))
+    done = "; ".join(
+        f"{m.get('epochs')} epochs ({m.get('stopped')}, best {m.get('best_epoch')})"
+        for m in training.get("history", {}).get("members", [])
+    )
     return f"at most {config.epochs} epochs{cap}" + (f": trained {done}" if done else "")
 
 
@@ -50,17 +52,33 @@ def _schedule(training: dict[str, Any]) -> str:
     return f"{start}"
 
 
-def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float], config: Any, *,
-               data: Any = None, offset: float = 0.0) -> None:
+def write_card(
+    entry_dir: Path,
+    bundle: Any,
+    report: Any,
+    times: dict[str, float],
+    config: Any,
+    *,
+    data: Any = None,
+    offset: float = 0.0,
+) -> None:
     """Write ``entry_dir/README.md`` (and its plots, with the ``plot`` extra)."""
     doc = bundle.document
     q = {m.name: m for m in report.quadratic}
-    rows = ["| metric | this entry | quadratic approximation | threshold | paper (arXiv:1911.03305) |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "| metric | this entry | quadratic approximation | threshold | paper (arXiv:1911.03305) |",
+        "|---|---|---|---|---|",
+    ]
     for m in report.metrics:
-        th = f"{m.comparison} {m.threshold:g}" + (" (pass)" if m.passed else " (FAIL)") if m.threshold is not None else ""
-        rows.append(f"| {m.name} | {_fmt(m.value)} | {_fmt(q[m.name].value) if m.name in q else ''} | {th} | "
-                    f"{PAPER_FIGURES.get(m.name, '')} |")
+        th = (
+            f"{m.comparison} {m.threshold:g}" + (" (pass)" if m.passed else " (FAIL)")
+            if m.threshold is not None
+            else ""
+        )
+        rows.append(
+            f"| {m.name} | {_fmt(m.value)} | {_fmt(q[m.name].value) if m.name in q else ''} | {th} | "
+            f"{PAPER_FIGURES.get(m.name, '')} |"
+        )
     tmu = report.metric("tmu_mean_abs_delta").detail
     scan_rows = ["| mu | t_mu exact | t_mu surrogate |", "|---|---|---|"]
     scan_rows += [f"| {v:g} | {e:.4f} | {s:.4f} |" for v, e, s in zip(tmu["values"], tmu["exact"], tmu["surrogate"])]
@@ -69,15 +87,15 @@ def write_card(entry_dir: Path, bundle: Any, report: Any, times: dict[str, float
     figures = bundle_figures(bundle, entry_dir, data=data, offset=offset, pvalues=ks)
     notes = "".join(f"\nNote: {n}.\n" for n in report.all_notes())
     plot_line = "".join(f"\n![{_CAPTIONS[k]}]({p.name})\n" for k, p in figures.items() if p is not None)
-    text = f"""# {doc['title']}
+    text = f"""# {doc["title"]}
 
-`{doc['name']}` {doc['version']}: the DNNLikelihood of the 95-parameter toy LHC-like new-physics
+`{doc["name"]}` {doc["version"]}: the DNNLikelihood of the 95-parameter toy LHC-like new-physics
 search (Buckley et al., arXiv:1809.05548, as used in arXiv:1911.03305), trained with dnnlik's own
 pipeline on 2 CPU cores. The bundle is in `bundle/`; it validates with `dnnlik validate`.
 
 ```python
 import dnnlik
-lik = dnnlik.load("zoo:{doc['name']}")
+lik = dnnlik.load("zoo:{doc["name"]}")
 lik.logpdf({{"mu": [0.0, 0.5, 1.0]}})          # nuisance parameters at nominal
 ```
 
@@ -91,13 +109,13 @@ Against the exact likelihood, on two independent posterior samples never used in
 {plot_line}
 ## How it was made
 
-One command, fixed seeds: `{doc.get('provenance', {}).get('command') or config.command()}` (seed {config.seed}).
+One command, fixed seeds: `{doc.get("provenance", {}).get("command") or config.command()}` (seed {config.seed}).
 
 - training samples: {config.n_train} MCMC points, mixed strategy (posterior + profile chains), plus
   {config.n_ridge} points between the profile ridge and the typical set (`dnnlik.sample.ridge`)
 - fidelity samples: 2 x {config.n_fidelity} posterior points
-- network: {' x '.join(map(str, config.layers))} {config.activation.upper()}, ensemble of {config.ensemble}, {_epochs(config, training)}; learning rate: {_schedule(training)}
-- framework: {training.get('framework', {})}
-- wall time by stage (s): {', '.join(f'{k} {v:.0f}' for k, v in times.items())}
+- network: {" x ".join(map(str, config.layers))} {config.activation.upper()}, ensemble of {config.ensemble}, {_epochs(config, training)}; learning rate: {_schedule(training)}
+- framework: {training.get("framework", {})}
+- wall time by stage (s): {", ".join(f"{k} {v:.0f}" for k, v in times.items())}
 """
     (entry_dir / "README.md").write_text(text, encoding="utf-8")

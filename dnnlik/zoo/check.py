@@ -24,8 +24,12 @@ from .index import INDEX_NAME, ZooEntry, bundle_size, read_index
 __all__ = ["validate_all"]
 
 
-def validate_all(index: str | os.PathLike[str] | None = None, *, archived: bool = False,
-                 receipts_dir: str | os.PathLike[str] | None = None) -> list[Report]:
+def validate_all(
+    index: str | os.PathLike[str] | None = None,
+    *,
+    archived: bool = False,
+    receipts_dir: str | os.PathLike[str] | None = None,
+) -> list[Report]:
     """One report per zoo entry (and per archived copy, with ``archived``), in index order.
 
     Besides validating each bundle, checks the entry's pin: for a folder, ``sha256`` is the
@@ -76,21 +80,32 @@ def _entry_report(entry: ZooEntry, path: Path, pointer: str) -> Report:
     if path.is_file():
         digest, _ = sha256_file(path)
         if entry.sha256 != digest:
-            report.add("zoo:sha256", f"the file's SHA-256 is {digest}, the index says {entry.sha256}", f"{pointer}/sha256")
+            report.add(
+                "zoo:sha256", f"the file's SHA-256 is {digest}, the index says {entry.sha256}", f"{pointer}/sha256"
+            )
     elif isinstance(document, dict) and entry.sha256 != document.get("document_sha256"):
-        report.add("zoo:sha256", f"the bundle's document_sha256 is {document.get('document_sha256')}, the "
-                                 f"index says {entry.sha256}", f"{pointer}/sha256")
+        report.add(
+            "zoo:sha256",
+            f"the bundle's document_sha256 is {document.get('document_sha256')}, the index says {entry.sha256}",
+            f"{pointer}/sha256",
+        )
     if path.exists():
         size = bundle_size(path)
         if entry.size != size:
             what = "the file has" if path.is_file() else "the bundle's files have"
-            report.add("zoo:size", f"{what} {size} bytes{'' if path.is_file() else ' in all'}, the index says "
-                                   f"{entry.size}", f"{pointer}/size")
+            report.add(
+                "zoo:size",
+                f"{what} {size} bytes{'' if path.is_file() else ' in all'}, the index says {entry.size}",
+                f"{pointer}/size",
+            )
     if isinstance(document, dict):
         for key in ("name", "version", "kind"):
             if document.get(key) != getattr(entry, key):
-                report.add("zoo:mismatch", f"{key} is {getattr(entry, key)!r} in the index but {document.get(key)!r} "
-                                           "in bundle.json", f"{pointer}/{key}")
+                report.add(
+                    "zoo:mismatch",
+                    f"{key} is {getattr(entry, key)!r} in the index but {document.get(key)!r} in bundle.json",
+                    f"{pointer}/{key}",
+                )
     return report
 
 
@@ -101,8 +116,9 @@ def _document(path: Path) -> Any:
         return None
 
 
-def _archived(entry: ZooEntry, receipts: list[tuple[Path, dict[str, Any]]], report: Report,
-              pointer: str) -> list[Report]:
+def _archived(
+    entry: ZooEntry, receipts: list[tuple[Path, dict[str, Any]]], report: Report, pointer: str
+) -> list[Report]:
     from ..zenodo import archived_reports
     from ..zenodo.verify import receipt_reference
 
@@ -112,6 +128,10 @@ def _archived(entry: ZooEntry, receipts: list[tuple[Path, dict[str, Any]]], repo
             refs = [(r, e) for r, e in refs if r != receipt.get("doi")]
             refs.append((receipt_reference(receipt), receipt.get("document_sha256")))
     if not refs:
-        report.add("zoo:not-archived", "has no DOI in the index and no receipt: no archived copy to check",
-                   pointer, level="warning")
+        report.add(
+            "zoo:not-archived",
+            "has no DOI in the index and no receipt: no archived copy to check",
+            pointer,
+            level="warning",
+        )
     return archived_reports(f"zoo:{entry.name}@{entry.version}", refs)

@@ -19,8 +19,19 @@ from ..errors import BundleError, InvalidInputError
 from ..fsutil import atomic_write_text
 from ..report import one_line
 
-__all__ = ["ZooEntry", "zoo_root", "read_index", "load_index", "find_entry", "entry_path", "make_entry", "write_index",
-           "bundle_size", "INDEX_NAME", "INDEX_VERSION"]
+__all__ = [
+    "ZooEntry",
+    "zoo_root",
+    "read_index",
+    "load_index",
+    "find_entry",
+    "entry_path",
+    "make_entry",
+    "write_index",
+    "bundle_size",
+    "INDEX_NAME",
+    "INDEX_VERSION",
+]
 
 INDEX_NAME = "index.json"
 INDEX_VERSION = 1
@@ -70,10 +81,18 @@ def _entry(raw: Any, where: str) -> ZooEntry:
         raise BundleError(f"path {path!r} must be relative, inside the zoo", where=where)
     if not isinstance(raw["size"], int) or not isinstance(raw["sha256"], str) or len(raw["sha256"]) != 64:
         raise BundleError("size must be an integer and sha256 64 hex digits", where=where)
-    return ZooEntry(name=str(raw["name"]), version=str(raw["version"]), kind=str(raw["kind"]), path=path,
-                    sha256=raw["sha256"], size=raw["size"], title=str(raw.get("title", "")),
-                    tags=tuple(raw.get("tags", ())), doi=raw.get("doi"),
-                    extra={k: v for k, v in raw.items() if k not in _KEYS})
+    return ZooEntry(
+        name=str(raw["name"]),
+        version=str(raw["version"]),
+        kind=str(raw["kind"]),
+        path=path,
+        sha256=raw["sha256"],
+        size=raw["size"],
+        title=str(raw.get("title", "")),
+        tags=tuple(raw.get("tags", ())),
+        doi=raw.get("doi"),
+        extra={k: v for k, v in raw.items() if k not in _KEYS},
+    )
 
 
 def read_index(file: str | Path) -> list[ZooEntry]:
@@ -93,8 +112,11 @@ def read_index(file: str | Path) -> list[ZooEntry]:
         raise BundleError(f"cannot be read ({exc.strerror})", where=str(file)) from None
     except (ValueError, RecursionError) as exc:
         raise BundleError(f"is not valid JSON ({one_line(exc)})", where=str(file)) from None
-    if not isinstance(data, dict) or data.get("index_version") != INDEX_VERSION or not isinstance(
-            data.get("entries"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("index_version") != INDEX_VERSION
+        or not isinstance(data.get("entries"), list)
+    ):
         raise BundleError(f"must be an object with index_version {INDEX_VERSION} and a list 'entries'", where=str(file))
     entries = [_entry(e, f"{file}#/entries/{i}") for i, e in enumerate(data["entries"])]
     paths = [e.path for e in entries]
@@ -122,12 +144,16 @@ def find_entry(name: str, root: str | Path | None = None) -> ZooEntry:
     entries = load_index(root)
     found = [e for e in entries if e.name == name]
     if len(found) > 1:
-        raise InvalidInputError(f"the zoo lists {name!r} {len(found)} times ({', '.join(e.path for e in found)}); "
-                                "give the bundle's path instead", where="zoo")
+        raise InvalidInputError(
+            f"the zoo lists {name!r} {len(found)} times ({', '.join(e.path for e in found)}); "
+            "give the bundle's path instead",
+            where="zoo",
+        )
     if found:
         return found[0]
-    raise InvalidInputError(f"no zoo entry {name!r}; the zoo has: {', '.join(e.name for e in entries) or 'nothing'}",
-                            where="zoo")
+    raise InvalidInputError(
+        f"no zoo entry {name!r}; the zoo has: {', '.join(e.name for e in entries) or 'nothing'}", where="zoo"
+    )
 
 
 def entry_path(entry: ZooEntry, root: str | Path | None = None) -> Path:
@@ -140,21 +166,31 @@ def entry_path(entry: ZooEntry, root: str | Path | None = None) -> Path:
     except (OSError, ValueError, AttributeError):
         raise BundleError("the entry's bundle.json is missing or unreadable", where=str(document)) from None
     if digest != entry.sha256:
-        raise BundleError(f"document_sha256 {digest} differs from the index's {entry.sha256}: the entry was "
-                          "modified or replaced", where=str(document))
+        raise BundleError(
+            f"document_sha256 {digest} differs from the index's {entry.sha256}: the entry was modified or replaced",
+            where=str(document),
+        )
     return path
 
 
-def make_entry(bundle_dir: str | Path, root: str | Path, *, tags: tuple[str, ...] = (),
-               doi: str | None = None) -> ZooEntry:
+def make_entry(
+    bundle_dir: str | Path, root: str | Path, *, tags: tuple[str, ...] = (), doi: str | None = None
+) -> ZooEntry:
     """An index entry describing the bundle folder ``bundle_dir`` (inside ``root``)."""
     bundle_dir, root = Path(bundle_dir), Path(root)
     doc = loads_bounded((bundle_dir / "bundle.json").read_bytes(), where=str(bundle_dir / "bundle.json"))
     size = bundle_size(bundle_dir)
-    return ZooEntry(name=doc["name"], version=doc["version"], kind=doc["kind"],
-                    path=bundle_dir.resolve().relative_to(root.resolve()).as_posix(),
-                    sha256=doc["document_sha256"], size=size, title=doc.get("title", ""), tags=tuple(tags),
-                    doi=doi or doc.get("archive", {}).get("doi"))
+    return ZooEntry(
+        name=doc["name"],
+        version=doc["version"],
+        kind=doc["kind"],
+        path=bundle_dir.resolve().relative_to(root.resolve()).as_posix(),
+        sha256=doc["document_sha256"],
+        size=size,
+        title=doc.get("title", ""),
+        tags=tuple(tags),
+        doi=doi or doc.get("archive", {}).get("doi"),
+    )
 
 
 def write_index(entries: list[ZooEntry], root: str | Path) -> Path:

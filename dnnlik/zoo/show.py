@@ -31,7 +31,9 @@ def show_entry(name: str, values: Sequence[float], plot: str | Path | None = Non
     spread = None
     if bundle.is_ensemble:
         spread = np.asarray(bundle.logpdf_spread(np.array([p.point for p in scan.profiles])))
-    head = f"{scan.poi:>6}  {'t_mu exact':>10}  {'t_mu DNN':>10}  {'delta':>8}" + ("  logL spread" if spread is not None else "")
+    head = f"{scan.poi:>6}  {'t_mu exact':>10}  {'t_mu DNN':>10}  {'delta':>8}" + (
+        "  logL spread" if spread is not None else ""
+    )
     lines += [head, "-" * len(head)]
     for i, v in enumerate(scan.values):
         e = exact.tmu[i] if exact is not None else float("nan")
@@ -41,14 +43,18 @@ def show_entry(name: str, values: Sequence[float], plot: str | Path | None = Non
         lines.append(row)
     if exact is not None:
         d = np.abs(np.array(scan.tmu) - np.array(exact.tmu))
-        lines.append(f"mean |delta t_mu| = {d.mean():.4f}, max = {d.max():.4f}; best-fit {scan.poi}: "
-                     f"DNN {scan.poi_hat:.4f}, exact {exact.poi_hat:.4f}")
+        lines.append(
+            f"mean |delta t_mu| = {d.mean():.4f}, max = {d.max():.4f}; best-fit {scan.poi}: "
+            f"DNN {scan.poi_hat:.4f}, exact {exact.poi_hat:.4f}"
+        )
     validation = bundle.document.get("validation", {})
     verdict = validation.get("verdict", "not-run")
     lines.append(f"fidelity verdict recorded in the bundle: {verdict.upper()}{_failed(validation)}")
     if plot is not None:
         written = tmu_plot(plot, scan.values, scan.tmu, None if exact is None else exact.tmu, spread, scan.poi)
-        lines.append(f"plot: {written}" if written else "plot: skipped (install the 'plot' extra: pip install 'dnnlik[plot]')")
+        lines.append(
+            f"plot: {written}" if written else "plot: skipped (install the 'plot' extra: pip install 'dnnlik[plot]')"
+        )
     return "\n".join(lines)
 
 

@@ -200,7 +200,7 @@ def byte_order_mark(doc: Document, files: Files) -> Files:
 
 
 def duplicate_json_key(doc: Document, files: Files) -> Files:
-    """"title" twice in one object (same value, so the digest still matches)."""
+    """ "title" twice in one object (same value, so the digest still matches)."""
     data = dump_document(doc)
     line = b'\n "title": ' + json.dumps(doc["title"], ensure_ascii=False).encode("utf-8") + b","
     assert data.count(line) == 1
@@ -384,7 +384,7 @@ def lone_surrogate(doc: Document, files: Files) -> Files:
     finds nothing else wrong.
     """
     title = json.dumps(doc["title"], ensure_ascii=False).encode("utf-8")
-    with_surrogate = title[:-1] + b" \\ud800\""
+    with_surrogate = title[:-1] + b' \\ud800"'
     doc[DIGEST_FIELD] = _digest_replacing(doc, "title", with_surrogate)
     data = as_is(doc, files)["bundle.json"]
     assert data.count(title) == 1
@@ -406,19 +406,32 @@ def unbounded_loop(doc: Document, files: Files) -> Files:
     (producer,) = [n for n in graph.node if "logpdf" in n.output]
     producer.output[list(producer.output).index("logpdf")] = "logpdf_before_loop"
     body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"], name="keep_going"),
-         helper.make_node("Identity", ["value_in"], ["value_out"], name="carry")],
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"], name="keep_going"),
+            helper.make_node("Identity", ["value_in"], ["value_out"], name="carry"),
+        ],
         "forever",
-        [helper.make_tensor_value_info("iteration", TensorProto.INT64, []),
-         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("value_in", TensorProto.FLOAT, ["N"])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("value_out", TensorProto.FLOAT, ["N"])],
+        [
+            helper.make_tensor_value_info("iteration", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("value_in", TensorProto.FLOAT, ["N"]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("value_out", TensorProto.FLOAT, ["N"]),
+        ],
     )
-    graph.initializer.extend([numpy_helper.from_array(np.array(2**62, np.int64), "trip_count"),
-                              numpy_helper.from_array(np.array(True), "keep_going")])
-    graph.node.append(helper.make_node("Loop", ["trip_count", "keep_going", "logpdf_before_loop"], ["logpdf"],
-                                       name="loop_2_to_the_62", body=body))
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(2**62, np.int64), "trip_count"),
+            numpy_helper.from_array(np.array(True), "keep_going"),
+        ]
+    )
+    graph.node.append(
+        helper.make_node(
+            "Loop", ["trip_count", "keep_going", "logpdf_before_loop"], ["logpdf"], name="loop_2_to_the_62", body=body
+        )
+    )
     return _relist(doc, {**files, MODEL: model.SerializeToString()})
 
 

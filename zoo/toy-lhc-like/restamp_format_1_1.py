@@ -40,8 +40,10 @@ UPDATE = {
     "from_format": "1.0.0",
     "to_format": "1.1.0",
     "command": "python zoo/toy-lhc-like/restamp_format_1_1.py",
-    "note": ("Re-stamped without retraining: per-output test-vector tolerances measured from the model's "
-             "float32 error (times 4), the description of mu states its closed bounds; model.onnx unchanged."),
+    "note": (
+        "Re-stamped without retraining: per-output test-vector tolerances measured from the model's "
+        "float32 error (times 4), the description of mu states its closed bounds; model.onnx unchanged."
+    ),
 }
 
 
@@ -66,15 +68,25 @@ def main() -> int:
     # the network's weights as the graph holds them (float32), and the recorded transform
     inits = {t.name: numpy_helper.to_array(t) for t in onnx.load_model_from_string(model_bytes).graph.initializer}
     n_layers = len(arch["layers"]) + 1
-    weights = MLPWeights(tuple((inits[f"layer{i}_W"].astype(np.float64), inits[f"layer{i}_b"].astype(np.float64))
-                               for i in range(n_layers)))
+    weights = MLPWeights(
+        tuple(
+            (inits[f"layer{i}_W"].astype(np.float64), inits[f"layer{i}_b"].astype(np.float64)) for i in range(n_layers)
+        )
+    )
     base = transform["baseline"]
-    network = NetworkSpec(weights, activation=arch["activation"], input_shift=transform["input_shift"],
-                          input_scale=transform["input_scale"], output_shift=transform["output_shift"],
-                          output_scale=transform["output_scale"],
-                          baseline=QuadraticBaseline(center=np.asarray(base["center"]),
-                                                     hessian=np.asarray(base["hessian"]),
-                                                     value_at_center=base["value_at_center"]))
+    network = NetworkSpec(
+        weights,
+        activation=arch["activation"],
+        input_shift=transform["input_shift"],
+        input_scale=transform["input_scale"],
+        output_shift=transform["output_shift"],
+        output_scale=transform["output_scale"],
+        baseline=QuadraticBaseline(
+            center=np.asarray(base["center"]),
+            hessian=np.asarray(base["hessian"]),
+            value_at_center=base["value_at_center"],
+        ),
+    )
 
     # the stored expected outputs are this model's outputs, exactly
     (tensor,) = model["inputs"]
@@ -96,8 +108,11 @@ def main() -> int:
         print(f"{n}: float32 error {error:.3g} over {len(points)} points -> tolerance {per_output[n]}")
 
     tv = doc["test_vectors"]
-    doc["test_vectors"] = {"tolerance": default, "tolerances": per_output,
-                           **{k: v for k, v in tv.items() if k not in ("tolerance", "tolerances")}}
+    doc["test_vectors"] = {
+        "tolerance": default,
+        "tolerances": per_output,
+        **{k: v for k, v in tv.items() if k not in ("tolerance", "tolerances")},
+    }
     doc["format_version"] = "1.1.0"
     doc["version"] = NEW_VERSION
     mu = next(p for p in doc["parameters"] if p["name"] == "mu")
@@ -110,8 +125,10 @@ def main() -> int:
     old = next(e for e in entries if e.path == BUNDLE.relative_to(zoo).as_posix())
     fresh = make_entry(BUNDLE, zoo, tags=old.tags, doi=old.doi)
     write_index([fresh if e is old else e for e in entries], zoo)
-    print(f"{final['name']} {final['version']}: format {final['format_version']}, "
-          f"document_sha256 {final['document_sha256']}, size {fresh.size}")
+    print(
+        f"{final['name']} {final['version']}: format {final['format_version']}, "
+        f"document_sha256 {final['document_sha256']}, size {fresh.size}"
+    )
     return 0
 
 
