@@ -214,3 +214,42 @@ def test_messages_say_what_is_wrong(name: str, words: list[str], gaussian_bundle
         assert word in problem.message, (word, str(problem))
     if name != "format-version-future-major":
         assert "newer" not in problem.message
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_every_entry_under_a_4_gib_address_space(gaussian_bundle: Path, tmp_path: Path) -> None:
+    """Issue 12's promise, for the whole catalog at once: ``dnnlik validate`` under ``ulimit -v 4194304``
+    reports every entry as invalid (exit 1) with its code, in a bounded time, and never prints a traceback."""
+    import os
+    import resource
+    import subprocess
+
+    targets = []
+    for i, entry in enumerate(CATALOG):
+        if entry.name.startswith("path-"):  # the path itself is the defect (missing, NUL, a FIFO): no bundle to pass
+            continue
+        (tmp_path / str(i)).mkdir()
+        targets.append((entry, entry.build(gaussian_bundle, tmp_path / str(i))))
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (LIMIT_BYTES, LIMIT_BYTES))
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dnnlik", "validate", "--format", "json", *[str(t) for _, t in targets]],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        preexec_fn=limit,
+        env=env,
+    )
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    reports = json.loads(proc.stdout)["reports"]
+    assert len(reports) == len(targets)
+    for (entry, _), report in zip(targets, reports, strict=True):
+        assert not report["valid"], entry.name
+        assert entry.code in [p["code"] for p in report["problems"]], (entry.name, report["problems"])
+
+
+LIMIT_BYTES = 4 * 1024**3  # ulimit -v 4194304
