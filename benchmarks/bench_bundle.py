@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SIZES = (95, 512, 512, 1)
-FLOP_PER_POINT = 2 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))  # forward MatMuls only
+FLOP_PER_POINT = 2 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:], strict=True))  # forward MatMuls only
 PEAK_SHAPE = (2048, 512, 512)  # (M, K, N): one chunk through the 512x512 layer
 
 
@@ -317,13 +318,13 @@ def main() -> None:
             bundle.logpdf(x64[: min(nb, 4096)])  # warm the pruned session
             fits = nb * bytes_per_row < 0.4 * mem_available()
             fns = {
-                "bundle": lambda: bundle.logpdf(x64),
-                "chunked": lambda: run_chunked(bare, "x", x32, ["logpdf"], dtype=np.float32, chunk_size=chunk),
+                "bundle": partial(bundle.logpdf, x64),
+                "chunked": partial(run_chunked, bare, "x", x32, ["logpdf"], dtype=np.float32, chunk_size=chunk),
             }
             if fits:
-                fns["single"] = lambda: bare.run(["logpdf"], {"x": x32})
+                fns["single"] = partial(bare.run, ["logpdf"], {"x": x32})
             if nb <= 100_000 or not quick:
-                fns["full"] = lambda: run_chunked(bare_full, "x", x32, ["logpdf"], dtype=np.float32, chunk_size=chunk)
+                fns["full"] = partial(run_chunked, bare_full, "x", x32, ["logpdf"], dtype=np.float32, chunk_size=chunk)
             big = nb >= 10_000
             if big:
                 fns["peak"] = peak_once
@@ -373,9 +374,9 @@ def main() -> None:
             bundle.grad_logpdf(x64[:4096])
             t = best_of_interleaved(
                 {
-                    "logpdf": lambda: bundle.logpdf(x64),
-                    "grad": lambda: bundle.grad_logpdf(x64),
-                    "both": lambda: bundle.logpdf_and_grad(x64),
+                    "logpdf": partial(bundle.logpdf, x64),
+                    "grad": partial(bundle.grad_logpdf, x64),
+                    "both": partial(bundle.logpdf_and_grad, x64),
                 },
                 r,
             )

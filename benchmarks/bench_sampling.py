@@ -102,7 +102,8 @@ def bench_strategies(n: int) -> list[tuple[str, ...]]:
 def table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(len(head))]
     lines = [
-        "  ".join(c.ljust(w) if k < 2 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))) for r in [head, *rows]
+        "  ".join(c.ljust(w) if k < 2 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in [head, *rows]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

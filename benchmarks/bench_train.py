@@ -32,9 +32,9 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from dnnlik import infer, likelihoods  # noqa: E402
-from dnnlik.sample.laplace import laplace_at  # noqa: E402
-from dnnlik.train import (  # noqa: E402
+from dnnlik import infer, likelihoods
+from dnnlik.sample.laplace import laplace_at
+from dnnlik.train import (
     TrainConfig,
     TrainingData,
     export_bundle,

@@ -9,8 +9,9 @@ infinity, so an unbounded side is written ``null`` there and held as
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 __all__ = ["Constraint", "Parameter", "parameters_from_json", "parameters_to_json", "ROLES"]
 
@@ -40,7 +41,7 @@ class Constraint:
         return out
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> "Constraint":
+    def from_json(cls, obj: Mapping[str, Any]) -> Constraint:
         return cls(type=obj["type"], mean=obj.get("mean"), sigma=obj.get("sigma"))
 
 
@@ -88,7 +89,7 @@ class Parameter:
         return out
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> "Parameter":
+    def from_json(cls, obj: Mapping[str, Any]) -> Parameter:
         lo, hi = obj["bounds"]
         tr = obj.get("training_range")
         return cls(

@@ -28,9 +28,9 @@ bounds (its log-likelihood is -inf, like any other point beyond the bound).
 from __future__ import annotations
 
 import decimal
-import fractions
 import numbers
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +75,8 @@ def as_float_array(value: Any, *, where: str = "x") -> np.ndarray:
         if overflow.any():
             k = int(np.flatnonzero(overflow.reshape(-1))[0])
             raise InvalidInputError(
-                f"value {arr.reshape(-1)[k]!s} at index {_index(arr.shape, k)} is beyond the range of a double (about 1.8e308)",
+                f"value {arr.reshape(-1)[k]!s} at index {_index(arr.shape, k)} "
+                "is beyond the range of a double (about 1.8e308)",
                 where=where,
             )
         return out
@@ -187,7 +188,7 @@ def _from_mapping(x: Mapping[str, Any], parameters: Sequence[Parameter], where: 
     try:
         columns = np.broadcast_arrays(*columns)
     except ValueError:
-        shapes = {p.name: c.shape for p, c in zip(parameters, columns) if c.ndim}
+        shapes = {p.name: c.shape for p, c in zip(parameters, columns, strict=True) if c.ndim}
         raise InvalidInputError(f"parameter arrays do not broadcast together: {shapes}", where=where) from None
     shape = columns[0].shape
     if len(shape) > 1:

@@ -102,21 +102,21 @@ def upload(
 # --- what `dnnlik validate` needs of the archive and the zoo: thin over the library ---
 
 
-def validate_target(target: str) -> "Report":
+def validate_target(target: str) -> Report:
     """A bundle path or a Zenodo reference, validated (:func:`dnnlik.zenodo.validate_target`)."""
     from ..zenodo import validate_target as validate_one
 
     return validate_one(target)
 
 
-def receipt_reports(receipts_dir: Path) -> list["Report"]:
+def receipt_reports(receipts_dir: Path) -> list[Report]:
     """The archived copy named by every receipt (:func:`dnnlik.zenodo.receipt_reports`)."""
     from ..zenodo import receipt_reports as reports
 
     return reports(receipts_dir)
 
 
-def zoo_reports(index_path: Path, archived: bool, receipts_dir: Path) -> list["Report"]:
+def zoo_reports(index_path: Path, archived: bool, receipts_dir: Path) -> list[Report]:
     """Every entry of a zoo index (:func:`dnnlik.zoo.validate_all`); a missing or malformed index is a usage error."""
     from ..errors import BundleError, InvalidInputError
     from ..zoo import validate_all

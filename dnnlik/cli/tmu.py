@@ -31,7 +31,7 @@ def parse_values(text: str) -> list[float]:
         parts = text.split(":")
         if len(parts) != 3:
             raise ValueError(f"{text!r}: a range needs exactly start:stop:step")
-        start, stop, step = (_number(p, name) for p, name in zip(parts, ("start", "stop", "step")))
+        start, stop, step = (_number(p, name) for p, name in zip(parts, ("start", "stop", "step"), strict=True))
         if step == 0.0:
             raise ValueError(f"{text!r}: step must not be 0")
         if (stop - start) * step < 0:
@@ -85,11 +85,15 @@ def _load_source(source: str) -> Any:
 
 def _text_table(scan: Any) -> str:
     head = (scan.poi, "t_mu", "profiled logL", f"{scan.poi} best fit")
-    rows = [(f"{v:.6g}", f"{t:.4f}", f"{p.logpdf:.4f}", "") for v, t, p in zip(scan.values, scan.tmu, scan.profiles)]
+    rows = [
+        (f"{v:.6g}", f"{t:.4f}", f"{p.logpdf:.4f}", "")
+        for v, t, p in zip(scan.values, scan.tmu, scan.profiles, strict=True)
+    ]
     rows.append((f"{scan.poi_hat:.6g}", f"{0.0:.4f}", f"{scan.max_logpdf:.4f}", "yes (global maximum)"))
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(4)]
     lines = [
-        "  ".join(c.rjust(w) if k < 3 else c for k, (c, w) in enumerate(zip(r, widths))).rstrip() for r in [head, *rows]
+        "  ".join(c.rjust(w) if k < 3 else c for k, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+        for r in [head, *rows]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

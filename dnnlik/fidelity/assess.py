@@ -25,8 +25,9 @@ are reported beside them, with no network at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -140,7 +141,7 @@ class FidelityReport:
             ok = {True: "pass", False: "FAIL", None: ""}[m.passed]
             rows.append((m.name, f"{m.value:.4g}", qv, th, ok))
         widths = [max(len(r[k]) for r in rows) for k in range(5)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         lines.append(f"verdict: {self.verdict.upper()}")
         beats = self.beats_quadratic()
@@ -162,7 +163,7 @@ def _check_parameters(surrogate: LogDensity, reference: LogDensity) -> None:
         return
     if len(a) != len(b):
         raise InvalidInputError(f"the surrogate has {len(a)} parameters, the reference {len(b)}", where="parameters")
-    i = next(k for k, (x, y) in enumerate(zip(a, b)) if x != y)
+    i = next(k for k, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
     what = "in another order" if sorted(a) == sorted(b) else "with other names"
     raise InvalidInputError(
         f"the parameters differ {what}: position {i} is {a[i]!r} in the surrogate, {b[i]!r} in the reference",
@@ -254,7 +255,7 @@ def _posterior_metrics(
         }
         for lv in HPDI_LEVELS
     }
-    deltas = [abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], reweighted[lv])]
+    deltas = [abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], reweighted[lv], strict=True)]
     metrics.append(
         Metric(
             "hpdi_max_abs_delta",
@@ -294,8 +295,8 @@ def _sampled_hpdi(
     for lv in HPDI_LEVELS:
         detail[str(lv)]["sampled"] = list(own[lv])
         detail[str(lv)]["independent_exact"] = list(other[lv])
-    sampled = max(abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], own[lv]))
-    noise = max(abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], other[lv]))
+    sampled = max(abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], own[lv], strict=True))
+    noise = max(abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], other[lv], strict=True))
     return [
         Metric(
             "hpdi_sampled_max_abs_delta",
@@ -307,7 +308,7 @@ def _sampled_hpdi(
         Metric(
             "hpdi_sampling_noise",
             float(noise),
-            description=f"the same difference between two independent samples of the exact posterior: the "
+            description="the same difference between two independent samples of the exact posterior: the "
             "noise floor of hpdi_sampled_max_abs_delta.",
         ),
     ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["Metric", "verdict"]
 
@@ -44,7 +45,7 @@ class Metric:
         return out
 
     @classmethod
-    def from_json(cls, entry: dict[str, Any]) -> "Metric":
+    def from_json(cls, entry: dict[str, Any]) -> Metric:
         """The metric stored as ``entry`` (a ``validation.metrics[]`` item; see :meth:`to_json`).
 
         A value that is not a number (``{"non_finite": "nan"}``, or malformed) reads as NaN.

@@ -6,8 +6,9 @@ not installed (the caller says so; nothing fails).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +124,7 @@ def marginals_plot(
     ncol = min(3, len(cols))
     nrow = -(-len(cols) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 2.6 * nrow), squeeze=False)
-    for ax, j in zip(axes.flat, cols):
+    for ax, j in zip(axes.flat, cols, strict=False):
         lo, hi = np.percentile(np.concatenate([exact_x[:, j], surrogate_x[:, j]]), [0.1, 99.9])
         edges = np.linspace(lo, hi, bins + 1)
         ax.hist(exact_x[:, j], edges, weights=exact_weight, density=True, histtype="step", color="k", label="exact")

@@ -8,7 +8,8 @@ not worth publishing.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class QuadraticApproximation:
         return True
 
     @classmethod
-    def at_maximum(cls, source: LogDensity, best_point: np.ndarray | None = None) -> "QuadraticApproximation":
+    def at_maximum(cls, source: LogDensity, best_point: np.ndarray | None = None) -> QuadraticApproximation:
         """The Laplace approximation of ``source`` at its maximum (found if not given)."""
         from ..infer import maximize
         from ..sample.laplace import laplace_at

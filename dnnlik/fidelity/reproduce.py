@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Mapping
-
+from collections.abc import Mapping
+from typing import Any
 
 from ..density import LogDensity
 from ..report import Problem
@@ -99,7 +99,7 @@ def reproduce_problems(bundle: Any, data_bytes: bytes | None) -> list[Problem]:
                 )
             )
     scan = tmu_scan(bundle, section["tmu"]["values"], poi=poi)
-    for k, (got, want) in enumerate(zip(scan.tmu, section["tmu"]["surrogate"])):
+    for k, (got, want) in enumerate(zip(scan.tmu, section["tmu"]["surrogate"], strict=False)):
         if abs(got - want) > TMU_ABS_TOL:
             problems.append(
                 Problem(

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-
 from ..density import LogDensity
 from ..errors import InvalidInputError, OptimizationError
 from .maximize import maximize

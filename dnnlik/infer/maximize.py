@@ -14,7 +14,8 @@ converged one. Failures raise :class:`~dnnlik.errors.OptimizationError`.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize

@@ -14,7 +14,7 @@ so that L-BFGS-B's line search backs off instead of being fed infinities
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -9,14 +9,15 @@ adds the global maximum and returns t_mu(mu) = -2 [max_theta logL(mu, theta) - m
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..density import LogDensity
 from ..errors import InvalidInputError
 from ..parameters import Parameter
-from .maximize import SeedLike, maximize, _start_point
+from .maximize import SeedLike, _start_point, maximize
 from .objective import DEFAULT_FD_STEP
 from .results import FitResult, TmuScan
 

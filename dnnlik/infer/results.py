@@ -44,7 +44,7 @@ class FitResult:
 
     def as_dict(self) -> dict[str, float]:
         """``{name: best-fit value}``."""
-        return dict(zip(self.names, self.x))
+        return dict(zip(self.names, self.x, strict=True))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable dict (``json.dumps(result.to_json())``)."""
@@ -98,7 +98,7 @@ class TmuScan:
             "max_logpdf": self.max_logpdf,
             "points": [
                 {self.poi: v, "tmu": t, "profiled_logpdf": p.logpdf}
-                for v, t, p in zip(self.values, self.tmu, self.profiles)
+                for v, t, p in zip(self.values, self.tmu, self.profiles, strict=True)
             ],
             "best": self.best.to_json(),
             "profiles": [p.to_json() for p in self.profiles],

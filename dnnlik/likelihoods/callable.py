@@ -15,7 +15,8 @@ finite differences (one-sided at a bound) and ``exact_gradient`` is False.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -176,7 +177,7 @@ class CallableLikelihood(ReferenceLikelihood):
     def _as_real_array(result: Any, where: str) -> np.ndarray:
         try:
             arr = np.asarray(result)
-        except Exception as exc:  # noqa: BLE001 - report any conversion failure the same way
+        except Exception as exc:  # report any conversion failure the same way
             raise InvalidInputError(f"returned something that is not an array ({exc})", where=where) from None
         if arr.dtype.kind not in "iuf":
             raise InvalidInputError(

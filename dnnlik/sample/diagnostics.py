@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -319,7 +319,7 @@ class SplitRhatAccumulator:
         return rhat_from_stats(*self.stats(), self.half)
 
     @staticmethod
-    def pooled_rhat(accumulators: Sequence["SplitRhatAccumulator"]) -> np.ndarray:
+    def pooled_rhat(accumulators: Sequence[SplitRhatAccumulator]) -> np.ndarray:
         """R-hat over the walkers of several independent chains (accumulated with the same ``n``)."""
         stats = [a.stats() for a in accumulators]
         return rhat_from_stats(

@@ -22,7 +22,8 @@ acceptances so that each move's acceptance fraction ends up in the metadata.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import emcee
 import numpy as np

@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import emcee
 import numpy as np
@@ -218,7 +219,10 @@ class Runner:
             return coords, lp
         if seg.laplace_mean is not None and seg.laplace_precision is not None:
             proposal = LaplaceIndependenceMove(seg.laplace_mean, seg.laplace_precision, df=None, uniform=seg.window)
-            draw: Callable[[int], np.ndarray] = lambda k: proposal.draw(k, rng)  # noqa: E731
+
+            def draw(k: int) -> np.ndarray:
+                return proposal.draw(k, rng)
+
         else:
             centre = seg.base[seg.free]
 
@@ -256,7 +260,7 @@ class Runner:
         )
         sampler = emcee.EnsembleSampler(self.n_walkers, seg.ndim, target, vectorize=True, moves=moves)
         walk = self._start(seg, resume, target, len(moves))
-        for (m, _), (proposed, accepted) in zip(moves, walk.counters["moves"]):
+        for (m, _), (proposed, accepted) in zip(moves, walk.counters["moves"], strict=True):
             m.proposed, m.accepted = int(proposed), int(accepted)
         max_steps = (
             MAX_STEPS_FACTOR * (self.opts.tune_steps + math.ceil(seg.n_target / self.n_walkers) * (self.opts.thin or 1))
@@ -341,9 +345,10 @@ class Runner:
         prev = walk.coords
         for m, _ in moves:
             m.reset_cache()  # every chunk starts from the checkpointed state alone
-        state = emcee.State(walk.coords, log_prob=walk.log_prob, random_state=walk.random_state)
+        start = emcee.State(walk.coords, log_prob=walk.log_prob, random_state=walk.random_state)
+        state = start  # the last state, also after zero steps
         s = walk.step
-        for state in sampler.sample(state, iterations=n_steps, store=False, skip_initial_state_check=True):
+        for state in sampler.sample(start, iterations=n_steps, store=False, skip_initial_state_check=True):
             s += 1
             now = state.coords
             walk.moved += np.any(now != prev, axis=1)
@@ -402,7 +407,7 @@ class Runner:
             if sg != seg.index:
                 continue
             c = self.store.read_chunk(p)
-            for s, x in zip(c.steps, c.chain):
+            for s, x in zip(c.steps, c.chain, strict=True):
                 if self.kept(np.array([s]))[0]:
                     n_kept += w
                     n_unique += w if last_kept is None else int(np.count_nonzero(np.any(x != last_kept, axis=1)))
@@ -454,7 +459,7 @@ class Runner:
             out.wall_time_s += sum(c.wall_time_s for c in chunks)
             moved = chunks[-1].moved
             out.moved += int(moved.sum()) if moved is not None else 0
-            for name, (prop, acc) in zip([s.name for s in self.specs], chunks[-1].counters["moves"]):
+            for name, (prop, acc) in zip([s.name for s in self.specs], chunks[-1].counters["moves"], strict=True):
                 mc = out.move_counts.setdefault(name, [0, 0])
                 mc[0] += prop
                 mc[1] += acc

@@ -17,8 +17,9 @@ deviations, within the POI's bounds (+-5 sigma covers t_mu up to about 25).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
@@ -263,7 +264,7 @@ def _profile_grid(
     edges = np.linspace(lo, hi, poi_grid + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
     if window == "tile":
-        windows = list(zip(edges[:-1], edges[1:]))
+        windows = list(zip(edges[:-1], edges[1:], strict=True))
         width_text = f"tiles of width {(hi - lo) / poi_grid:.4g}"
     else:
         w = float(window)
@@ -282,7 +283,9 @@ def _profile_segments(
     everything = np.arange(best.size)
     others = np.array([i for i in everything if i != grid.index], dtype=np.intp)
     segments = []
-    for count, c, (wlo, whi), fit in zip(split_counts(n_profile, len(grid.centres)), grid.centres, grid.windows, fits):
+    for count, c, (wlo, whi), fit in zip(
+        split_counts(n_profile, len(grid.centres)), grid.centres, grid.windows, fits, strict=True
+    ):
         fixed = whi <= wlo
         free = others if fixed else everything.copy()
         plap = _laplace_or_none(source, fit.point, free, need_laplace)

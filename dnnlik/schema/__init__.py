@@ -20,9 +20,10 @@ once per level.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..digest import MAX_JSON_DEPTH
 from ..errors import DnnlikError
@@ -61,7 +62,7 @@ def bundle_schema_id(version: str = LATEST_VERSION) -> str:
     return _BASE_ID.format(version=version) + "bundle.schema.json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def registry() -> Any:
     """A :class:`referencing.Registry` holding every schema file of every supported version."""
     from referencing import Registry, Resource
@@ -123,7 +124,7 @@ def _ecma_schema(schema: Any, where: str) -> Any:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ecma_registry() -> Any:
     """:func:`registry` with every pattern translated to Python with its ECMA-262 meaning."""
     from referencing import Registry, Resource
@@ -137,7 +138,7 @@ def _ecma_registry() -> Any:
     return Registry().with_resources(resources).crawl()
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(version: str = LATEST_VERSION) -> Any:
     """A Draft 2020-12 validator for ``bundle.json`` documents of ``version``, with ECMA-262 patterns.
 

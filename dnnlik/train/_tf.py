@@ -15,8 +15,8 @@ def import_tensorflow(feature: str = "training a DNNLikelihood") -> tuple[Any, A
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
     except ImportError:
         raise MissingExtraError("train", feature) from None
     return tf, keras

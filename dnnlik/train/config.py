@@ -174,7 +174,7 @@ class TrainConfig:
         """Fraction of the training points each member sees (1 for a single network)."""
         return 1.0 if int(self.ensemble) == 1 else float(self.subset_fraction)
 
-    def with_(self, **changes: Any) -> "TrainConfig":
+    def with_(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (and checked)."""
         return replace(self, **changes)
 

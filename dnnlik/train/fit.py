@@ -15,17 +15,18 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import DnnlikError, InvalidInputError
 from ..graph import MLPWeights
+from ._tf import import_tensorflow
 from .baseline import Preprocessing, prepare
 from .config import TrainConfig
 from .data import TrainingData, check_sizes
-from ._tf import import_tensorflow
 
 __all__ = ["EpochReport", "MemberResult", "ProgressFn", "train_member", "member_subset", "STOP_REASONS"]
 

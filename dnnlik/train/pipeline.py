@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from ..fsutil import refuse_existing
 from ..density import LogDensity
-from ..schema import matches_string_rule
 from ..errors import DnnlikError, InvalidInputError
+from ..fsutil import refuse_existing
+from ..schema import matches_string_rule
 from .baseline import prepare
 from .config import TrainConfig
 from .data import TrainingData, check_sizes, load_samples

@@ -29,10 +29,14 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+# MAX_JSON_DEPTH, re-exported: the deepest nesting of arrays and objects accepted in a listing (the top
+# level is depth 1), the one depth limit of every JSON dnnlik reads, as for bundle.json
+from ..digest import MAX_JSON_DEPTH
 from ..errors import DnnlikError, MissingExtraError
 from ..report import one_line
 
@@ -78,10 +82,6 @@ _TOKEN_PAGE = "{base}/account/settings/applications/tokens/new/"
 
 MAX_LISTING_BYTES = 4 * 1024**2
 """Largest record listing (JSON body of ``/api/records/<id>``) dnnlik reads."""
-
-from ..digest import MAX_JSON_DEPTH  # noqa: E402  (the one depth limit of every JSON dnnlik reads)
-
-"""Deepest nesting of arrays and objects accepted in a listing (the top level is depth 1), as for bundle.json."""
 
 MAX_REDIRECTS = 5
 
@@ -272,7 +272,7 @@ def _error_body(response: Any) -> bytes:
             data += chunk
             if len(data) >= MAX_ERROR_BODY:
                 break
-    except Exception:  # noqa: BLE001 - only for a message: whatever was read is enough
+    except Exception:  # only for a message: whatever was read is enough
         pass
     return data[:MAX_ERROR_BODY]
 
@@ -346,7 +346,7 @@ class ZenodoClient:
     def close(self) -> None:
         self._session.close()
 
-    def __enter__(self) -> "ZenodoClient":
+    def __enter__(self) -> ZenodoClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

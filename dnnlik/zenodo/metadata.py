@@ -30,8 +30,9 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..bundle.document import loads_bounded
 from ..errors import InvalidInputError

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME, open_source
+from ..bundle.document import loads_bounded
 from ..errors import DnnlikError, InvalidBundleError
 from ..evaluate import validate_local
 from ..report import Report

@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InvalidInputError
 
@@ -63,7 +64,7 @@ class BuildConfig:
         return f"dnnlik.zoo.build.build_toy_lhc_like with {self!r}"  # no CLI spelling: say what ran
 
     @classmethod
-    def quick(cls) -> "BuildConfig":
+    def quick(cls) -> BuildConfig:
         """A few-minute smoke version (small samples, small network): not for publication."""
         return cls(n_train=20_000, n_ridge=10_000, n_fidelity=20_000, layers=(128, 128), epochs=1000, train_minutes=1.0)
 
@@ -102,8 +103,8 @@ def build_toy_lhc_like(
 ) -> BuildResult:
     """Run the recipe; write ``zoo_dir/toy-lhc-like/`` and update ``zoo_dir/index.json``."""
     from .. import likelihoods
-    from ..evaluate import load_local as load
     from ..bundle.write import update_bundle
+    from ..evaluate import load_local as load
     from ..fidelity import FidelityData, assess
     from ..fidelity.reproduce import DATA_FILE, reproducible_evidence
     from ..fsutil import atomic_directory

@@ -81,12 +81,18 @@ def write_card(
         )
     tmu = report.metric("tmu_mean_abs_delta").detail
     scan_rows = ["| mu | t_mu exact | t_mu surrogate |", "|---|---|---|"]
-    scan_rows += [f"| {v:g} | {e:.4f} | {s:.4f} |" for v, e, s in zip(tmu["values"], tmu["exact"], tmu["surrogate"])]
+    scan_rows += [
+        f"| {v:g} | {e:.4f} | {s:.4f} |" for v, e, s in zip(tmu["values"], tmu["exact"], tmu["surrogate"], strict=True)
+    ]
     training = doc.get("training", {})
     ks = report.metric("ks_median_pvalue").detail.get("pvalues")
     figures = bundle_figures(bundle, entry_dir, data=data, offset=offset, pvalues=ks)
     notes = "".join(f"\nNote: {n}.\n" for n in report.all_notes())
     plot_line = "".join(f"\n![{_CAPTIONS[k]}]({p.name})\n" for k, p in figures.items() if p is not None)
+    network = (
+        f"{' x '.join(map(str, config.layers))} {config.activation.upper()}, ensemble of {config.ensemble}, "
+        f"{_epochs(config, training)}; learning rate: {_schedule(training)}"
+    )
     text = f"""# {doc["title"]}
 
 `{doc["name"]}` {doc["version"]}: the DNNLikelihood of the 95-parameter toy LHC-like new-physics
@@ -114,7 +120,7 @@ One command, fixed seeds: `{doc.get("provenance", {}).get("command") or config.c
 - training samples: {config.n_train} MCMC points, mixed strategy (posterior + profile chains), plus
   {config.n_ridge} points between the profile ridge and the typical set (`dnnlik.sample.ridge`)
 - fidelity samples: 2 x {config.n_fidelity} posterior points
-- network: {" x ".join(map(str, config.layers))} {config.activation.upper()}, ensemble of {config.ensemble}, {_epochs(config, training)}; learning rate: {_schedule(training)}
+- network: {network}
 - framework: {training.get("framework", {})}
 - wall time by stage (s): {", ".join(f"{k} {v:.0f}" for k, v in times.items())}
 """

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..bundle.document import loads_bounded
 from ..bundle import DOCUMENT_NAME, open_source
+from ..bundle.document import loads_bounded
 from ..digest import sha256_file
 from ..errors import DnnlikError
 from ..report import Report

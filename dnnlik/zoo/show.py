@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,6 @@ def show_entry(name: str, values: Sequence[float], plot: str | Path | None = Non
     from ..evaluate import load_local
     from ..fidelity.plots import tmu_plot
     from ..infer import tmu_scan
-
     from .index import entry_path, find_entry
 
     bundle = load_local(entry_path(find_entry(name)))

@@ -95,7 +95,7 @@ def main() -> int:
     names = [o["name"] for o in model["outputs"]]
     points = np.vstack([np.asarray(c["inputs"][tensor["name"]], dtype=np.float64) for c in cases])
     got = {n: np.concatenate([np.asarray(c["outputs"][n], dtype=np.float64) for c in cases]) for n in names}
-    ran = dict(zip(names, session.run(names, {tensor["name"]: points.astype(tensor["dtype"])})))
+    ran = dict(zip(names, session.run(names, {tensor["name"]: points.astype(tensor["dtype"])}), strict=True))
     for n in names:
         if not np.array_equal(ran[n], got[n]):
             raise SystemExit(f"the model no longer reproduces its stored {n!r} exactly: refusing to re-stamp")
