@@ -91,6 +91,7 @@ def _format_number(x: float) -> str:
     sign = "-" if x < 0 else ""
     # repr() gives the shortest digit string that round-trips, as ECMAScript requires.
     _, digits_t, exp = Decimal(repr(abs(x))).as_tuple()
+    assert isinstance(exp, int)  # x is finite: never the 'n', 'N' or 'F' of NaN and infinity
     digits = "".join(map(str, digits_t)).rstrip("0")
     exp += len(digits_t) - len(digits)
     k = len(digits)
@@ -180,8 +181,22 @@ def _write(value: Any, out: list[str], max_depth: int = MAX_JSON_DEPTH) -> None:
 def canonical_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> bytes:
     """The RFC 8785 canonical UTF-8 serialisation of a JSON value.
 
-    Raises ValueError when arrays and objects nest deeper than ``max_depth``
-    (:data:`MAX_JSON_DEPTH` by default), never RecursionError.
+    Members sorted, no whitespace, numbers written as ECMAScript writes them:
+    the same bytes from every implementation, so a digest of them is too.
+
+    >>> canonical_json({"b": [1.0, 1e21, 1e-7, 0.1], "a": None})
+    b'{"a":null,"b":[1,1e+21,1e-7,0.1]}'
+
+    Args:
+        value: a JSON value (dicts with string keys, lists, strings, finite numbers, booleans, None).
+        max_depth: the deepest nesting of arrays and objects accepted (the top level is depth 1).
+
+    Returns:
+        The canonical form, UTF-8 encoded.
+
+    Raises:
+        ValueError: arrays and objects nest deeper than ``max_depth`` (:data:`MAX_JSON_DEPTH`
+            by default; never RecursionError), or a number is NaN, infinite or beyond a double.
     """
     out: list[str] = []
     _write(value, out, max_depth)

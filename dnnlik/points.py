@@ -121,7 +121,27 @@ def _objects_as_float(arr: np.ndarray, where: str) -> np.ndarray:
 
 
 def as_points(x: Any, parameters: Sequence[Parameter], *, where: str = "x") -> tuple[np.ndarray, bool]:
-    """Return ``(points, single)``: an (N, P) float64 array and whether one point was given."""
+    """Return ``(points, single)``: an (N, P) float64 array and whether one point was given.
+
+    >>> from dnnlik.parameters import Parameter
+    >>> params = [Parameter("mu", "poi", (-5.0, 5.0), nominal=1.0), Parameter("theta", bounds=(-5.0, 5.0))]
+    >>> as_points({"theta": [0.5, -0.5]}, params)  # missing names at their nominal value
+    (array([[ 1. ,  0.5],
+           [ 1. , -0.5]]), False)
+    >>> as_points([1.0, 2.0], params)
+    (array([[1., 2.]]), True)
+
+    Args:
+        x: an (N, P) array, one length-P point, or a ``{name: value or 1-D array}`` mapping.
+        parameters: the parameters, in the order of the columns.
+        where: what the message of an error names.
+
+    Returns:
+        ``(points, single)``; points outside the bounds are kept (see :func:`check_bounds`).
+
+    Raises:
+        InvalidInputError: a wrong shape, an unknown name, NaN, or an infinity where a parameter has no bound.
+    """
     n_par = len(parameters)
     if isinstance(x, Mapping):
         points, single = _from_mapping(x, parameters, where)
@@ -186,15 +206,15 @@ def _from_mapping(x: Mapping[str, Any], parameters: Sequence[Parameter], where: 
         value = x.get(p.name, p.nominal)
         columns.append(as_float_array(value, where=f"{where}[{p.name!r}]"))
     try:
-        columns = np.broadcast_arrays(*columns)
+        arrays = np.broadcast_arrays(*columns)
     except ValueError:
         shapes = {p.name: c.shape for p, c in zip(parameters, columns, strict=True) if c.ndim}
         raise InvalidInputError(f"parameter arrays do not broadcast together: {shapes}", where=where) from None
-    shape = columns[0].shape
+    shape = arrays[0].shape
     if len(shape) > 1:
         raise InvalidInputError(f"parameter values must be scalars or 1-D arrays, got shape {shape}", where=where)
     single = len(shape) == 0
-    points = np.stack([np.atleast_1d(c) for c in columns], axis=1)
+    points = np.stack([np.atleast_1d(c) for c in arrays], axis=1)
     return points, single
 
 
@@ -202,7 +222,7 @@ def outside_bounds(points: np.ndarray, parameters: Sequence[Parameter]) -> np.nd
     """Boolean (N,) mask of points with any parameter outside its allowed bounds."""
     lower = np.array([p.lower for p in parameters])
     upper = np.array([p.upper for p in parameters])
-    return ((points < lower) | (points > upper)).any(axis=1)
+    return np.any((points < lower) | (points > upper), axis=1)
 
 
 def check_bounds(points: np.ndarray, parameters: Sequence[Parameter], *, where: str = "x") -> None:

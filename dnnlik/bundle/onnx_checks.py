@@ -605,7 +605,7 @@ def _inferred_problems(model: Any, out: _Collector) -> None:
                 )
                 continue
             scope.folded.update(outputs)
-            cost = _node_work(node, in_shapes, out_shapes)  # type: ignore[arg-type]
+            cost = _node_work(node, in_shapes, out_shapes)  # type: ignore[arg-type]  # every shape known: checked above
             work += cost
             if cost > heaviest[0]:
                 heaviest = (cost, f"{_node_label(node)} {_in(where)}")

@@ -532,6 +532,7 @@ class _ZipLzma:
                 return b""
             self._d = lzma.LZMADecompressor(
                 lzma.FORMAT_RAW,
+                # the zip entry stores the LZMA1 properties in its header: stdlib's private parser, not in typeshed
                 filters=[lzma._decode_filter_properties(lzma.FILTER_LZMA1, self._head[4 : 4 + psize])],  # type: ignore[attr-defined]
             )
             data, self._head = self._head[4 + psize :], b""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
@@ -14,6 +14,8 @@ from ..errors import DnnlikError, OutputExistsError
 __all__ = ["clean_errors", "cli_message", "config_default", "format_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def cli_message(exc: DnnlikError, flags: Mapping[str, str] | None = None) -> str:
@@ -84,7 +86,7 @@ def config_default(config: Any, field: str) -> Any:
     raise KeyError(f"{config.__name__} has no field {field!r}")
 
 
-def clean_errors(func: F) -> F:
+def clean_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Report a :class:`DnnlikError` as ``Error: <message>`` with exit status 1, never a traceback.
 
     Args:
@@ -95,13 +97,13 @@ def clean_errors(func: F) -> F:
     """
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except DnnlikError as exc:
             raise click.ClickException(cli_message(exc)) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def format_option(func: F) -> F:

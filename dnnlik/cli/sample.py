@@ -56,7 +56,7 @@ def _parse_split(ctx: click.Context, param: click.Parameter, value: str) -> tupl
         raise click.BadParameter(
             f"{value!r}: expected three non-negative numbers train,validation,test", ctx=ctx, param=param
         )
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 def _parse_window(ctx: click.Context, param: click.Parameter, value: str) -> str | float:

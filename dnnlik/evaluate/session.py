@@ -398,7 +398,7 @@ def run_chunked(
                 shapes = [np.shape(o)[1:] for o in outs]
             results = [np.empty((n,) + s, dtype=np.float64) for s in shapes]
         if rows is None:
-            for res, o in zip(results, outs, strict=True):  # type: ignore[arg-type]
+            for res, o in zip(results, outs, strict=True):
                 res[start:stop] = o
         else:
             for k, res in enumerate(results):

@@ -207,6 +207,7 @@ def _posterior_metrics(
     logw[~np.isfinite(logw)] = -np.inf
     weights = data.train_weight * np.exp(logw - np.max(logw))
     n_eff = effective_size(weights)
+    assert data.test_weight is not None  # FidelityData.__post_init__ makes every weight an array
     n_min = min(n_eff, effective_size(data.test_weight))
     if n_min < MIN_POINTS:
         notes.append(
@@ -314,7 +315,7 @@ def _sampled_hpdi(
     ]
 
 
-def _ks_tests(data: FidelityData, train_weight: np.ndarray) -> list[KSResult]:
+def _ks_tests(data: FidelityData, train_weight: np.ndarray | None) -> list[KSResult]:
     """Per parameter, the weighted K-S test of the test sample against the train sample weighted by ``train_weight``."""
     return [
         weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], data.test_weight, train_weight)
@@ -454,7 +455,8 @@ def assess(
         metrics.append(_interval_metric(surrogate, reference, poi, scan, exact))
     if getattr(surrogate, "is_ensemble", False):
         points = np.array([p.point for p in scan.profiles])
-        spread = np.asarray(surrogate.logpdf_spread(points), dtype=np.float64)
+        ensemble: Any = surrogate  # an ensemble bundle: beyond LogDensity, it has logpdf_spread
+        spread = np.asarray(ensemble.logpdf_spread(points), dtype=np.float64)
         metrics.append(
             Metric(
                 "ensemble_spread_max_on_profile",

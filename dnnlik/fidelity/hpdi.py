@@ -18,7 +18,22 @@ HPDI_LEVELS = (0.6827, 0.9545, 0.9973)
 
 
 def hpdi(values: np.ndarray, level: float, weights: np.ndarray | None = None) -> tuple[float, float]:
-    """Shortest interval ``(low, high)`` holding ``level`` of the (weighted) samples' mass."""
+    """Shortest interval ``(low, high)`` holding ``level`` of the (weighted) samples' mass.
+
+    >>> hpdi(np.array([0.0, 1.0, 1.5, 2.0, 9.0]), 0.6)
+    (1.0, 2.0)
+
+    Args:
+        values: the samples (any shape, flattened).
+        level: the probability mass, strictly between 0 and 1.
+        weights: one non-negative weight per value (None: all equal).
+
+    Returns:
+        The interval's ends, both sample values.
+
+    Raises:
+        InvalidInputError: fewer than 2 values, non-finite values, a level outside (0, 1), or bad weights.
+    """
     x = np.asarray(values, dtype=np.float64).reshape(-1)
     if not 0.0 < level < 1.0:
         raise InvalidInputError(f"must be between 0 and 1, got {level!r}", where="level")

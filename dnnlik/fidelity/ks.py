@@ -29,7 +29,13 @@ class KSResult:
 
 
 def effective_size(weights: np.ndarray) -> float:
-    """Kish's effective sample size ``(sum w)^2 / sum w^2``."""
+    """Kish's effective sample size ``(sum w)^2 / sum w^2``.
+
+    >>> effective_size(np.ones(10))
+    10.0
+    >>> round(effective_size(np.array([1.0, 1.0, 2.0])), 3)
+    2.667
+    """
     w = np.asarray(weights, dtype=np.float64)
     return float(w.sum() ** 2 / np.square(w).sum())
 

@@ -52,10 +52,10 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
 
 def tmu_plot(
     path: str | Path,
-    values: Sequence[float],
-    surrogate: Sequence[float],
-    exact: Sequence[float] | None = None,
-    spread: Sequence[float] | None = None,
+    values: Sequence[float] | np.ndarray,
+    surrogate: Sequence[float] | np.ndarray,
+    exact: Sequence[float] | np.ndarray | None = None,
+    spread: Sequence[float] | np.ndarray | None = None,
     poi: str = "mu",
 ) -> Path | None:
     """t_mu of the surrogate (with a +-2 spread band for an ensemble) beside the exact one.
@@ -96,7 +96,7 @@ def tmu_plot(
 def pick_marginals(names: Sequence[str], pvalues: Sequence[float], poi: str | None = None, n: int = 9) -> list[int]:
     """Columns worth looking at: the POI, then the parameters with the lowest K-S p-values."""
     order = [int(i) for i in np.argsort(np.asarray(pvalues, dtype=np.float64), kind="stable")]
-    first = [list(names).index(poi)] if poi in names else []
+    first = [list(names).index(poi)] if poi is not None and poi in names else []
     return (first + [i for i in order if i not in first])[:n]
 
 
@@ -124,7 +124,7 @@ def marginals_plot(
     ncol = min(3, len(cols))
     nrow = -(-len(cols) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 2.6 * nrow), squeeze=False)
-    for ax, j in zip(axes.flat, cols, strict=False):
+    for ax, j in zip(axes.flat, cols, strict=False):  # the grid may hold more axes than columns (hidden below)
         lo, hi = np.percentile(np.concatenate([exact_x[:, j], surrogate_x[:, j]]), [0.1, 99.9])
         edges = np.linspace(lo, hi, bins + 1)
         ax.hist(exact_x[:, j], edges, weights=exact_weight, density=True, histtype="step", color="k", label="exact")

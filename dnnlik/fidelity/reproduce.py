@@ -99,6 +99,7 @@ def reproduce_problems(bundle: Any, data_bytes: bytes | None) -> list[Problem]:
                 )
             )
     scan = tmu_scan(bundle, section["tmu"]["values"], poi=poi)
+    # the stored list comes from the bundle: as before, only the points it shares with `values` are compared
     for k, (got, want) in enumerate(zip(scan.tmu, section["tmu"]["surrogate"], strict=False)):
         if abs(got - want) > TMU_ABS_TOL:
             problems.append(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -143,7 +143,12 @@ class CallableLikelihood(ReferenceLikelihood):
         return grad
 
     # ------------------------------------------------------------------ output checks
+    @overload
+    def _check_values(self, result: Any, n: int, where: str) -> np.ndarray: ...
+    @overload
+    def _check_values(self, result: Any, n: None, where: str) -> float: ...
     def _check_values(self, result: Any, n: int | None, where: str) -> np.ndarray | float:
+        """``result`` checked as ``n`` log-densities (an (n,) array), or as one number (a float) for ``n=None``."""
         arr = self._as_real_array(result, where)
         if n is None:
             if arr.size != 1 or arr.ndim > 1:

@@ -322,6 +322,13 @@ class CountingMove:
         return out
 
 
+def _laplace(name: str, mean: np.ndarray | None, precision: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, precision)`` for the move ``name``, which needs the Laplace approximation."""
+    if mean is None or precision is None:
+        raise InvalidInputError(f"move {name!r} needs the Laplace approximation, which is not available", where="moves")
+    return mean, precision
+
+
 def build_moves(
     specs: Sequence[MoveSpec],
     *,
@@ -350,16 +357,13 @@ def build_moves(
     out: list[tuple[CountingMove, float]] = []
     for s in specs:
         w = s.weight / total
-        if s.name.startswith("laplace") and (mean is None or precision is None):
-            raise InvalidInputError(
-                f"move {s.name!r} needs the Laplace approximation, which is not available", where="moves"
-            )
         if s.name == "laplace":
-            move = LaplaceIndependenceMove(mean, precision, df=df, uniform=uniform)  # type: ignore[arg-type]
+            move = LaplaceIndependenceMove(*_laplace(s.name, mean, precision), df=df, uniform=uniform)
             out.append((CountingMove(s.name, move, move.describe()), w))
         elif s.name == "laplace-rw":
-            move = LaplaceRandomWalkMove(precision, scale=2.38 / math.sqrt(ndim))  # type: ignore[arg-type]
-            out.append((CountingMove(s.name, move, {"covariance": "Laplace covariance * 2.38^2 / d"}), w))
+            _, prec = _laplace(s.name, mean, precision)
+            rw = LaplaceRandomWalkMove(prec, scale=2.38 / math.sqrt(ndim))
+            out.append((CountingMove(s.name, rw, {"covariance": "Laplace covariance * 2.38^2 / d"}), w))
         elif s.name == "stretch":
             out.append((CountingMove(s.name, emcee.moves.StretchMove(), {"a": 2.0}), w))
         elif s.name == "de":

@@ -256,8 +256,7 @@ def prepare(data: TrainingData, config: TrainConfig, likelihood: LogDensity | No
                 "is not a registered one with the same parameters; use baseline='fit'",
                 where=data.where,
             )
-        use_lik = lik is not None and (config.baseline == "likelihood" or bool(getattr(lik, "exact_gradient", False)))
-        if use_lik:
+        if lik is not None and (config.baseline == "likelihood" or bool(getattr(lik, "exact_gradient", False))):
             baseline, info = baseline_from_likelihood(lik, data)
         else:
             baseline, info = fit_quadratic(x, y, seed=config.seed)

@@ -14,6 +14,7 @@ Needs numpy and h5py only (no TensorFlow).
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ def _dataset(f: Any, name: str, path: str) -> np.ndarray:
         raise DnnlikError(f"cannot read '/{name}' ({exc})", where=path) from None
 
 
-def load_samples(path: str | Path) -> TrainingData:
+def load_samples(path: str | os.PathLike[str]) -> TrainingData:
     """Read a samples file into :class:`TrainingData` (non-finite targets dropped, with a warning)."""
     import h5py
 

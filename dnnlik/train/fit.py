@@ -245,7 +245,7 @@ def train_member(
 def _Tracker(keras: Any, **kwargs: Any) -> Any:
     """A Keras callback recording history, keeping the best weights, enforcing the deadline, reporting progress."""
 
-    class Tracker(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
+    class Tracker(keras.callbacks.Callback):
         def __init__(
             self, progress: ProgressFn | None, deadline: float | None, member: int, n_members: int, max_epochs: int
         ) -> None:

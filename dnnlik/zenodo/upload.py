@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -104,7 +105,7 @@ def receipt_paths(receipts_dir: str | Path, name: str, version: str, sandbox: bo
     return directory / f"{stem}.json", directory / f"{stem}.draft.json"
 
 
-def read_receipts(receipts_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+def read_receipts(receipts_dir: str | os.PathLike[str]) -> list[tuple[Path, dict[str, Any]]]:
     """Every published receipt in ``receipts_dir`` (draft states are skipped), sorted by file name.
 
     Args:
