@@ -229,7 +229,7 @@ def train(
 ) -> None:
     """Train a DNNLikelihood on SAMPLES (from 'dnnlik sample') and write a validated bundle to --out."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from ..train import NonFiniteTargetsWarning, load_samples, train_bundle
+    from ..train import train_bundle
     from ..train.pipeline import check_output
 
     if show_progress is None:
@@ -269,12 +269,7 @@ def train(
             jit_compile=jit,
         )
         check_output(out, overwrite)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", NonFiniteTargetsWarning)
-            data = load_samples(samples)
-        for w in caught:
-            if issubclass(w.category, NonFiniteTargetsWarning):
-                click.echo(f"Warning: {w.message}", err=True)
+        data = _read_samples(samples)
         if show_progress:
             click.echo(
                 f"training on {data.n_train} points ({data.n_validation} for validation), "
@@ -301,6 +296,24 @@ def train(
     progress.close()
     if result.interrupted:
         click.echo("Interrupted: the best weights so far were exported.", err=True)
+    _echo_summary(result, exported, fmt)
+
+
+def _read_samples(samples: str) -> Any:
+    """The samples file read for training; its warning about non-finite targets goes to stderr."""
+    from ..train import NonFiniteTargetsWarning, load_samples
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NonFiniteTargetsWarning)
+        data = load_samples(samples)
+    for w in caught:
+        if issubclass(w.category, NonFiniteTargetsWarning):
+            click.echo(f"Warning: {w.message}", err=True)
+    return data
+
+
+def _echo_summary(result: Any, exported: Any, fmt: str) -> None:
+    """What was trained and exported, as readable text or JSON (non-finite numbers as null)."""
     if fmt == "json":
         click.echo(
             json.dumps(

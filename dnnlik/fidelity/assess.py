@@ -184,8 +184,46 @@ def _posterior_metrics(
 ) -> tuple[list[Metric], list[str]]:
     """The posterior metrics, in report order: log L errors, K-S (then ``ks_floor``, the exact
     likelihood's own K-S figures, when given), HPDI, and the HPDI of ``source_samples``."""
-    notes: list[str] = []
     s_test = np.asarray(source.logpdf(data.test_x), dtype=np.float64) - offset
+    metrics, notes = _logpdf_metrics(s_test, data)
+    s_train = np.asarray(source.logpdf(data.train_x), dtype=np.float64) - offset
+    weights = _reweighted(data.train_weight, s_train - data.train_logpdf)
+    n_eff = effective_size(weights)
+    assert data.test_weight is not None  # FidelityData.__post_init__ makes every weight an array
+    n_min = min(n_eff, effective_size(data.test_weight))
+    if n_min < MIN_POINTS:
+        notes.append(
+            f"K-S and HPDI use {n_min:.0f} effective points, fewer than {MIN_POINTS}: too few to be meaningful"
+        )
+    metrics += _ks_metrics(data, weights, n_eff, thresholds)
+    metrics += ks_floor
+    hpdi_metric, exact, detail = _hpdi_metric(data, s_test, weights, poi_index, poi, thresholds)
+    metrics.append(hpdi_metric)
+    if source_samples is not None:
+        metrics += _sampled_hpdi(
+            np.asarray(source_samples, dtype=np.float64)[:, poi_index],
+            source_weights,
+            data,
+            poi_index,
+            exact,
+            detail,
+            poi,
+        )
+    return metrics, notes
+
+
+def _reweighted(weights: np.ndarray | None, log_ratio: np.ndarray) -> np.ndarray:
+    """``weights`` times exp(``log_ratio``), scaled to a largest factor of 1 (non-finite ratios weigh 0).
+
+    ``log_ratio`` is overwritten.
+    """
+    log_ratio[~np.isfinite(log_ratio)] = -np.inf
+    return weights * np.exp(log_ratio - np.max(log_ratio))
+
+
+def _logpdf_metrics(s_test: np.ndarray, data: FidelityData) -> tuple[list[Metric], list[str]]:
+    """The errors of the surrogate's log L (``s_test``, offset removed) on the test sample, and a note
+    when it is not finite somewhere."""
     err = s_test - data.test_logpdf
     finite = np.isfinite(err)
     metrics = [
@@ -200,22 +238,15 @@ def _posterior_metrics(
             description="mean of (surrogate - exact) log L on the test sample.",
         ),
     ]
-    if not finite.all():
-        notes.append(f"{int((~finite).sum())} test point(s) where the surrogate is not finite")
-    s_train = np.asarray(source.logpdf(data.train_x), dtype=np.float64) - offset
-    logw = s_train - data.train_logpdf
-    logw[~np.isfinite(logw)] = -np.inf
-    weights = data.train_weight * np.exp(logw - np.max(logw))
-    n_eff = effective_size(weights)
-    assert data.test_weight is not None  # FidelityData.__post_init__ makes every weight an array
-    n_min = min(n_eff, effective_size(data.test_weight))
-    if n_min < MIN_POINTS:
-        notes.append(
-            f"K-S and HPDI use {n_min:.0f} effective points, fewer than {MIN_POINTS}: too few to be meaningful"
-        )
+    notes = [] if finite.all() else [f"{int((~finite).sum())} test point(s) where the surrogate is not finite"]
+    return metrics, notes
+
+
+def _ks_metrics(data: FidelityData, weights: np.ndarray, n_eff: float, thresholds: Mapping[str, float]) -> list[Metric]:
+    """The weighted K-S figures: the test sample against the train sample reweighted to the surrogate."""
     ks = _ks_tests(data, weights)
     p = np.array([k.pvalue for k in ks])
-    metrics.append(
+    return [
         Metric(
             "ks_median_pvalue",
             float(np.median(p)),
@@ -229,24 +260,32 @@ def _posterior_metrics(
                 "n_eff_test": ks[0].n_eff_a,
                 "n_eff_reweighted": n_eff,
             },
-        )
-    )
-    metrics.append(
+        ),
         Metric(
             "ks_fraction_below_0.05",
             float(np.mean(p < 0.05)),
             thresholds.get("ks_fraction_below_0.05"),
             "<=",
             "fraction of parameters whose weighted K-S p-value is below 0.05.",
-        )
-    )
-    metrics += ks_floor
-    # HPDI: the test sample, and the same sample reweighted to the surrogate, so that the
-    # difference measures the surrogate and not the sampling noise between two samples
-    log_wt = s_test - data.test_logpdf
-    log_wt[~np.isfinite(log_wt)] = -np.inf
+        ),
+    ]
+
+
+def _hpdi_metric(
+    data: FidelityData,
+    s_test: np.ndarray,
+    weights: np.ndarray,
+    poi_index: int,
+    poi: str,
+    thresholds: Mapping[str, float],
+) -> tuple[Metric, dict[float, tuple[float, float]], dict[str, Any]]:
+    """``hpdi_max_abs_delta``, the exact HPDI and the metric's detail (which :func:`_sampled_hpdi` extends).
+
+    The test sample, and the same sample reweighted to the surrogate, so that the difference
+    measures the surrogate and not the sampling noise between two samples.
+    """
     exact = hpdi_levels(data.test_x[:, poi_index], data.test_weight)
-    reweighted = hpdi_levels(data.test_x[:, poi_index], data.test_weight * np.exp(log_wt - np.max(log_wt)))
+    reweighted = hpdi_levels(data.test_x[:, poi_index], _reweighted(data.test_weight, s_test - data.test_logpdf))
     independent = hpdi_levels(data.train_x[:, poi_index], weights)
     detail: dict[str, Any] = {
         str(lv): {
@@ -257,28 +296,16 @@ def _posterior_metrics(
         for lv in HPDI_LEVELS
     }
     deltas = [abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], reweighted[lv], strict=True)]
-    metrics.append(
-        Metric(
-            "hpdi_max_abs_delta",
-            float(max(deltas)),
-            thresholds.get("hpdi_max_abs_delta"),
-            "<=",
-            f"largest |difference| of the {poi} HPDI endpoints (68.27/95.45/99.73%) between the "
-            "test sample and the same sample reweighted to the surrogate.",
-            detail=detail,
-        )
+    metric = Metric(
+        "hpdi_max_abs_delta",
+        float(max(deltas)),
+        thresholds.get("hpdi_max_abs_delta"),
+        "<=",
+        f"largest |difference| of the {poi} HPDI endpoints (68.27/95.45/99.73%) between the "
+        "test sample and the same sample reweighted to the surrogate.",
+        detail=detail,
     )
-    if source_samples is not None:
-        metrics += _sampled_hpdi(
-            np.asarray(source_samples, dtype=np.float64)[:, poi_index],
-            source_weights,
-            data,
-            poi_index,
-            exact,
-            detail,
-            poi,
-        )
-    return metrics, notes
+    return metric, exact, detail
 
 
 def _sampled_hpdi(

@@ -182,6 +182,36 @@ def _class(r: _Reader) -> str:
     return "[" + ("^" if negated else "") + "".join(parts) + "]"
 
 
+def _escape(r: _Reader) -> tuple[str, bool]:
+    """The escape after a backslash, translated, and whether it can take a quantifier."""
+    e = r.peek()
+    if e in _ATOM_ESCAPES:
+        r.i += 1
+        return _ATOM_ESCAPES[e], e not in "bB"
+    if e.isdigit() and e != "0" or e == "k":
+        raise r.fail("back-references are not translated")
+    cp = r.code_point_escape()
+    if cp is None:
+        raise r.fail(f"\\{e} is not an ECMA-262 escape (u flag) or is not translated")
+    return _char(cp), True
+
+
+def _group_opener(r: _Reader, pattern: str) -> str:
+    """The opener of the group whose '(' was just read: plain, non-capturing, lookaround or named."""
+    if r.peek() != "?":
+        return "("
+    rest = pattern[r.i + 1 :]
+    for opener in (":", "=", "!", "<=", "<!"):
+        if rest.startswith(opener):
+            r.i += 1 + len(opener)
+            return "(?" + opener
+    m = re.match(r"<([A-Za-z_][A-Za-z0-9_]*)>", rest)
+    if m is None:
+        raise r.fail("unknown group syntax")
+    r.i += 1 + m.end()
+    return f"(?P<{m.group(1)}>"
+
+
 def _translate(pattern: str) -> str:
     r = _Reader(pattern)
     out: list[str] = []
@@ -214,38 +244,13 @@ def _translate(pattern: str) -> str:
         after_quantifier = False
         r.i += 1
         if c == "\\":
-            e = r.peek()
-            if e in _ATOM_ESCAPES:
-                r.i += 1
-                out.append(_ATOM_ESCAPES[e])
-                quantifiable = e not in "bB"
-                continue
-            if e.isdigit() and e != "0" or e == "k":
-                raise r.fail("back-references are not translated")
-            cp = r.code_point_escape()
-            if cp is None:
-                raise r.fail(f"\\{e} is not an ECMA-262 escape (u flag) or is not translated")
-            out.append(_char(cp))
-            quantifiable = True
+            text, quantifiable = _escape(r)
+            out.append(text)
         elif c == "[":
             out.append(_class(r))
             quantifiable = True
         elif c == "(":
-            if r.peek() == "?":
-                rest = pattern[r.i + 1 :]
-                for opener in (":", "=", "!", "<=", "<!"):
-                    if rest.startswith(opener):
-                        out.append("(?" + opener)
-                        r.i += 1 + len(opener)
-                        break
-                else:
-                    m = re.match(r"<([A-Za-z_][A-Za-z0-9_]*)>", rest)
-                    if m is None:
-                        raise r.fail("unknown group syntax")
-                    out.append(f"(?P<{m.group(1)}>")
-                    r.i += 1 + m.end()
-            else:
-                out.append("(")
+            out.append(_group_opener(r, pattern))
             groups.append(out[-1])
             quantifiable = False
         elif c == ")":

@@ -126,6 +126,49 @@ def _weights_from_list(arrays: list[np.ndarray]) -> MLPWeights:
     return MLPWeights(pairs)
 
 
+def _compiled_model(tf: Any, keras: Any, n_inputs: int, config: TrainConfig, seed: int) -> Any:
+    """A fresh Keras session seeded with ``seed``, and the network compiled for a mean-squared-error fit."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    model = _build_model(keras, n_inputs, config)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss="mse",
+        jit_compile=bool(config.jit_compile),
+    )
+    return model
+
+
+def _stopping_and_schedule(keras: Any, config: TrainConfig, n_rows: int) -> tuple[Any, Any]:
+    """The early-stopping callback and the learning-rate callback (cosine, or reduce on plateau)."""
+    early = keras.callbacks.EarlyStopping(
+        monitor="val_loss",
+        min_delta=config.min_delta_for(n_rows),
+        patience=int(config.early_stopping_patience),
+        restore_best_weights=False,
+    )
+    if config.lr_schedule == "cosine":
+        schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: config.learning_rate_at(epoch))
+    else:
+        schedule = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=config.lr_factor, patience=int(config.lr_patience), min_lr=config.min_lr
+        )
+    return early, schedule
+
+
+def _stopped(interrupted: bool, timed_out: bool, stopped_early: bool) -> str:
+    """Why training stopped, as ``MemberResult.stopped`` says it."""
+    if interrupted:
+        return "interrupted"
+    if timed_out:
+        return "time-cap"
+    if stopped_early:
+        return "early-stopping"
+    return "epoch-cap"
+
+
 def train_member(
     data: TrainingData,
     config: TrainConfig,
@@ -158,31 +201,11 @@ def train_member(
     z_val = prep.inputs(data.x_val)
     t_val = prep.targets(data.x_val, data.y_val)
 
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    model = _build_model(keras, data.n_parameters, config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss="mse",
-        jit_compile=bool(config.jit_compile),
-    )
+    model = _compiled_model(tf, keras, data.n_parameters, config, seed)
     tracker = _Tracker(
         keras, progress=progress, deadline=deadline, member=member, n_members=n_members, max_epochs=int(config.epochs)
     )
-    early = keras.callbacks.EarlyStopping(
-        monitor="val_loss",
-        min_delta=config.min_delta_for(len(rows)),
-        patience=int(config.early_stopping_patience),
-        restore_best_weights=False,
-    )
-    if config.lr_schedule == "cosine":
-        schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: config.learning_rate_at(epoch))
-    else:
-        schedule = keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=config.lr_factor, patience=int(config.lr_patience), min_lr=config.min_lr
-        )
+    early, schedule = _stopping_and_schedule(keras, config, len(rows))
     start = time.monotonic()
     tracker.start = start
     interrupted = False
@@ -218,14 +241,6 @@ def train_member(
         heldout_net = np.asarray(
             model.predict(prep.inputs(x_held), batch_size=4096, verbose=0), dtype=np.float32
         ).reshape(-1)
-    if interrupted:
-        stopped = "interrupted"
-    elif tracker.timed_out:
-        stopped = "time-cap"
-    elif early.stopped_epoch > 0:
-        stopped = "early-stopping"
-    else:
-        stopped = "epoch-cap"
     return MemberResult(
         weights=_weights_from_list(tracker.best_weights),
         seed=seed,
@@ -233,7 +248,7 @@ def train_member(
         epochs=len(tracker.history["loss"]),
         best_epoch=tracker.best_epoch,
         best_val_loss=tracker.best,
-        stopped=stopped,
+        stopped=_stopped(interrupted, tracker.timed_out, early.stopped_epoch > 0),
         wall_time_s=wall,
         n_train=int(len(rows)),
         subset_fraction=config.member_fraction(),

@@ -229,54 +229,12 @@ def upload_bundle(
     archived = {k: v for k, v in document.items() if k != DIGEST_FIELD}
     archived["archive"] = target.archive_section()
     archived[DIGEST_FIELD] = document_digest(archived)
-    state = {
-        "receipt_version": RECEIPT_VERSION,
-        "status": "draft",
-        "name": name,
-        "version": version,
-        "sandbox": sandbox,
-        "base_url": client.base_url,
-        "deposition_id": target.deposition_id,
-        "record_id": target.record_id,
-        "doi": target.doi,
-        "concept_doi": target.concept_doi,
-        "url": target.url,
-        "bucket": target.bucket,
-        "created": _now(),
-    }
+    state = _draft_state(name, version, sandbox, client.base_url, target)
     if not resumed:
         _write_json(draft_path, state)
-
-    staging = Path(tempfile.mkdtemp(prefix="dnnlik-upload-"))
-    try:
-        uploads, layout = _stage(source, archived, staging)
-        local = {n: RecordFile(n, p.stat().st_size, md5_file(p)) for n, p in uploads.items()}
-        if not target.submitted:
-            _sync_files(client, target.bucket, uploads, local, say)
-            say("setting the metadata")
-            client.update_metadata(
-                target.deposition_id,
-                zenodo_metadata(archived, template=template, doi=target.doi, record_id=target.record_id),
-            )
-        _verify_files(client, target, local, say)
-        published = target.submitted
-        if publish and not target.submitted:
-            final = _publish(client, target.deposition_id, say)
-            published = True
-            if final.get("doi") and final["doi"] != target.doi:
-                raise ZenodoError(
-                    f"Zenodo published the record as {final['doi']}, not as the reserved {target.doi} "
-                    "written into bundle.json",
-                    where=f"deposition {target.deposition_id}",
-                )
-            target.concept_doi = final.get("conceptdoi") or target.concept_doi
-        files = [{**local[n].to_json(), "sha256": sha256_file(p)[0]} for n, p in sorted(uploads.items())]
-        if write_back:
-            _write_back(bundle, staging / "bundle", archived)
-            say(f"wrote the archive section into {bundle}")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        source.close()
+    files, layout, published = _upload_verified(
+        client, target, source, archived, template, publish, say, write_back=bundle if write_back else None
+    )
 
     result = UploadResult(
         record_id=target.record_id,
@@ -304,6 +262,75 @@ def upload_bundle(
     }
     result.receipt = _write_receipt(entry, published, receipt_path, draft_path, say)
     return result
+
+
+def _draft_state(name: str, version: str, sandbox: bool, base_url: str, target: _Target) -> dict[str, Any]:
+    """The draft state written beside the receipts (what a resumed upload reads back)."""
+    return {
+        "receipt_version": RECEIPT_VERSION,
+        "status": "draft",
+        "name": name,
+        "version": version,
+        "sandbox": sandbox,
+        "base_url": base_url,
+        "deposition_id": target.deposition_id,
+        "record_id": target.record_id,
+        "doi": target.doi,
+        "concept_doi": target.concept_doi,
+        "url": target.url,
+        "bucket": target.bucket,
+        "created": _now(),
+    }
+
+
+def _upload_verified(
+    client: ZenodoClient,
+    target: _Target,
+    source: Any,
+    archived: dict[str, Any],
+    template: Mapping[str, Any],
+    publish: bool,
+    say: _Say,
+    *,
+    write_back: Path | None,
+) -> tuple[list[dict[str, Any]], str, bool]:
+    """Stage the files, upload what is missing, set the metadata, verify, publish; closes ``source``.
+
+    Returns:
+        ``(files, layout, published)``: the archived files' entries for the receipt, the layout
+        staged, and whether the record is published.
+    """
+    staging = Path(tempfile.mkdtemp(prefix="dnnlik-upload-"))
+    try:
+        uploads, layout = _stage(source, archived, staging)
+        local = {n: RecordFile(n, p.stat().st_size, md5_file(p)) for n, p in uploads.items()}
+        if not target.submitted:
+            _sync_files(client, target.bucket, uploads, local, say)
+            say("setting the metadata")
+            client.update_metadata(
+                target.deposition_id,
+                zenodo_metadata(archived, template=template, doi=target.doi, record_id=target.record_id),
+            )
+        _verify_files(client, target, local, say)
+        published = target.submitted
+        if publish and not target.submitted:
+            final = _publish(client, target.deposition_id, say)
+            published = True
+            if final.get("doi") and final["doi"] != target.doi:
+                raise ZenodoError(
+                    f"Zenodo published the record as {final['doi']}, not as the reserved {target.doi} "
+                    "written into bundle.json",
+                    where=f"deposition {target.deposition_id}",
+                )
+            target.concept_doi = final.get("conceptdoi") or target.concept_doi
+        files = [{**local[n].to_json(), "sha256": sha256_file(p)[0]} for n, p in sorted(uploads.items())]
+        if write_back is not None:
+            _write_back(write_back, staging / "bundle", archived)
+            say(f"wrote the archive section into {write_back}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        source.close()
+    return files, layout, published
 
 
 def _read_valid(bundle: Path) -> tuple[Any, dict[str, Any]]:

@@ -101,16 +101,18 @@ def build_toy_lhc_like(
     *,
     log: Callable[[str], None] | None = print,
 ) -> BuildResult:
-    """Run the recipe; write ``zoo_dir/toy-lhc-like/`` and update ``zoo_dir/index.json``."""
+    """Run the recipe; write ``zoo_dir/toy-lhc-like/`` and update ``zoo_dir/index.json``.
+
+    Args:
+        zoo_dir: the zoo folder (its ``index.json`` gains or replaces the entry).
+        work: the work folder: each stage's result is kept there and reused by a rerun.
+        config: the recipe (default: :class:`BuildConfig`, what the published entry used).
+        log: called with each progress line (None: silent).
+
+    Returns:
+        Where the entry went, the fidelity report and verdict, and each stage's wall time.
+    """
     from .. import likelihoods
-    from ..bundle.write import update_bundle
-    from ..evaluate import load_local as load
-    from ..fidelity import FidelityData, assess
-    from ..fidelity.reproduce import DATA_FILE, reproducible_evidence
-    from ..fsutil import atomic_directory
-    from ..sample.dataset import read_dataset
-    from .card import write_card
-    from .index import load_index, make_entry, write_index
 
     config = config or BuildConfig()
     zoo_dir, work = Path(zoo_dir), Path(work)
@@ -121,6 +123,30 @@ def build_toy_lhc_like(
     times: dict[str, float] = {}
 
     t0 = time.monotonic()
+    train_samples, posterior = _sampling_stage(toy, work, config, log)
+    times["sampling"] = max(time.monotonic() - t0, earlier.get("sampling", 0.0))  # a reused stage keeps its time
+    _save_times(times_file, times)
+
+    t0 = time.monotonic()
+    bundle_dir = work / "bundle"
+    reused = _training_stage(toy, train_samples, bundle_dir, config, log)
+    times["training"] = _reused_training_time(bundle_dir, earlier) if reused else time.monotonic() - t0
+    _save_times(times_file, times)
+
+    t0 = time.monotonic()
+    fidelity = _fidelity_stage(toy, bundle_dir, posterior, work, config, log)
+    times["fidelity"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    entry_dir = _publishing_stage(zoo_dir, bundle_dir, posterior, fidelity, config, times, t0, log)
+    times["publishing"] = time.monotonic() - t0
+    _save_times(times_file, times)
+    report = fidelity.report
+    return BuildResult(entry_dir, entry_dir / "bundle", report.to_text(), report.verdict, times)
+
+
+def _sampling_stage(toy: Any, work: Path, config: BuildConfig, log: Any) -> tuple[Path, list[Path]]:
+    """[1/5] and [2/5]: the training samples (with the ridge points) and two independent posterior samples."""
     _say(log, "[1/5] training samples (mixed: posterior + profile ridge)")
     mcmc_samples = _samples(toy, work / "train-samples.h5", "mixed", config.n_train, config.seed, log)
     train_samples = work / "train-samples-ridge.h5"
@@ -136,45 +162,62 @@ def build_toy_lhc_like(
     elif not config.n_ridge:
         train_samples = mcmc_samples
     _say(log, "[2/5] two independent posterior samples for fidelity")
-    post = [
+    posterior = [
         _samples(toy, work / f"posterior-{k}.h5", "unbiased", config.n_fidelity, config.seed + k, log) for k in (1, 2)
     ]
-    times["sampling"] = max(time.monotonic() - t0, earlier.get("sampling", 0.0))  # a reused stage keeps its time
-    _save_times(times_file, times)
+    return train_samples, posterior
 
-    t0 = time.monotonic()
-    bundle_dir = work / "bundle"
+
+def _training_stage(toy: Any, train_samples: Path, bundle_dir: Path, config: BuildConfig, log: Any) -> bool:
+    """[3/5]: train the bundle into ``bundle_dir``, unless it is there; True when it was (reused)."""
     reused = (bundle_dir / "bundle.json").exists()
     if reused:
         _say(log, f"[3/5] reusing the trained bundle {bundle_dir}")
-    else:
-        cap = f", at most {config.train_minutes:g} min" if config.train_minutes else ""
-        _say(
-            log,
-            f"[3/5] training {' x '.join(map(str, config.layers))} (ensemble {config.ensemble}, "
-            f"{config.epochs} epochs{cap})",
-        )
-        from ..train import TrainConfig, train_bundle
+        return True
+    cap = f", at most {config.train_minutes:g} min" if config.train_minutes else ""
+    _say(
+        log,
+        f"[3/5] training {' x '.join(map(str, config.layers))} (ensemble {config.ensemble}, "
+        f"{config.epochs} epochs{cap})",
+    )
+    from ..train import TrainConfig, train_bundle
 
-        tc = TrainConfig(
-            layers=config.layers,
-            max_minutes=config.train_minutes,
-            seed=config.seed,
-            ensemble=config.ensemble,
-            batch_size=config.batch_size,
-            activation=config.activation,
-            epochs=config.epochs,
-            lr_schedule=config.lr_schedule,
-        )
-        train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY, command=config.command())
-        _warn_if_cut_short(bundle_dir, config, log)
-    times["training"] = _reused_training_time(bundle_dir, earlier) if reused else time.monotonic() - t0
-    _save_times(times_file, times)
+    tc = TrainConfig(
+        layers=config.layers,
+        max_minutes=config.train_minutes,
+        seed=config.seed,
+        ensemble=config.ensemble,
+        batch_size=config.batch_size,
+        activation=config.activation,
+        epochs=config.epochs,
+        lr_schedule=config.lr_schedule,
+    )
+    train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY, command=config.command())
+    _warn_if_cut_short(bundle_dir, config, log)
+    return False
 
-    t0 = time.monotonic()
+
+@dataclass
+class _Fidelity:
+    """What the fidelity stage hands to publishing."""
+
+    bundle: Any  # the trained bundle, loaded
+    data: Any  # FidelityData: the two posterior samples
+    offset: float  # the bundle's output offset
+    report: Any  # FidelityReport
+
+
+def _fidelity_stage(
+    toy: Any, bundle_dir: Path, posterior: list[Path], work: Path, config: BuildConfig, log: Any
+) -> _Fidelity:
+    """[4/5]: assess the trained bundle against the exact likelihood on the two posterior samples."""
+    from ..evaluate import load_local as load
+    from ..fidelity import FidelityData, assess
+    from ..sample.dataset import read_dataset
+
     _say(log, "[4/5] fidelity against the exact likelihood")
     bundle = load(bundle_dir)
-    a, b = read_dataset(post[0]), read_dataset(post[1])
+    a, b = read_dataset(posterior[0]), read_dataset(posterior[1])
     data = FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
     offset = float(bundle.document.get("output", {}).get("offset", 0.0))
     own = _surrogate_samples(bundle, toy, work, config, log)
@@ -182,18 +225,37 @@ def build_toy_lhc_like(
         bundle, data, toy, grid=config.grid, offset=offset, surrogate_samples=own.points, surrogate_weights=own.weight
     )
     _say(log, report.to_text())
-    times["fidelity"] = time.monotonic() - t0
+    return _Fidelity(bundle, data, offset, report)
 
-    t0 = time.monotonic()
+
+def _publishing_stage(
+    zoo_dir: Path,
+    bundle_dir: Path,
+    posterior: list[Path],
+    fidelity: _Fidelity,
+    config: BuildConfig,
+    times: dict[str, float],
+    t0: float,
+    log: Any,
+) -> Path:
+    """[5/5]: the validation section into the bundle, the bundle and its card into the zoo, the index updated."""
+    from ..bundle.write import update_bundle
+    from ..evaluate import load_local as load
+    from ..fidelity.reproduce import DATA_FILE, reproducible_evidence
+    from ..fsutil import atomic_directory
+    from .card import write_card
+    from .index import load_index, make_entry, write_index
+
     _say(log, "[5/5] publishing into the zoo")
+    data, offset, report = fidelity.data, fidelity.offset, fidelity.report
     reference = {
         "name": ENTRY,
-        "samples": [str(p.name) for p in post],
-        "n_test": int(a.points.shape[0]),
-        "n_reweighted": int(b.points.shape[0]),
+        "samples": [str(p.name) for p in posterior],
+        "n_test": int(data.test_x.shape[0]),
+        "n_reweighted": int(data.train_x.shape[0]),
     }
     section = report.to_validation_section(reference)
-    evidence, evidence_bytes = reproducible_evidence(bundle, data, "mu", list(config.grid), offset)
+    evidence, evidence_bytes = reproducible_evidence(fidelity.bundle, data, "mu", list(config.grid), offset)
     section["reproducible"] = evidence
     update_bundle(bundle_dir, {"validation": section}, {DATA_FILE: evidence_bytes})
     entry_dir = zoo_dir / ENTRY
@@ -211,9 +273,7 @@ def build_toy_lhc_like(
     entries = [e for e in _existing(zoo_dir, load_index) if e.name != ENTRY]
     entries.append(make_entry(entry_dir / "bundle", zoo_dir, tags=("toy", "lhc", "dnnlikelihood", "likelihood")))
     write_index(entries, zoo_dir)
-    times["publishing"] = time.monotonic() - t0
-    _save_times(times_file, times)
-    return BuildResult(entry_dir, entry_dir / "bundle", report.to_text(), report.verdict, times)
+    return entry_dir
 
 
 def _save_times(path: Path, times: dict[str, float]) -> None:
