@@ -219,7 +219,15 @@ def _from_mapping(x: Mapping[str, Any], parameters: Sequence[Parameter], where: 
 
 
 def outside_bounds(points: np.ndarray, parameters: Sequence[Parameter]) -> np.ndarray:
-    """Boolean (N,) mask of points with any parameter outside its allowed bounds."""
+    """Boolean (N,) mask of points with any parameter outside its allowed bounds.
+
+    Args:
+        points: an (N, P) array.
+        parameters: the P parameters, in the order of the columns.
+
+    Returns:
+        True where a point is outside.
+    """
     lower = np.array([p.lower for p in parameters])
     upper = np.array([p.upper for p in parameters])
     return np.any((points < lower) | (points > upper), axis=1)

@@ -35,6 +35,12 @@ def effective_size(weights: np.ndarray) -> float:
     10.0
     >>> round(effective_size(np.array([1.0, 1.0, 2.0])), 3)
     2.667
+
+    Args:
+        weights: the samples' non-negative weights.
+
+    Returns:
+        How many unweighted samples would carry the same information.
     """
     w = np.asarray(weights, dtype=np.float64)
     return float(w.sum() ** 2 / np.square(w).sum())

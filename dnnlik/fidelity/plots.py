@@ -62,6 +62,20 @@ def tmu_plot(
 
     With the exact curve, a lower panel shows the difference surrogate - exact, where the
     fidelity targets live (a few thousandths, invisible on the t_mu scale).
+
+    Args:
+        path: the image file to write (its suffix picks the format).
+        values: the POI values scanned.
+        surrogate: t_mu of the surrogate at ``values``.
+        exact: t_mu of the exact likelihood at ``values`` (None: no exact curve, no lower panel).
+        spread: the ensemble's log L spread at ``values`` (None: no band).
+        poi: the POI's name, for the axis label.
+
+    Returns:
+        The path written, or None without matplotlib (the ``plot`` extra).
+
+    Raises:
+        InvalidInputError: the folder of ``path`` does not exist.
     """
     plt = _pyplot()
     if plt is None:

@@ -23,6 +23,12 @@ is a sum of 9 products (coefficients of ISR times those of JES) of fixed bin
 vectors: one small matrix product per chunk, and its category sums another.
 The gradient is analytic; ``g`` has a kink at ``d = 0`` (its right derivative
 is used there).
+
+The formula is written once, in :class:`ToyCategories`: the toy restricted to
+some of its categories (their bins, their MC-statistics nuisances, mu and the
+four shared systematics). :class:`ToyLHCLike` is all three categories;
+:mod:`dnnlik.likelihoods.toy_categories` has each one alone (the three
+"analyses" that :func:`dnnlik.combine` puts back together).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from .._version import __version__
 from ..parameters import Constraint, Parameter
 from .base import ReferenceLikelihood
 
-__all__ = ["ToyLHCLike", "load_toy_data", "toy_parameters", "DATA_FILE"]
+__all__ = ["ToyLHCLike", "ToyCategories", "load_toy_data", "toy_parameters", "DATA_FILE"]
 
 DATA_FILE = "toy_lhc_like.json"
 """Name of the data file inside ``dnnlik/likelihoods/data``."""

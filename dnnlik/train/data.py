@@ -147,7 +147,17 @@ def _dataset(f: Any, name: str, path: str) -> np.ndarray:
 
 
 def load_samples(path: str | os.PathLike[str]) -> TrainingData:
-    """Read a samples file into :class:`TrainingData` (non-finite targets dropped, with a warning)."""
+    """Read a samples file into :class:`TrainingData` (non-finite targets dropped, with a warning).
+
+    Args:
+        path: an HDF5 samples file as ``dnnlik sample`` writes it (:mod:`dnnlik.sample.dataset`).
+
+    Returns:
+        The points, log-densities, train/validation/test split, parameters and provenance.
+
+    Raises:
+        DnnlikError: the file is missing, not HDF5, or not a samples file (the message says what is wrong).
+    """
     import h5py
 
     where = str(path)

@@ -187,6 +187,23 @@ def train_member(
     :func:`time.monotonic` time after which training stops (the wall-time
     cap). A Ctrl-C (KeyboardInterrupt) after at least one epoch stops
     training and returns the best weights so far, with ``stopped='interrupted'``.
+
+    Args:
+        data: the training data (:func:`~dnnlik.train.load_samples`).
+        config: the training settings.
+        seed: the member's seed (an integer).
+        preprocessing: the inputs' scaling and the targets' baseline (default: made from ``data``).
+        progress: called with an :class:`EpochReport` after each epoch.
+        deadline: a :func:`time.monotonic` time after which training stops.
+        member, n_members: which member of an ensemble this is, for ``progress``.
+
+    Returns:
+        The best weights, their history, and why training stopped.
+
+    Raises:
+        InvalidInputError: ``seed`` is not an integer, or the data are too few for the batch size.
+        DnnlikError: the validation loss was never finite (training diverged).
+        MissingExtraError: TensorFlow (the ``train`` extra) is not installed.
     """
     tf, keras = import_tensorflow()
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
