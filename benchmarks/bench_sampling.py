@@ -43,7 +43,7 @@ def bench_moves(steps: int) -> list[tuple[str, ...]]:
     init = LaplaceIndependenceMove(lap.mean, lap.precision, df=None).draw(WALKERS, np.random.default_rng(0))
     bad = ~np.isfinite(toy.logpdf(init))
     init[bad] = best.point
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name in SETS:
         moves = build_moves(parse_moves(name), ndim=95, mean=lap.mean, precision=lap.precision)
         sampler = emcee.EnsembleSampler(WALKERS, 95, toy.logpdf, vectorize=True, moves=moves)
@@ -72,7 +72,7 @@ def bench_moves(steps: int) -> list[tuple[str, ...]]:
 
 def bench_strategies(n: int) -> list[tuple[str, ...]]:
     toy = likelihoods.get("toy-lhc-like")
-    rows = []
+    rows: list[tuple[str, ...]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for strategy in ("unbiased", "profile", "mixed"):
             out = Path(tmp) / f"{strategy}.h5"
