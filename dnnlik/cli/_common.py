@@ -106,13 +106,19 @@ def clean_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def format_option(func: F) -> F:
-    """``--format text|json``."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        help="Readable text or machine-readable JSON.",
-    )(func)
+def format_option(func: F | None = None, *, help: str = "Readable text or machine-readable JSON.") -> Any:
+    """``--format text|json`` (parameter ``fmt``): ``@format_option``, or ``@format_option(help=...)``.
+
+    >>> @click.command()
+    ... @format_option(help="Table or JSON.")
+    ... def show(fmt: str) -> None: ...
+    >>> [p.name for p in show.params]
+    ['fmt']
+    """
+
+    def apply(f: F) -> F:
+        return click.option(
+            "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help=help
+        )(f)
+
+    return apply if func is None else apply(func)

@@ -25,7 +25,7 @@ import click
 from ..errors import DnnlikError, InvalidInputError
 from ..sample.options import STRATEGIES, SampleOptions
 from ._common import cli_message as common_cli_message
-from ._common import config_default
+from ._common import config_default, format_option
 
 __all__ = ["sample", "cli_message", "LIBRARY_ONLY"]
 
@@ -177,14 +177,7 @@ def cli_message(exc: DnnlikError) -> str:
 @_sampling_options
 @click.option("--strict", is_flag=True, help="Chains too short to trust their diagnostics are an error.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal only].")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Summary as readable text, or the run's sampling metadata as JSON.",
-)
+@format_option(help="Summary as readable text, or the run's sampling metadata as JSON.")
 def sample(
     source: str, out: str, resume: bool, overwrite: bool, strict: bool, progress: bool | None, fmt: str, **options: Any
 ) -> None:

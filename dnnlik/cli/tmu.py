@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ..errors import DnnlikError
+from ._common import format_option
 
 __all__ = ["tmu", "parse_values", "MAX_VALUES"]
 
@@ -117,14 +118,7 @@ def _text_table(scan: Any) -> str:
     help="Starting points per fit (extra ones random, seeded by --seed).",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random starts.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Aligned table or machine-readable JSON.",
-)
+@format_option(help="Aligned table or machine-readable JSON.")
 def tmu(source: str, values: list[float], poi: str | None, starts: int, seed: int, fmt: str) -> None:
     """Profile-likelihood test statistic t_mu of SOURCE along a scan of its parameter of interest.
 

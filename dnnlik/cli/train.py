@@ -23,7 +23,7 @@ import click
 
 from ..errors import DnnlikError
 from ..train.config import ACTIVATIONS, BASELINES, LR_SCHEDULES, TARGETS, TrainConfig
-from ._common import cli_message, config_default
+from ._common import F, cli_message, config_default, format_option
 
 __all__ = ["train", "ProgressLine"]
 
@@ -117,78 +117,70 @@ def _default(field: str) -> Any:
     return config_default(TrainConfig, field)
 
 
+# The options that set a TrainConfig field: (flag, field, click type, help). Each default is the
+# field's own (config_default), so a default lives in one place and --help states it.
+_CONFIG_OPTIONS: list[tuple[str, str, Any, str]] = [
+    ("--layers", "layers", str, "Hidden layer widths: 512,512,512 or 3x512."),
+    (
+        "--activation",
+        "activation",
+        click.Choice(ACTIVATIONS),
+        "Hidden-layer activation (exported as plain ONNX ops with an explicit gradient).",
+    ),
+    (
+        "--ensemble",
+        "ensemble",
+        click.IntRange(min=1),
+        "Number of members (different seeds and random subsets); >= 2 adds a spread output.",
+    ),
+    ("--epochs", "epochs", click.IntRange(min=1), "Cap on epochs."),
+    (
+        "--max-minutes",
+        "max_minutes",
+        click.FloatRange(min=0, min_open=True),
+        "Cap on the wall time of the whole training (all members).",
+    ),
+    ("--seed", "seed", int, "Seed (member k uses seed + k)."),
+    (
+        "--target",
+        "target",
+        click.Choice(TARGETS),
+        "Learn the residual over the quadratic Laplace baseline, or log L directly.",
+    ),
+    (
+        "--baseline",
+        "baseline",
+        click.Choice(BASELINES),
+        "Where the residual's baseline comes from (reference likelihood or a fit to the samples).",
+    ),
+    ("--batch-size", "batch_size", click.IntRange(min=1), "Batch size (default: about N_train/200, a power of two)."),
+    ("--learning-rate", "learning_rate", click.FloatRange(min=0, min_open=True), "Initial learning rate of Adam."),
+    (
+        "--lr-schedule",
+        "lr_schedule",
+        click.Choice(LR_SCHEDULES),
+        "plateau: cut the learning rate by 5 when the validation loss stalls (the paper's); "
+        "cosine: decay it to 1e-6 over --epochs.",
+    ),
+    ("--jit/--no-jit", "jit_compile", bool, "XLA compilation (useful on GPUs)."),
+]
+
+
+def _config_options(func: F) -> F:
+    """Apply the options of :data:`_CONFIG_OPTIONS`, in order, with TrainConfig's defaults."""
+    for flag, field, kind, text in reversed(_CONFIG_OPTIONS):
+        default = _default(field)
+        extra: dict[str, Any] = {} if kind is bool else {"type": kind}
+        if field == "layers":
+            default, extra["callback"] = ",".join(map(str, default)), _layers_callback
+        func = click.option(flag, default=default, show_default=default is not None, help=text, **extra)(func)
+    return func
+
+
 @click.command("train")
 @click.argument("samples", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", "out", required=True, type=click.Path(), help="Bundle folder to write.")
-@click.option(
-    "--layers",
-    default=",".join(map(str, _default("layers"))),
-    show_default=True,
-    callback=_layers_callback,
-    help="Hidden layer widths: 512,512,512 or 3x512.",
-)
-@click.option(
-    "--activation",
-    default=_default("activation"),
-    show_default=True,
-    type=click.Choice(ACTIVATIONS),
-    help="Hidden-layer activation (exported as plain ONNX ops with an explicit gradient).",
-)
-@click.option(
-    "--ensemble",
-    default=_default("ensemble"),
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Number of members (different seeds and random subsets); >= 2 adds a spread output.",
-)
-@click.option(
-    "--epochs", default=_default("epochs"), show_default=True, type=click.IntRange(min=1), help="Cap on epochs."
-)
-@click.option(
-    "--max-minutes",
-    default=_default("max_minutes"),
-    type=click.FloatRange(min=0, min_open=True),
-    help="Cap on the wall time of the whole training (all members).",
-)
-@click.option("--seed", default=_default("seed"), show_default=True, type=int, help="Seed (member k uses seed + k).")
-@click.option(
-    "--target",
-    default=_default("target"),
-    show_default=True,
-    type=click.Choice(TARGETS),
-    help="Learn the residual over the quadratic Laplace baseline, or log L directly.",
-)
-@click.option(
-    "--baseline",
-    default=_default("baseline"),
-    show_default=True,
-    type=click.Choice(BASELINES),
-    help="Where the residual's baseline comes from (reference likelihood or a fit to the samples).",
-)
-@click.option(
-    "--batch-size",
-    default=_default("batch_size"),
-    type=click.IntRange(min=1),
-    help="Batch size (default: about N_train/200, a power of two).",
-)
-@click.option(
-    "--learning-rate",
-    default=_default("learning_rate"),
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Initial learning rate of Adam.",
-)
-@click.option(
-    "--lr-schedule",
-    default=_default("lr_schedule"),
-    show_default=True,
-    type=click.Choice(LR_SCHEDULES),
-    help="plateau: cut the learning rate by 5 when the validation loss stalls (the paper's); "
-    "cosine: decay it to 1e-6 over --epochs.",
-)
-@click.option(
-    "--jit/--no-jit", default=_default("jit_compile"), show_default=True, help="XLA compilation (useful on GPUs)."
-)
+@_config_options
 @click.option("--name", default=None, help="Bundle name (default: <source>-dnn).")
 @click.option("--author", "authors", multiple=True, help="Author name for bundle.json (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
@@ -198,14 +190,7 @@ def _default(field: str) -> Any:
     default=None,
     help="Per-epoch progress line (default: on when stderr is a terminal).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Summary as readable text or JSON.",
-)
+@format_option(help="Summary as readable text or JSON.")
 def train(
     samples: str,
     out: str,
