@@ -23,6 +23,7 @@ and port: :func:`same_origin`), for the listing and for file downloads alike.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json as jsonlib
 import logging
@@ -403,22 +404,12 @@ class ZenodoClient:
         while True:
             response = None
             try:
-                if isinstance(body, Path):
-                    with open(body, "rb") as upload:
-                        response = self._session.request(
-                            method,
-                            url,
-                            data=upload,
-                            json=json,
-                            headers=headers,
-                            timeout=self.timeout,
-                            allow_redirects=allow_redirects,
-                        )
-                else:
+                # a file to upload is streamed from disk, opened anew on each attempt
+                with open(body, "rb") if isinstance(body, Path) else contextlib.nullcontext(body) as data:
                     response = self._session.request(
                         method,
                         url,
-                        data=body,
+                        data=data,
                         json=json,
                         headers=headers,
                         timeout=self.timeout,
