@@ -1,4 +1,4 @@
-"""Inference on any log-density source: maxima, profiles and the t_mu test statistic.
+"""Inference on any log-density source: maxima, profiles, the t_mu test statistic, intervals and upper limits.
 
 A source is anything with ``.parameters``, ``.logpdf(X)`` and
 ``.grad_logpdf(X)`` on (N, P) arrays: a reference likelihood from
@@ -13,6 +13,17 @@ A source is anything with ``.parameters``, ``.logpdf(X)`` and
 from __future__ import annotations
 
 from .intervals import WILKS_LEVELS, Interval, tmu_interval
+from .limits import (
+    LIMIT_METHODS,
+    SIGMA_SOURCES,
+    AsimovSource,
+    ClsScan,
+    UpperLimit,
+    asymptotic_cls,
+    cls_scan,
+    profile_level,
+    upper_limit,
+)
 from .maximize import maximize
 from .profile import default_poi, profile, tmu_scan
 from .results import FitResult, TmuScan
@@ -27,4 +38,13 @@ __all__ = [
     "TmuScan",
     "Interval",
     "WILKS_LEVELS",
+    "upper_limit",
+    "cls_scan",
+    "asymptotic_cls",
+    "profile_level",
+    "UpperLimit",
+    "ClsScan",
+    "AsimovSource",
+    "LIMIT_METHODS",
+    "SIGMA_SOURCES",
 ]
