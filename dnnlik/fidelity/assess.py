@@ -61,6 +61,19 @@ class FidelityData:
 
     ``*_weight`` are the points' multiplicities (deduplicated MCMC samples carry
     them; see :mod:`dnnlik.sample.dataset`); ones by default.
+
+    Attributes:
+        test_x: the held-out sample, (N, P), stored as float64.
+        test_logpdf: the exact log-likelihood at each test point, (N,).
+        train_x: an independent sample, (M, P).
+        train_logpdf: the exact log-likelihood at each train point, (M,).
+        test_weight: the test points' multiplicities, (N,); ones when not given.
+        train_weight: the train points' multiplicities, (M,); ones when not given.
+
+    Raises:
+        InvalidInputError: on construction, when a sample's points, log-likelihoods
+            and weights do not match in length (or the points are not 2-D), hold NaN
+            or infinities, or the weights are negative or all zero.
     """
 
     test_x: np.ndarray
@@ -92,7 +105,15 @@ class FidelityData:
 
 @dataclass
 class FidelityReport:
-    """The metrics of a surrogate, those of the quadratic approximation, and the verdict."""
+    """The metrics of a surrogate, those of the quadratic approximation, and the verdict.
+
+    Attributes:
+        metrics: the surrogate's metrics, in report order.
+        quadratic: the same metrics for the quadratic approximation of the
+            reference (empty when not computed).
+        exact_scan: the reference's t_mu scan (:meth:`~dnnlik.infer.TmuScan.to_json`).
+        notes: warnings on the report as a whole (too few points, K-S noise).
+    """
 
     metrics: list[Metric]
     quadratic: list[Metric] = field(default_factory=list)
@@ -101,9 +122,21 @@ class FidelityReport:
 
     @property
     def verdict(self) -> str:
+        """``"pass"`` when every surrogate metric with a threshold passes, else ``"fail"``."""
         return verdict(self.metrics)
 
     def metric(self, name: str) -> Metric:
+        """The surrogate's metric called ``name``.
+
+        Args:
+            name: a metric name, e.g. ``"tmu_mean_abs_delta"``.
+
+        Returns:
+            That metric.
+
+        Raises:
+            KeyError: the report has no metric of that name.
+        """
         for m in self.metrics:
             if m.name == name:
                 return m
@@ -114,14 +147,27 @@ class FidelityReport:
         return self.notes + [n for m in self.metrics for n in m.notes]
 
     def beats_quadratic(self) -> bool | None:
-        """Whether the surrogate's mean |delta t_mu| is below the quadratic approximation's."""
+        """Whether the surrogate's mean |delta t_mu| is below the quadratic approximation's.
+
+        Returns:
+            True or False; None when the quadratic approximation was not assessed.
+        """
         q = {m.name: m for m in self.quadratic}
         if "tmu_mean_abs_delta" not in q:
             return None
         return self.metric("tmu_mean_abs_delta").value < q["tmu_mean_abs_delta"].value
 
     def to_validation_section(self, reference: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The bundle's ``validation`` section."""
+        """The bundle's ``validation`` section.
+
+        Args:
+            reference: what the surrogate was compared with (the reference
+                likelihood's provenance), stored as ``reference``; omitted when None.
+
+        Returns:
+            ``verdict`` and ``metrics``: the surrogate's, then the quadratic
+            approximation's named ``quadratic/<name>`` (without thresholds).
+        """
         metrics = [m.to_json() for m in self.metrics]
         metrics += [
             {**Metric(f"quadratic/{m.name}", m.value, description=m.description, detail=m.detail).to_json()}
@@ -133,6 +179,12 @@ class FidelityReport:
         return out
 
     def to_text(self) -> str:
+        """The report as a plain-text table, then the verdict and the notes.
+
+        One row per metric: the surrogate's value, the quadratic approximation's,
+        the threshold and pass/FAIL; then whether the surrogate beats the
+        quadratic approximation on mean |delta t_mu|.
+        """
         q = {m.name: m for m in self.quadratic}
         rows = [("metric", "surrogate", "quadratic", "threshold", "")]
         for m in self.metrics:
@@ -454,6 +506,36 @@ def assess(
     (rows of parameters) is a posterior sampled on the surrogate itself, with
     ``surrogate_weights`` its multiplicities when the sample stores them (a dnnlik
     dataset does: its ``weight``; ignoring them biases every quantile).
+
+    Args:
+        surrogate: the log-density under test (a loaded bundle, an ensemble).
+        data: two samples of the reference posterior with exact log-likelihoods.
+        reference: the exact log-density; same parameters, same order, as ``surrogate``.
+        poi: the parameter of interest; default the reference's one parameter with role ``"poi"``.
+        grid: the values of ``poi`` at which t_mu is compared.
+        thresholds: ``{metric name: threshold}``; default :data:`DEFAULT_THRESHOLDS`.
+            A metric not named has no threshold (reported, not judged).
+        offset: the constant the surrogate adds to log L (its ``output.offset``).
+        surrogate_samples: a posterior sampled on the surrogate, (K, P); adds
+            ``hpdi_sampled_max_abs_delta`` and ``hpdi_sampling_noise``.
+        surrogate_weights: multiplicities of ``surrogate_samples``, (K,).
+        quadratic: also assess the quadratic approximation of the reference at its maximum.
+        intervals: also compare the intervals at t_mu = 1 and 3.84
+            (``interval_max_abs_delta``; several profile fits per side).
+
+    Returns:
+        The report: metrics, the quadratic approximation's, the exact t_mu scan, notes.
+
+    Raises:
+        InvalidInputError: the parameters of ``surrogate`` and ``reference`` differ
+            (number, names or order); the samples do not have one column per
+            parameter; ``poi`` is not given and not exactly one parameter has role
+            ``"poi"``; ``surrogate_weights`` without one weight per row of
+            ``surrogate_samples``; or the reference has no downward curvature at its
+            maximum (with ``quadratic``).
+        ValueError: ``poi`` is given but names no parameter (a plain ValueError,
+            not yet an :class:`~dnnlik.errors.InvalidInputError`).
+        OptimizationError: a fit of the t_mu scans or intervals failed.
     """
     from ..infer import default_poi
 

@@ -60,7 +60,23 @@ def bundle_figures(
     offset: float | None = None,
     pvalues: list[float] | None = None,
 ) -> dict[str, Path | None]:
-    """Write the figures into ``folder``; name -> path (None: matplotlib missing or nothing to draw)."""
+    """Write the figures into ``folder``; name -> path (None: matplotlib missing or nothing to draw).
+
+    Args:
+        bundle: the loaded bundle.
+        folder: an existing folder; each figure drawn is written there as
+            ``<name>.png``, replacing a file of that name.
+        data: fuller fidelity samples for the marginals; default the bundle's stored sample.
+        offset: the constant the bundle adds to log L (with ``data``; default 0).
+        pvalues: the K-S p-value per parameter (with ``data``), to pick and label the marginals.
+
+    Returns:
+        ``{name: path or None}`` for each of :data:`FIGURES`.
+
+    Raises:
+        InvalidInputError: ``folder`` is not a folder, or the training history
+            holds curves that are not objects.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InvalidInputError("is not a folder", where=str(folder))

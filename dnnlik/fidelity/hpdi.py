@@ -59,5 +59,17 @@ def hpdi(values: np.ndarray, level: float, weights: np.ndarray | None = None) ->
 def hpdi_levels(
     values: np.ndarray, weights: np.ndarray | None = None, levels: tuple[float, ...] = HPDI_LEVELS
 ) -> dict[float, tuple[float, float]]:
-    """:func:`hpdi` at each of ``levels``."""
+    """:func:`hpdi` at each of ``levels``.
+
+    Args:
+        values: the samples (any shape, flattened).
+        weights: one non-negative weight per value (None: all equal).
+        levels: the probability masses, each strictly between 0 and 1; default 1, 2 and 3 sigma.
+
+    Returns:
+        ``{level: (low, high)}``.
+
+    Raises:
+        InvalidInputError: as :func:`hpdi`.
+    """
     return {lv: hpdi(values, lv, weights) for lv in levels}

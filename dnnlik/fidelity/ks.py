@@ -20,7 +20,14 @@ __all__ = ["KSResult", "weighted_ks_2samp", "effective_size"]
 
 @dataclass(frozen=True)
 class KSResult:
-    """The statistic ``D = sup |F_a - F_b|``, its asymptotic p-value and the effective sizes."""
+    """The statistic ``D = sup |F_a - F_b|``, its asymptotic p-value and the effective sizes.
+
+    Attributes:
+        statistic: ``D``, the largest distance between the two weighted empirical CDFs.
+        pvalue: the asymptotic (Kolmogorov) p-value, with Stephens' small-sample correction.
+        n_eff_a: the effective size of sample ``a``.
+        n_eff_b: the effective size of sample ``b``.
+    """
 
     statistic: float
     pvalue: float
@@ -65,7 +72,26 @@ def _ecdf(sorted_values: np.ndarray, cumulative: np.ndarray, at: np.ndarray) -> 
 def weighted_ks_2samp(
     a: np.ndarray, b: np.ndarray, weights_a: np.ndarray | None = None, weights_b: np.ndarray | None = None
 ) -> KSResult:
-    """Two-sample K-S test of 1-D samples ``a`` and ``b`` with optional non-negative weights."""
+    """Two-sample K-S test of 1-D samples ``a`` and ``b`` with optional non-negative weights.
+
+    >>> rng = np.random.default_rng(1)
+    >>> a, b = rng.normal(size=500), rng.normal(size=500)
+    >>> weighted_ks_2samp(a, b).pvalue > 0.05, weighted_ks_2samp(a, b + 1.0).pvalue < 1e-6
+    (True, True)
+
+    Args:
+        a: the first sample (flattened).
+        b: the second sample (flattened).
+        weights_a: one weight per value of ``a``; default all equal.
+        weights_b: one weight per value of ``b``; default all equal.
+
+    Returns:
+        ``D``, its p-value (the Kolmogorov distribution at the effective sizes) and the effective sizes.
+
+    Raises:
+        InvalidInputError: a sample has fewer than 2 values or non-finite ones; the
+            weights do not match their sample, are negative or non-finite, or are all zero.
+    """
     from scipy.stats import kstwobign
 
     a = np.asarray(a, dtype=np.float64).reshape(-1)

@@ -15,7 +15,20 @@ _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operato
 
 @dataclass
 class Metric:
-    """One figure of merit: a scalar ``value`` (and optional ``detail``) checked against ``threshold``."""
+    """One figure of merit: a scalar ``value`` (and optional ``detail``) checked against ``threshold``.
+
+    >>> Metric("tmu_mean_abs_delta", 0.002, threshold=0.005).passed
+    True
+
+    Attributes:
+        name: the metric's name, e.g. ``"tmu_mean_abs_delta"``.
+        value: its value (may be inf or NaN: then it fails any threshold).
+        threshold: the limit it is checked against; None for a reported-only figure.
+        comparison: how ``value`` must compare with ``threshold``: ``<``, ``<=``, ``>`` or ``>=``.
+        description: what it measures, in words (and units).
+        detail: JSON-serialisable data behind the value (per-parameter p-values, the grid...).
+        notes: warnings about this figure, appended to the description in JSON.
+    """
 
     name: str
     value: float
@@ -33,7 +46,14 @@ class Metric:
         return bool(math.isfinite(self.value) and _COMPARE[self.comparison](self.value, self.threshold))
 
     def to_json(self) -> dict[str, Any]:
-        """The bundle's ``validation.metrics[]`` entry."""
+        """The bundle's ``validation.metrics[]`` entry.
+
+        Returns:
+            ``name`` and ``value`` (``{"value": ..., "detail": ...}`` when there is a
+            detail; a non-finite value as ``{"non_finite": "inf"}``), then
+            ``threshold``, ``comparison`` and ``passed`` when there is a threshold,
+            and ``description`` (with the notes) when there is one.
+        """
         value: Any = self.value if math.isfinite(self.value) else {"non_finite": str(self.value)}
         out: dict[str, Any] = {"name": self.name, "value": value}
         if self.detail is not None:
@@ -49,6 +69,12 @@ class Metric:
         """The metric stored as ``entry`` (a ``validation.metrics[]`` item; see :meth:`to_json`).
 
         A value that is not a number (``{"non_finite": "nan"}``, or malformed) reads as NaN.
+
+        Args:
+            entry: the JSON object; missing members take their defaults.
+
+        Returns:
+            The metric (its notes stay inside ``description``).
         """
         raw = entry.get("value")
         detail = None
@@ -72,5 +98,12 @@ class Metric:
 
 
 def verdict(metrics: Sequence[Metric]) -> str:
-    """'pass' when every metric with a threshold passes, else 'fail'."""
+    """'pass' when every metric with a threshold passes, else 'fail'.
+
+    Args:
+        metrics: the metrics; those without a threshold do not count.
+
+    Returns:
+        ``"pass"`` or ``"fail"`` (``"pass"`` for no metrics at all).
+    """
     return "pass" if all(m.passed is not False for m in metrics) else "fail"

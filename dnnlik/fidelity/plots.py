@@ -108,7 +108,20 @@ def tmu_plot(
 
 
 def pick_marginals(names: Sequence[str], pvalues: Sequence[float], poi: str | None = None, n: int = 9) -> list[int]:
-    """Columns worth looking at: the POI, then the parameters with the lowest K-S p-values."""
+    """Columns worth looking at: the POI, then the parameters with the lowest K-S p-values.
+
+    >>> pick_marginals(["mu", "a", "b", "c"], [0.9, 0.5, 0.01, 0.2], poi="mu", n=3)
+    [0, 2, 3]
+
+    Args:
+        names: the parameter names.
+        pvalues: one K-S p-value per parameter.
+        poi: the parameter of interest, put first (when among ``names``).
+        n: at most this many columns.
+
+    Returns:
+        Column indices.
+    """
     order = [int(i) for i in np.argsort(np.asarray(pvalues, dtype=np.float64), kind="stable")]
     first = [list(names).index(poi)] if poi is not None and poi in names else []
     return (first + [i for i in order if i not in first])[:n]
@@ -126,7 +139,25 @@ def marginals_plot(
     pvalues: Sequence[float] | None = None,
     bins: int = 40,
 ) -> Path | None:
-    """1-D marginals of ``columns``: the exact posterior against the surrogate's (reweighted) one."""
+    """1-D marginals of ``columns``: the exact posterior against the surrogate's (reweighted) one.
+
+    Args:
+        path: the PNG to write, in an existing folder.
+        exact_x: a sample of the exact posterior, (N, P).
+        surrogate_x: a sample of the surrogate's posterior (or one reweighted to it), (M, P).
+        names: the P parameter names.
+        columns: the columns to draw, three per row.
+        exact_weight: weights of ``exact_x``, (N,); default equal.
+        surrogate_weight: weights of ``surrogate_x``, (M,); default equal.
+        pvalues: one K-S p-value per parameter, shown in the titles.
+        bins: histogram bins between the 0.1 and 99.9 percentiles.
+
+    Returns:
+        ``path``, or None when matplotlib is not installed.
+
+    Raises:
+        InvalidInputError: the folder of ``path`` does not exist, or ``columns`` is empty.
+    """
     plt = _pyplot()
     if plt is None:
         return None
@@ -155,7 +186,20 @@ def marginals_plot(
 
 
 def hpdi_plot(path: str | Path, detail: Mapping[str, Mapping[str, Sequence[float]]], poi: str = "mu") -> Path | None:
-    """The POI's HPDI at each credibility, one bar per posterior (exact, reweighted, sampled...)."""
+    """The POI's HPDI at each credibility, one bar per posterior (exact, reweighted, sampled...).
+
+    Args:
+        path: the PNG to write, in an existing folder.
+        detail: the ``detail`` of the ``hpdi_max_abs_delta`` metric:
+            ``{level: {"exact": [low, high], "reweighted": [low, high], ...}}``.
+        poi: the parameter's name, for the axis.
+
+    Returns:
+        ``path``, or None when matplotlib is not installed.
+
+    Raises:
+        InvalidInputError: the folder of ``path`` does not exist.
+    """
     plt = _pyplot()
     if plt is None:
         return None
@@ -177,7 +221,21 @@ def hpdi_plot(path: str | Path, detail: Mapping[str, Mapping[str, Sequence[float
 
 
 def training_plot(path: str | Path, members: Sequence[Mapping[str, Any]], output_scale: float = 1.0) -> Path | None:
-    """Training and validation loss per epoch (log-likelihood units squared) and the learning rate."""
+    """Training and validation loss per epoch (log-likelihood units squared) and the learning rate.
+
+    Args:
+        path: the PNG to write, in an existing folder.
+        members: ``training.history.members`` of ``bundle.json``; those with ``curves``
+            (``loss``, ``val_loss``, ``learning_rate`` per epoch) are drawn.
+        output_scale: the factor from the network's scaled output to log L, so
+            the losses are in log-likelihood units squared.
+
+    Returns:
+        ``path``, or None when matplotlib is not installed.
+
+    Raises:
+        InvalidInputError: the folder of ``path`` does not exist, or no member has curves.
+    """
     plt = _pyplot()
     if plt is None:
         return None

@@ -21,7 +21,14 @@ __all__ = ["QuadraticApproximation"]
 
 
 class QuadraticApproximation:
-    """A Gaussian log-density with ``logpdf``/``grad_logpdf`` and the source's parameters and bounds."""
+    """A Gaussian log-density with ``logpdf``/``grad_logpdf`` and the source's parameters and bounds.
+
+    Args:
+        parameters: the source's parameters (their bounds still apply: -inf outside).
+        center: the maximum ``x_hat``, (P,).
+        precision: ``Q``, minus the Hessian at ``x_hat``, (P, P).
+        value_at_center: ``log L(x_hat)``.
+    """
 
     def __init__(
         self, parameters: Sequence[Parameter], center: np.ndarray, precision: np.ndarray, value_at_center: float
@@ -39,7 +46,22 @@ class QuadraticApproximation:
 
     @classmethod
     def at_maximum(cls, source: LogDensity, best_point: np.ndarray | None = None) -> QuadraticApproximation:
-        """The Laplace approximation of ``source`` at its maximum (found if not given)."""
+        """The Laplace approximation of ``source`` at its maximum (found if not given).
+
+        Args:
+            source: the log-density to approximate.
+            best_point: its maximum, (P,); default ``maximize(source).point``.
+
+        Returns:
+            The approximation, with the precision from finite differences of the
+            gradient at ``best_point`` (eigenvalues floored, see
+            :func:`dnnlik.sample.laplace.laplace_at`).
+
+        Raises:
+            InvalidInputError: the source has no gradient, its gradient is not finite
+                next to ``best_point``, or it has no downward curvature there.
+            OptimizationError: the maximum had to be found, and the fit failed.
+        """
         from ..infer import maximize
         from ..sample.laplace import laplace_at
 
@@ -57,6 +79,17 @@ class QuadraticApproximation:
         return points, single, outside_bounds(points, self.parameters)
 
     def logpdf(self, x: Any) -> np.ndarray:
+        """``log L(x_hat) - 0.5 (x - x_hat)^T Q (x - x_hat)``; -inf outside the bounds.
+
+        Args:
+            x: the point(s), in any form :func:`dnnlik.points.as_points` accepts.
+
+        Returns:
+            (N,), or a scalar for one point.
+
+        Raises:
+            InvalidInputError: ``x`` is malformed (see :mod:`dnnlik.points`).
+        """
         points, single, outside = self._points(x)
         d = points - self.center
         values = self.value_at_center - 0.5 * np.einsum("ij,jk,ik->i", d, self.precision, d)
@@ -64,6 +97,17 @@ class QuadraticApproximation:
         return values[0] if single else values
 
     def grad_logpdf(self, x: Any) -> np.ndarray:
+        """``-Q (x - x_hat)``; NaN rows outside the bounds.
+
+        Args:
+            x: the point(s), in any form :func:`dnnlik.points.as_points` accepts.
+
+        Returns:
+            (N, P), or (P,) for one point.
+
+        Raises:
+            InvalidInputError: ``x`` is malformed (see :mod:`dnnlik.points`).
+        """
         points, single, outside = self._points(x)
         grads = -(points - self.center) @ self.precision
         grads[outside] = np.nan

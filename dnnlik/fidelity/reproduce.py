@@ -41,7 +41,24 @@ _KEYS = ("test_x", "test_logpdf", "test_weight", "train_x", "train_logpdf", "tra
 def reproducible_evidence(
     surrogate: LogDensity, data: FidelityData, poi: str, values: list[float], offset: float, n: int = 5000
 ) -> tuple[dict[str, Any], bytes]:
-    """``(validation.reproducible section, HDF5 bytes)`` for the first ``n`` points of each sample."""
+    """``(validation.reproducible section, HDF5 bytes)`` for the first ``n`` points of each sample.
+
+    Args:
+        surrogate: the bundle's log-density (as it will be loaded).
+        data: the fidelity samples; the first ``n`` rows of each are stored.
+        poi: the parameter of interest, one of the surrogate's parameters.
+        values: the values of ``poi`` at which the surrogate's own t_mu is stored.
+        offset: the constant the surrogate adds to log L (its ``output.offset``).
+        n: how many points of each sample to keep.
+
+    Returns:
+        The section (data file name, ``poi``, ``offset``, sizes, the posterior
+        metrics, the K-S p-values and the t_mu scan) and the bytes of
+        :data:`DATA_FILE`, to write into the bundle.
+
+    Raises:
+        OptimizationError: a fit of the t_mu scan failed.
+    """
     import h5py
 
     from ..infer import tmu_scan
@@ -68,7 +85,23 @@ def reproducible_evidence(
 
 
 def reproduce_problems(bundle: Any, data_bytes: bytes | None) -> list[Problem]:
-    """Recompute ``validation.reproducible`` of a loaded bundle; every disagreement is a problem."""
+    """Recompute ``validation.reproducible`` of a loaded bundle; every disagreement is a problem.
+
+    Posterior metrics must agree within :data:`REL_TOL`/:data:`ABS_TOL`, t_mu within
+    :data:`TMU_ABS_TOL`.
+
+    Args:
+        bundle: the loaded bundle (:class:`dnnlik.evaluate.Bundle`).
+        data_bytes: the contents of its stored sample file, or None when absent.
+
+    Returns:
+        One problem per disagreement (``reproduce:mismatch``), or a single one when
+        the bundle stores no evidence (``reproduce:absent``) or its sample is missing
+        or unreadable (``reproduce:data``); empty when everything reproduces.
+
+    Raises:
+        OptimizationError: a fit of the t_mu scan failed.
+    """
     import h5py
 
     from ..infer import tmu_scan
@@ -113,7 +146,15 @@ def reproduce_problems(bundle: Any, data_bytes: bytes | None) -> list[Problem]:
 
 
 def reproduce_report(path: Any) -> Any:
-    """Validate the bundle at ``path``, then recompute its reproducible fidelity evidence: one Report."""
+    """Validate the bundle at ``path``, then recompute its reproducible fidelity evidence: one Report.
+
+    Args:
+        path: a bundle folder or .zip.
+
+    Returns:
+        The validation report (:class:`dnnlik.report.Report`) with the check
+        ``reproduce`` and its problems; an invalid bundle is not recomputed.
+    """
     from ..bundle.source import open_source
     from ..errors import DnnlikError
     from ..evaluate import load_local, validate_local

@@ -27,7 +27,16 @@ WILKS_LEVELS = {0.6827: 1.0, 0.95: 3.841458820694124}
 
 @dataclass(frozen=True)
 class Interval:
-    """``[low, high]`` where t_mu <= ``level``; ``closed`` tells, per side, whether t_mu crossed it."""
+    """``[low, high]`` where t_mu <= ``level``; ``closed`` tells, per side, whether t_mu crossed it.
+
+    Attributes:
+        poi: the parameter of interest.
+        level: the t_mu threshold (1 for 68.27% CL, 3.84 for 95% CL).
+        low: the lower end, or ``poi``'s lower bound when that side is open.
+        high: the upper end, or ``poi``'s upper bound when that side is open.
+        closed: ``(low side, high side)``: True where t_mu reached ``level``.
+        poi_hat: the best-fit value of ``poi``.
+    """
 
     poi: str
     level: float
@@ -37,6 +46,7 @@ class Interval:
     poi_hat: float
 
     def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable dict; the level is written ``tmu_level``, ``closed`` a two-item list."""
         return {
             "poi": self.poi,
             "tmu_level": self.level,
@@ -56,7 +66,42 @@ def tmu_interval(
     step: float | None = None,
     xtol: float = 1e-5,
 ) -> Interval:
-    """The interval of ``poi`` where the profiled t_mu of ``source`` stays at or below ``level``."""
+    """The interval of ``poi`` where the profiled t_mu of ``source`` stays at or below ``level``.
+
+    From the best fit, each side steps outwards (doubling the step) until t_mu
+    exceeds ``level`` or the bound is reached, then Brent's method finds the
+    crossing.
+
+    >>> from dnnlik.likelihoods import CallableLikelihood
+    >>> from dnnlik.parameters import Parameter
+    >>> def logl(x):  # mu = 1 +- 0.5, theta correlated with mu
+    ...     mu, theta = x[:, 0], x[:, 1]
+    ...     return -0.5 * ((mu - 1.0) ** 2 / 0.5**2 + (theta - 0.5 * mu) ** 2)
+    >>> lik = CallableLikelihood(logl, [Parameter("mu", "poi", (-5.0, 5.0)), Parameter("theta", bounds=(-5.0, 5.0))])
+    >>> interval = tmu_interval(lik)  # 68.27% CL
+    >>> round(interval.low, 3), round(interval.high, 3), interval.closed
+    (0.5, 1.5, (True, True))
+
+    Args:
+        source: the log-density.
+        level: the t_mu threshold, a positive number: 1 for 68.27% CL, 3.84 for
+            95% CL (:data:`WILKS_LEVELS`).
+        poi: the parameter of interest; default the one parameter with role ``"poi"``.
+        best: the global maximum, when already known; default ``maximize(source)``.
+        step: the first step away from the best fit, in units of ``poi``; default
+            ``min(0.1, (upper - lower) / 20)``, or 0.1 when a bound is infinite.
+        xtol: the absolute tolerance of each end, in units of ``poi``.
+
+    Returns:
+        The interval; a side where t_mu stays below ``level`` up to a finite bound
+        ends at that bound, with ``closed`` False on that side.
+
+    Raises:
+        InvalidInputError: ``level`` is not a positive finite number; ``poi`` is
+            unknown, or not given and not exactly one parameter has role ``"poi"``.
+        OptimizationError: a fit failed, or t_mu never reaches ``level`` on a side
+            without a finite bound (searched up to 1e6 from the best fit).
+    """
     from scipy.optimize import brentq
 
     if not (isinstance(level, (int, float)) and math.isfinite(level) and level > 0):

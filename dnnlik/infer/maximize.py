@@ -51,8 +51,47 @@ def maximize(
 
     ``x0`` (any one-point form :func:`dnnlik.points.as_points` accepts) is the
     first start, the nominal point by default; ``starts - 1`` more starts are
-    drawn at random (``seed``). Raises :class:`OptimizationError` when no start
-    converges to a finite maximum.
+    drawn at random (``seed``), and the best converged one is returned.
+
+    >>> from dnnlik.likelihoods import CallableLikelihood
+    >>> from dnnlik.parameters import Parameter
+    >>> def logl(x):  # mu = 1 +- 0.5, theta correlated with mu
+    ...     mu, theta = x[:, 0], x[:, 1]
+    ...     return -0.5 * ((mu - 1.0) ** 2 / 0.5**2 + (theta - 0.5 * mu) ** 2)
+    >>> lik = CallableLikelihood(logl, [Parameter("mu", "poi", (-5.0, 5.0)), Parameter("theta", bounds=(-5.0, 5.0))])
+    >>> fit = maximize(lik)
+    >>> round(fit.value("mu"), 4), round(fit.value("theta"), 4)
+    (1.0, 0.5)
+    >>> round(maximize(lik, fixed={"mu": 0.0}).logpdf, 4)  # theta profiled: -0.5 * (0 - 1)**2 / 0.5**2
+    -2.0
+
+    Args:
+        source: the log-density (a reference likelihood, a loaded bundle, any
+            :class:`~dnnlik.density.LogDensity`).
+        fixed: ``{name: value}`` of parameters held at a value inside their bounds;
+            default none.
+        x0: the first start, clipped into the bounds (values in ``fixed`` replace
+            its entries); default the parameters' nominal values.
+        starts: how many starts; the ones after the first are drawn from each free
+            parameter's normal/lognormal constraint, else uniformly in its training
+            range (else its bounds; nominal plus a standard normal when that range is
+            infinite), up to 100 draws for a point with a finite log-density.
+        seed: seed or generator of the random starts.
+        fd_step: relative step of the finite-difference gradient, used only when
+            the source has no gradient (:class:`~dnnlik.errors.NoGradientError`).
+
+    Returns:
+        The best converged fit: ``x`` holds every parameter (fixed ones at their
+        value), ``logpdf`` the log-density there.
+
+    Raises:
+        InvalidInputError: ``starts`` is not a positive integer; ``fixed`` names an
+            unknown parameter or a value that is not a number inside its bounds;
+            ``x0`` is malformed or more than one point.
+        OptimizationError: no start converged to a finite maximum (the
+            log-density is -inf at every start, +inf somewhere, or grows without
+            bound), or every parameter is fixed and the log-density there is not
+            finite.
     """
     params: tuple[Parameter, ...] = tuple(source.parameters)
     names = tuple(p.name for p in params)

@@ -32,7 +32,15 @@ RUNAWAY = 1e12
 
 
 class Objective:
-    """``f(z) = -logpdf(x(z))`` and its gradient, where ``z`` are the free parameters of ``x``."""
+    """``f(z) = -logpdf(x(z))`` and its gradient, where ``z`` are the free parameters of ``x``.
+
+    Args:
+        source: the log-density.
+        base_point: a (P,) point giving the fixed parameters' values.
+        free: indices of the free parameters, the columns ``z`` fills.
+        fd_step: relative step of the finite-difference gradient, used once the
+            source raises :class:`~dnnlik.errors.NoGradientError`.
+    """
 
     def __init__(
         self,
@@ -56,19 +64,32 @@ class Objective:
 
     @property
     def method(self) -> str:
+        """``"L-BFGS-B"``, with "(finite-difference gradient)" once the source had no gradient."""
         return "L-BFGS-B (finite-difference gradient)" if self.finite_differences else "L-BFGS-B"
 
     def full_point(self, z: np.ndarray) -> np.ndarray:
+        """The (P,) point: the base point with the free parameters set to ``z``."""
         x = self.base.copy()
         x[self.free] = z
         return x
 
     def reset_best(self) -> None:
+        """Forget the best point seen, the centre of the penalty (before a new start)."""
         self._best = None
 
     # ------------------------------------------------------------------ values
     def logpdf(self, z: np.ndarray) -> float:
-        """The source's log-density at the free parameters ``z`` (no penalty)."""
+        """The source's log-density at the free parameters ``z`` (no penalty).
+
+        Args:
+            z: the free parameters' values, shape (number free,).
+
+        Returns:
+            The log-density (may be -inf).
+
+        Raises:
+            OptimizationError: the log-density is +inf there (unbounded above).
+        """
         self.n_evaluations += 1
         out = np.asarray(self.source.logpdf(self.full_point(z)[None, :]), dtype=np.float64)
         value = float(out.reshape(-1)[0])
@@ -76,7 +97,20 @@ class Objective:
         return value
 
     def __call__(self, z: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(-logpdf, -gradient)`` over the free parameters, penalised outside the support."""
+        """``(-logpdf, -gradient)`` over the free parameters, penalised outside the support.
+
+        Args:
+            z: the free parameters' values, shape (number free,).
+
+        Returns:
+            The value to minimise and its gradient, shape (number free,).
+
+        Raises:
+            OptimizationError: a parameter ran beyond 1e12 (the log-density grows
+                without bound), the log-density is +inf, the gradient is not finite
+                where the log-density is, or the log-density is not finite and no
+                finite point has been seen since :meth:`reset_best`.
+        """
         far = np.abs(z) > RUNAWAY
         if far.any():
             j = int(np.flatnonzero(far)[0])

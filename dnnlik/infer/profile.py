@@ -25,7 +25,18 @@ __all__ = ["profile", "tmu_scan", "default_poi"]
 
 
 def default_poi(source: LogDensity) -> str:
-    """The name of the single parameter whose role is ``"poi"``."""
+    """The name of the single parameter whose role is ``"poi"``.
+
+    Args:
+        source: the log-density whose parameters are searched.
+
+    Returns:
+        That parameter's name.
+
+    Raises:
+        InvalidInputError: no parameter, or more than one, has role ``"poi"``
+            (then name the parameter of interest explicitly).
+    """
     pois = [p.name for p in source.parameters if p.role == "poi"]
     if len(pois) != 1:
         raise InvalidInputError(
@@ -82,6 +93,37 @@ def profile(
 
     Fits are done from the value nearest ``x0``'s (default: nominal) outwards,
     each starting at the previous fit's best point.
+
+    >>> from dnnlik.likelihoods import CallableLikelihood
+    >>> from dnnlik.parameters import Parameter
+    >>> def logl(x):  # mu = 1 +- 0.5, theta correlated with mu
+    ...     mu, theta = x[:, 0], x[:, 1]
+    ...     return -0.5 * ((mu - 1.0) ** 2 / 0.5**2 + (theta - 0.5 * mu) ** 2)
+    >>> lik = CallableLikelihood(logl, [Parameter("mu", "poi", (-5.0, 5.0)), Parameter("theta", bounds=(-5.0, 5.0))])
+    >>> fits = profile(lik, "mu", [0.0, 2.0])
+    >>> [round(f.value("theta"), 4) for f in fits]  # the best theta follows mu
+    [0.0, 1.0]
+    >>> [round(f.logpdf, 4) for f in fits]
+    [-2.0, -2.0]
+
+    Args:
+        source: the log-density.
+        poi: the name of the scanned parameter.
+        values: the values of ``poi`` to fix, finite and inside its bounds.
+        fixed: ``{name: value}`` of other parameters held fixed in every fit.
+        x0: where the walk starts (see above); default the nominal point.
+        starts: starts per fit, as in :func:`~dnnlik.infer.maximize`.
+        seed: seed or generator of the random starts (one generator for all fits).
+        fd_step: finite-difference step, as in :func:`~dnnlik.infer.maximize`.
+
+    Returns:
+        One fit per value, in the order of ``values``, each with ``poi`` among its ``fixed``.
+
+    Raises:
+        InvalidInputError: ``poi`` is unknown or also in ``fixed``; ``values`` is
+            empty, not numbers, not finite or outside ``poi``'s bounds; or as
+            :func:`~dnnlik.infer.maximize`.
+        OptimizationError: a fit failed.
     """
     params = tuple(source.parameters)
     arr = _check_values(values)
@@ -114,7 +156,42 @@ def tmu_scan(
     seed: SeedLike = None,
     fd_step: float = DEFAULT_FD_STEP,
 ) -> TmuScan:
-    """t_mu at each of ``values`` of ``poi`` (default: the parameter with role "poi")."""
+    """t_mu at each of ``values`` of ``poi`` (default: the parameter with role "poi").
+
+    The global maximum comes first; the profiles then walk out from it. Should a
+    profile fit beat that maximum, the global fit is redone from there, so that
+    t_mu is measured from the better one.
+
+    >>> from dnnlik.likelihoods import CallableLikelihood
+    >>> from dnnlik.parameters import Parameter
+    >>> def logl(x):  # mu = 1 +- 0.5, theta correlated with mu
+    ...     mu, theta = x[:, 0], x[:, 1]
+    ...     return -0.5 * ((mu - 1.0) ** 2 / 0.5**2 + (theta - 0.5 * mu) ** 2)
+    >>> lik = CallableLikelihood(logl, [Parameter("mu", "poi", (-5.0, 5.0)), Parameter("theta", bounds=(-5.0, 5.0))])
+    >>> scan = tmu_scan(lik, [0.0, 1.0, 2.0])
+    >>> [round(t, 4) for t in scan.tmu]  # ((mu - 1) / 0.5)**2
+    [4.0, 0.0, 4.0]
+    >>> round(scan.poi_hat, 4)
+    1.0
+
+    Args:
+        source: the log-density.
+        values: the values of ``poi`` to scan, finite and inside its bounds.
+        poi: the parameter of interest; default the one parameter with role ``"poi"``.
+        starts: starts per fit, as in :func:`~dnnlik.infer.maximize`.
+        seed: seed or generator of the random starts (one generator for all fits).
+        fd_step: finite-difference step, as in :func:`~dnnlik.infer.maximize`.
+
+    Returns:
+        The scan: ``tmu[i] = -2 [profiled logpdf at values[i] - global maximum]``,
+        never below 0, with the profile fits and the global fit.
+
+    Raises:
+        InvalidInputError: ``poi`` is unknown, or not given and not exactly one
+            parameter has role ``"poi"``; ``values`` is empty, not finite or
+            outside ``poi``'s bounds.
+        OptimizationError: a fit failed.
+    """
     poi = default_poi(source) if poi is None else poi
     arr = _check_values(values)
     _check_poi(poi, tuple(source.parameters), arr)

@@ -17,6 +17,18 @@ class FitResult:
     ``x`` holds every parameter (fixed ones at their fixed value), in the
     source's order; ``logpdf`` is the log-density there. Only converged fits
     are returned (failures raise :class:`~dnnlik.errors.OptimizationError`).
+
+    Attributes:
+        names: the parameter names, in the source's order.
+        x: the best-fit value of every parameter.
+        logpdf: the log-density at ``x``.
+        fixed: the names of the parameters held fixed.
+        method: the optimiser (and whether the gradient was finite differences).
+        message: the optimiser's last message.
+        n_iterations: L-BFGS-B iterations of the best start.
+        n_evaluations: log-density evaluations over all starts (a batch counts once).
+        starts: how many starts were tried.
+        converged_starts: how many of them converged.
     """
 
     names: tuple[str, ...]
@@ -36,7 +48,17 @@ class FitResult:
         return np.array(self.x, dtype=np.float64)
 
     def value(self, name: str) -> float:
-        """The best-fit value of the parameter ``name``."""
+        """The best-fit value of the parameter ``name``.
+
+        Args:
+            name: a parameter name.
+
+        Returns:
+            Its value in ``x``.
+
+        Raises:
+            KeyError: no parameter has that name.
+        """
         try:
             return self.x[self.names.index(name)]
         except ValueError:
@@ -67,6 +89,13 @@ class TmuScan:
 
     ``profiles[i]`` is the fit with the parameter of interest ``poi`` fixed at
     ``values[i]``; ``best`` is the global maximum the t_mu are measured from.
+
+    Attributes:
+        poi: the scanned parameter of interest.
+        values: the scanned values of ``poi``.
+        tmu: t_mu at each value (never below 0).
+        profiles: the fit with ``poi`` fixed, at each value.
+        best: the global maximum.
     """
 
     poi: str

@@ -64,14 +64,28 @@ class ReferenceLikelihood(abc.ABC):
     # ------------------------------------------------------------------ public API
     @property
     def n_parameters(self) -> int:
+        """P, the number of parameters."""
         return len(self.parameters)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
+        """The parameter names, in order."""
         return tuple(p.name for p in self.parameters)
 
     def logpdf(self, x: Any) -> np.ndarray:
-        """Log-density at the point(s) ``x``: (N,) float64, or a float64 scalar for one point."""
+        """Log-density at the point(s) ``x``: (N,) float64, or a float64 scalar for one point.
+
+        Args:
+            x: an (N, P) array, one length-P point, or a ``{name: value(s)}``
+                mapping (missing names at their nominal value).
+
+        Returns:
+            The log-density, ``-inf`` at points outside the bounds.
+
+        Raises:
+            InvalidInputError: ``x`` is malformed or holds NaN or non-numbers
+                (see :mod:`dnnlik.points`), or the model's own output is invalid.
+        """
         points, single = as_points(x, self.parameters)
         out = np.full(points.shape[0], -np.inf)
         inside = ~outside_bounds(points, self.parameters)
@@ -82,11 +96,31 @@ class ReferenceLikelihood(abc.ABC):
         return out[0] if single else out
 
     def grad_logpdf(self, x: Any) -> np.ndarray:
-        """Gradient of the log-density: (N, P) float64, or (P,) for one point (NaN rows where -inf)."""
+        """Gradient of the log-density: (N, P) float64, or (P,) for one point (NaN rows where -inf).
+
+        Args:
+            x: the point(s), in any form :meth:`logpdf` accepts.
+
+        Returns:
+            The gradient with respect to the parameters, NaN where the log-density is -inf.
+
+        Raises:
+            InvalidInputError: as :meth:`logpdf`.
+        """
         return self.logpdf_and_grad(x)[1]
 
     def logpdf_and_grad(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``(logpdf(x), grad_logpdf(x))`` in one call (cheaper when work is shared)."""
+        """``(logpdf(x), grad_logpdf(x))`` in one call (cheaper when work is shared).
+
+        Args:
+            x: the point(s), in any form :meth:`logpdf` accepts.
+
+        Returns:
+            ``(value, gradient)``, of shapes (N,) and (N, P), or a scalar and (P,) for one point.
+
+        Raises:
+            InvalidInputError: as :meth:`logpdf`.
+        """
         points, single = as_points(x, self.parameters)
         n, n_par = points.shape
         value = np.full(n, -np.inf)

@@ -49,7 +49,36 @@ def _code_digest(func: Callable[..., Any]) -> str | None:
 
 
 class CallableLikelihood(ReferenceLikelihood):
-    """A reference likelihood defined by a user's log-density function (and optional gradient)."""
+    """A reference likelihood defined by a user's log-density function (and optional gradient).
+
+    >>> import numpy as np
+    >>> from dnnlik.parameters import Parameter
+    >>> lik = CallableLikelihood(
+    ...     lambda x: -0.5 * ((x[:, 0] - 1.0) / 0.5) ** 2 - 0.5 * x[:, 1] ** 2,
+    ...     [Parameter("mu", "poi", bounds=(0.0, 5.0)), "theta"],
+    ... )
+    >>> lik.logpdf({"mu": [1.5, 2.0, -1.0]})  # theta at its nominal 0; mu = -1 is out of bounds
+    array([-0.5, -2. , -inf])
+    >>> np.round(lik.grad_logpdf([2.0, 1.0]), 6), lik.exact_gradient  # finite differences
+    (array([-4., -1.]), False)
+
+    Args:
+        func: the log-density: (n, P) array -> (n,) numbers (or (P,) -> one number
+            with ``vectorized=False``), each finite or -inf. It is only called on
+            points inside the bounds.
+        parameters: the P parameters, as :class:`~dnnlik.parameters.Parameter` or
+            bare names (a name gets role "nuisance", no bounds, nominal 0).
+        vectorized: whether ``func`` (and ``grad``) take all points at once.
+        grad: the gradient, (n, P) -> (n, P) (or (P,) -> (P,)); default central
+            finite differences of ``func``.
+        name: the name in :meth:`describe`; default ``func.__name__``.
+
+    Raises:
+        InvalidInputError: ``func`` or ``grad`` is not callable; no parameters, an
+            item that is neither a Parameter nor a non-empty name, or a duplicate
+            name. Later, when ``func`` or ``grad`` returns the wrong shape, not real
+            numbers, NaN or +inf (raised by :meth:`logpdf` / :meth:`grad_logpdf`).
+    """
 
     def __init__(
         self,
@@ -81,13 +110,21 @@ class CallableLikelihood(ReferenceLikelihood):
 
     @property
     def exact_gradient(self) -> bool:
+        """True when ``grad`` was given, False for finite differences."""
         return self._grad is not None
 
     @property
     def vectorized(self) -> bool:
+        """Whether ``func`` takes all points at once."""
         return self._vectorized
 
     def describe(self) -> dict[str, Any]:
+        """Provenance: ``name``, ``version`` (a digest of ``func``'s bytecode, or None), ``source``, ...
+
+        Returns:
+            ``name``, ``class``, ``version``, ``source`` (module and qualified name of
+            ``func``), ``vectorized``, ``exact_gradient`` and ``n_parameters``.
+        """
         func = self._func
         return {
             "name": self.name,

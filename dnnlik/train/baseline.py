@@ -54,6 +54,15 @@ class Preprocessing:
 
     ``net_input = (x - input_shift) / input_scale`` and
     ``net_target = (logpdf - baseline(x) - output_shift) / output_scale``.
+
+    Attributes:
+        input_shift: subtracted from each coordinate, (P,).
+        input_scale: then divided into each coordinate, (P,).
+        output_shift: subtracted from the residual ``logpdf - baseline(x)``.
+        output_scale: then divided into it.
+        baseline: the quadratic baseline; None with ``target='logpdf'``.
+        target: ``"residual"`` or ``"logpdf"`` (:data:`~dnnlik.train.config.TARGETS`).
+        baseline_info: how the baseline was made (``source``, ``method``, ...), for ``bundle.json``.
     """
 
     input_shift: np.ndarray
@@ -65,9 +74,11 @@ class Preprocessing:
     baseline_info: dict[str, Any] = field(default_factory=dict)
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
+        """The network's float32 inputs for the (N, P) points ``x``."""
         return ((np.asarray(x, dtype=np.float64) - self.input_shift) / self.input_scale).astype(np.float32)
 
     def targets(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The network's float32 targets for the (N, P) points ``x`` with log-likelihoods ``y``, (N,)."""
         r = np.asarray(y, dtype=np.float64) - baseline_values(self.baseline, x)
         return ((r - self.output_shift) / self.output_scale).astype(np.float32)
 
@@ -87,7 +98,12 @@ class Preprocessing:
         }
 
     def transform_json(self) -> dict[str, Any]:
-        """``model.transform`` of ``bundle.json``."""
+        """``model.transform`` of ``bundle.json``.
+
+        Returns:
+            The shifts and scales, and ``baseline``: ``{"type": "none"}`` or the
+            quadratic's ``center``, ``value_at_center`` and (symmetrised) ``hessian``.
+        """
         out: dict[str, Any] = {
             "input_shift": [float(v) for v in self.input_shift],
             "input_scale": [float(v) for v in self.input_scale],
@@ -113,7 +129,15 @@ def _symmetric(h: np.ndarray) -> np.ndarray:
 
 
 def baseline_values(baseline: QuadraticBaseline | None, x: np.ndarray) -> np.ndarray:
-    """``baseline(x)`` at the rows of ``x`` (zeros when there is no baseline)."""
+    """``baseline(x)`` at the rows of ``x`` (zeros when there is no baseline).
+
+    Args:
+        baseline: the quadratic, or None.
+        x: the points, (N, P) (one (P,) point counts as N = 1).
+
+    Returns:
+        ``value_at_center + 0.5 (x - center)^T H (x - center)`` per row, (N,).
+    """
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
     if baseline is None:
         return np.zeros(x.shape[0])
@@ -130,7 +154,15 @@ def _names(names: Any) -> str:
 
 
 def resolve_likelihood(data: TrainingData) -> Any | None:
-    """The registered reference likelihood the samples came from, when its name is known and it matches."""
+    """The registered reference likelihood the samples came from, when its name is known and it matches.
+
+    Args:
+        data: the training data; ``data.source["name"]`` names the likelihood.
+
+    Returns:
+        The likelihood from :func:`dnnlik.likelihoods.get`, or None when the name
+        is absent or not registered, or its parameters differ from the samples'.
+    """
     from .. import likelihoods
 
     name = data.source.get("name") if isinstance(data.source, dict) else None
@@ -143,7 +175,25 @@ def resolve_likelihood(data: TrainingData) -> Any | None:
 
 
 def baseline_from_likelihood(likelihood: LogDensity, data: TrainingData) -> tuple[QuadraticBaseline, dict[str, Any]]:
-    """Laplace approximation of ``likelihood`` at its maximum (recorded by the sampler, or found here)."""
+    """Laplace approximation of ``likelihood`` at its maximum.
+
+    The maximum is found here with :func:`dnnlik.infer.maximize`, starting from
+    the maximum the sampling run recorded (else the best training point); the
+    Hessian comes from central differences of the gradient there.
+
+    Args:
+        likelihood: the reference likelihood, with the samples' parameters in the same order.
+        data: the training data.
+
+    Returns:
+        The baseline and how it was made (for ``model.transform``'s record).
+
+    Raises:
+        InvalidInputError: the parameters differ from the samples', the likelihood
+            has no gradient, or its gradient is not finite next to the maximum.
+        OptimizationError: the maximum was not found.
+        DnnlikError: the Hessian at the maximum is not finite.
+    """
     from ..infer import maximize
     from ..sample.laplace import hessian
 
@@ -179,7 +229,19 @@ def _quadratic_features(u: np.ndarray) -> np.ndarray:
 
 
 def fit_quadratic(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> tuple[QuadraticBaseline, dict[str, Any]]:
-    """A concave quadratic fitted to ``(x, y)`` by least squares (see the module docstring)."""
+    """A concave quadratic fitted to ``(x, y)`` by least squares (see the module docstring).
+
+    Args:
+        x: the points, (N, P).
+        y: their log-likelihoods, (N,).
+        seed: picks the rows of a full fit when there are more than needed.
+
+    Returns:
+        The baseline and how it was made (``method``, ``n_points``, ``capped_eigenvalues``).
+
+    Raises:
+        DnnlikError: the fitted curvature is zero or not finite.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n, p = x.shape
@@ -235,7 +297,30 @@ def fit_quadratic(x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> tuple[Quadr
 
 
 def prepare(data: TrainingData, config: TrainConfig, likelihood: LogDensity | None = None) -> Preprocessing:
-    """The scalings (and baseline) for ``data`` under ``config``: a pure function of its arguments."""
+    """The scalings (and baseline) for ``data`` under ``config``: a pure function of its arguments.
+
+    With ``config.target='residual'`` the baseline comes from the likelihood
+    when ``config.baseline`` is ``likelihood``, or when the likelihood has an
+    exact gradient; otherwise it is fitted to the training points. The
+    likelihood is ``likelihood``, else (for ``auto`` and ``likelihood``) the one
+    :func:`resolve_likelihood` finds. (So a ``likelihood`` passed here with an
+    exact gradient is used even with ``baseline='fit'``.)
+
+    Args:
+        data: the training data.
+        config: the recipe (``standardize_inputs``, ``target``, ``baseline``, ``seed``).
+        likelihood: the reference likelihood, when not the registered one named by the samples.
+
+    Returns:
+        The scalings, the baseline and how it was made.
+
+    Raises:
+        InvalidInputError: ``config.baseline='likelihood'`` and no likelihood is
+            given or registered with the samples' parameters; or as
+            :func:`baseline_from_likelihood`.
+        OptimizationError: as :func:`baseline_from_likelihood`.
+        DnnlikError: the baseline's Hessian or curvature is unusable.
+    """
     x, y = data.x_train, data.y_train
     if config.standardize_inputs:
         shift = x.mean(axis=0)

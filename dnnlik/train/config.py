@@ -44,7 +44,20 @@ LR_SCHEDULES = ("plateau", "cosine")
 
 
 def auto_batch_size(n_train: int) -> int:
-    """``n_train / 200`` rounded to the nearest power of two, at least 16 and at most 4096."""
+    """``n_train / 200`` rounded to the nearest power of two, at least 16 and at most 4096.
+
+    >>> auto_batch_size(100_000), auto_batch_size(1000)
+    (512, 16)
+
+    Args:
+        n_train: the number of training points.
+
+    Returns:
+        The batch size.
+
+    Raises:
+        InvalidInputError: ``n_train`` is below 1.
+    """
     if n_train < 1:
         raise InvalidInputError(f"needs at least one training point, got {n_train}", where="n_train")
     target = max(1.0, n_train / 200.0)
@@ -53,7 +66,20 @@ def auto_batch_size(n_train: int) -> int:
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
-    """``"512,512,512"`` -> (512, 512, 512); ``"2x1024"`` -> (1024, 1024). Raises InvalidInputError."""
+    """``"512,512,512"`` -> (512, 512, 512); ``"2x1024"`` -> (1024, 1024).
+
+    >>> parse_layers("2x1024"), parse_layers("64, 32")
+    ((1024, 1024), (64, 32))
+
+    Args:
+        text: comma-separated widths, or ``<count>x<width>``.
+
+    Returns:
+        The hidden layers' widths.
+
+    Raises:
+        InvalidInputError: not such a list, or no layer, or a width below 1 (``where="layers"``).
+    """
     text = str(text).strip().lower()
     try:
         if "x" in text and "," not in text:
@@ -76,6 +102,37 @@ class TrainConfig:
     ``1 / N_train`` (in the units of the standardized MSE). ``ensemble`` members
     train on seeds ``seed, seed + 1, ...``; with two or more members each sees a
     random ``subset_fraction`` of the training points.
+
+    Every field is checked on construction (and by :meth:`with_`).
+
+    Attributes:
+        layers: the hidden layers' widths.
+        activation: the hidden layers' activation, one of :data:`ACTIVATIONS`.
+        kernel_initializer: the Keras weight initialiser.
+        target: what the network learns, one of :data:`TARGETS`.
+        baseline: where the quadratic baseline comes from, one of :data:`BASELINES`.
+        standardize_inputs: scale each input to zero mean and unit variance.
+        loss: the loss; only ``"mse"``.
+        learning_rate: Adam's (initial) learning rate.
+        lr_schedule: one of :data:`LR_SCHEDULES`.
+        lr_factor: ReduceLROnPlateau's factor, in (0, 1).
+        lr_patience: epochs without improvement before the learning rate drops.
+        min_lr: the smallest learning rate (the end of the cosine schedule).
+        early_stopping_patience: epochs without improvement before training stops.
+        min_delta: the smallest improvement that counts; None: ``1 / N_train``.
+        batch_size: None: :func:`auto_batch_size`.
+        epochs: the most epochs per member.
+        max_minutes: wall-time cap of the whole run, shared by the members; None: none.
+        seed: the first member's seed.
+        ensemble: how many members.
+        subset_fraction: fraction of the training points each member sees (ensembles), in (0, 1].
+        deterministic: use TensorFlow's deterministic ops (reproducible, slower).
+        jit_compile: let Keras compile the model with XLA.
+        parity_points: held-out points of the export's ONNX-vs-TensorFlow parity check.
+        export_dtype: the ONNX model's float type, ``"float32"`` or ``"float64"``.
+
+    Raises:
+        InvalidInputError: a field out of its range or not one of its choices, naming the field.
     """
 
     layers: tuple[int, ...] = (512, 512, 512)
@@ -152,11 +209,11 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ derived values
     def batch_size_for(self, n_train: int) -> int:
-        """The batch size used for ``n_train`` training points."""
+        """The batch size used for ``n_train`` training points (``batch_size``, else :func:`auto_batch_size`)."""
         return int(self.batch_size) if self.batch_size is not None else auto_batch_size(n_train)
 
     def min_delta_for(self, n_train: int) -> float:
-        """EarlyStopping's ``min_delta`` for ``n_train`` training points."""
+        """EarlyStopping's ``min_delta`` for ``n_train`` training points (``min_delta``, else ``1 / n_train``)."""
         return float(self.min_delta) if self.min_delta is not None else 1.0 / max(1, n_train)
 
     def learning_rate_at(self, epoch: int) -> float:
@@ -175,11 +232,22 @@ class TrainConfig:
         return 1.0 if int(self.ensemble) == 1 else float(self.subset_fraction)
 
     def with_(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (and checked)."""
+        """A copy with ``changes`` applied (and checked).
+
+        Args:
+            changes: fields and their new values.
+
+        Returns:
+            The new configuration.
+
+        Raises:
+            InvalidInputError: a new value is out of range.
+            TypeError: a name that is not a field.
+        """
         return replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
-        """The configuration as plain JSON values."""
+        """The configuration as plain JSON values (``layers`` a list), as ``bundle.json`` records it."""
         out = asdict(self)
         out["layers"] = list(self.layers)
         return out

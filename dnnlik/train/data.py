@@ -47,7 +47,21 @@ class NonFiniteTargetsWarning(UserWarning):
 
 @dataclass(frozen=True, eq=False)
 class TrainingData:
-    """Points and exact log-likelihoods, split into train, validation and test parts (float64)."""
+    """Points and exact log-likelihoods, split into train, validation and test parts (float64).
+
+    Attributes:
+        x_train: training points, (N_train, P).
+        y_train: their log-likelihoods, (N_train,).
+        x_val: validation points (early stopping), (N_val, P).
+        y_val: their log-likelihoods.
+        x_test: test points (parity checks, test vectors), (N_test, P); may be empty.
+        y_test: their log-likelihoods.
+        parameters: the P parameters, in column order.
+        sampling: the sampling run's record (``bundle.json``'s ``sampling``).
+        source: the reference likelihood's provenance (``name``, ``version``, ...).
+        path: the samples file, or None for arrays.
+        n_dropped: points dropped for a non-finite log-likelihood or coordinate.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -63,33 +77,49 @@ class TrainingData:
 
     @property
     def n_parameters(self) -> int:
+        """P, the number of parameters."""
         return int(self.x_train.shape[1])
 
     @property
     def n_train(self) -> int:
+        """The number of training points."""
         return int(self.x_train.shape[0])
 
     @property
     def n_validation(self) -> int:
+        """The number of validation points."""
         return int(self.x_val.shape[0])
 
     @property
     def n_test(self) -> int:
+        """The number of test points."""
         return int(self.x_test.shape[0])
 
     @property
     def where(self) -> str:
+        """The samples file, or "training data", for messages."""
         return self.path or "training data"
 
     def heldout(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``n`` held-out points (the test part, or the validation part when there is no test part)."""
+        """Up to ``n`` held-out points (the test part, or the validation part when there is no test part).
+
+        Args:
+            n: at most this many (the first ones); None: all.
+
+        Returns:
+            ``(points (n, P), log-likelihoods (n,))``.
+        """
         x, y = (self.x_test, self.y_test) if self.n_test else (self.x_val, self.y_val)
         if n is not None:
             x, y = x[:n], y[:n]
         return x, y
 
     def best_point(self) -> tuple[np.ndarray, float]:
-        """The recorded maximum of the sampling run when there is one, else the best training point."""
+        """The recorded maximum of the sampling run when there is one, else the best training point.
+
+        Returns:
+            ``(point (P,), log-likelihood)``.
+        """
         best = _recorded_maximum(self.sampling, self.n_parameters)
         if best is not None:
             return best
@@ -157,6 +187,7 @@ def load_samples(path: str | os.PathLike[str]) -> TrainingData:
 
     Raises:
         DnnlikError: the file is missing, not HDF5, or not a samples file (the message says what is wrong).
+        InvalidInputError: no training point, or no validation point, has a finite log-likelihood.
     """
     import h5py
 
@@ -275,7 +306,35 @@ def from_arrays(
     sampling: Mapping[str, Any] | None = None,
     source: Mapping[str, Any] | None = None,
 ) -> TrainingData:
-    """:class:`TrainingData` from in-memory arrays, split at random with ``seed``."""
+    """:class:`TrainingData` from in-memory arrays, split at random with ``seed``.
+
+    Points with a non-finite log-likelihood or coordinate are dropped, with a
+    :class:`NonFiniteTargetsWarning`.
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(100, 2))
+    >>> data = from_arrays(x, -0.5 * (x**2).sum(axis=1), ["a", "b"])
+    >>> data.n_train, data.n_validation, data.n_test
+    (80, 10, 10)
+
+    Args:
+        points: the points, (N, P).
+        logpdf: their log-likelihoods, (N,).
+        parameters: the P parameters (or names); default ``x0``, ``x1``, ...
+        fractions: the (train, validation, test) shares, normalised to their sum;
+            validation and test sizes are rounded down.
+        seed: seed of the random split.
+        sampling: the ``sampling`` record (``n_samples`` and ``split`` are added when absent).
+        source: the reference likelihood's provenance.
+
+    Returns:
+        The split data.
+
+    Raises:
+        InvalidInputError: arrays that are not numbers or of the wrong shapes; as
+            many parameters as columns not given; fractions not three non-negative
+            numbers with a positive sum; no training or no validation point left.
+    """
     try:
         points = np.asarray(points, dtype=np.float64)
         logpdf = np.asarray(logpdf, dtype=np.float64)
@@ -313,7 +372,15 @@ def from_arrays(
 
 
 def check_sizes(data: TrainingData, batch_size: int) -> None:
-    """Refuse data with fewer training points than one batch (one clear error naming the source)."""
+    """Refuse data with fewer training points than one batch (one clear error naming the source).
+
+    Args:
+        data: the training data.
+        batch_size: the batch size training will use.
+
+    Raises:
+        InvalidInputError: ``data.n_train`` is below ``batch_size``.
+    """
     if data.n_train < batch_size:
         raise InvalidInputError(
             f"has {data.n_train} training points, fewer than the batch size {batch_size}; "

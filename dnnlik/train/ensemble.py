@@ -31,7 +31,16 @@ __all__ = ["TrainingResult", "train_ensemble", "predict"]
 
 @dataclass(frozen=True, eq=False)
 class TrainingResult:
-    """The trained members, the scalings they were trained in, and how the run went."""
+    """The trained members, the scalings they were trained in, and how the run went.
+
+    Attributes:
+        members: the trained networks, in seed order.
+        preprocessing: the inputs' scaling and the targets' baseline, shared by all members.
+        config: the training recipe.
+        wall_time_s: seconds the whole run took.
+        interrupted: whether a Ctrl-C stopped it.
+        notes: what happened worth telling (which members an interruption kept).
+    """
 
     members: tuple[MemberResult, ...]
     preprocessing: Preprocessing
@@ -42,10 +51,17 @@ class TrainingResult:
 
     @property
     def n_members(self) -> int:
+        """How many networks were trained (may be fewer than ``config.ensemble`` after a Ctrl-C)."""
         return len(self.members)
 
     def summary(self) -> dict[str, Any]:
-        """JSON summary of every member's history (losses also in log-likelihood units)."""
+        """JSON summary of every member's history (losses also in log-likelihood units).
+
+        Returns:
+            ``members`` (each :meth:`~dnnlik.train.MemberResult.history_summary`),
+            ``interrupted``, and ``best_val_mse_logpdf``: the members' mean best
+            validation MSE in log-likelihood units squared.
+        """
         scale = self.preprocessing.output_scale
         return {
             "members": [m.history_summary(scale) for m in self.members],
@@ -67,7 +83,26 @@ def train_ensemble(
     ``config.max_minutes`` caps the whole run: each member gets an equal share
     of the time left when it starts. A Ctrl-C stops the run and keeps what was
     trained: the finished members, or the interrupted member's best weights when
-    none had finished.
+    none had finished. A Ctrl-C before the interrupted member has a best epoch
+    (a first finite validation loss) is not caught: the KeyboardInterrupt
+    propagates, and finished members are lost with it.
+
+    Args:
+        data: the training data.
+        config: the recipe; ``config.ensemble`` members on seeds ``config.member_seeds()``.
+        likelihood: the reference likelihood for the residual baseline (see
+            :func:`~dnnlik.train.baseline.prepare`); ignored when ``preprocessing`` is given.
+        preprocessing: scalings and baseline to share; default made from ``data``.
+        progress: called with an :class:`~dnnlik.train.EpochReport` after each epoch.
+
+    Returns:
+        The members, their shared preprocessing, the wall time and whether it was interrupted.
+
+    Raises:
+        InvalidInputError: fewer training points than one batch, or no usable
+            likelihood where ``config.baseline='likelihood'`` needs one.
+        DnnlikError: a member's training diverged, or the baseline could not be made.
+        MissingExtraError: TensorFlow (the ``train`` extra) is not installed.
     """
     start = time.monotonic()
     prep = preprocessing if preprocessing is not None else prepare(data, config, likelihood)
@@ -103,7 +138,22 @@ def train_ensemble(
 
 
 def predict(result: TrainingResult, x: Any, *, with_gradient: bool = False) -> dict[str, np.ndarray]:
-    """Surrogate log-likelihood (members' mean) and, for ensembles, ``logpdf_spread``, in float64 numpy."""
+    """Surrogate log-likelihood (members' mean) and, for ensembles, ``logpdf_spread``, in float64 numpy.
+
+    The trained weights evaluated in numpy (no TensorFlow, no ONNX), with the
+    scalings and the baseline: what the exported bundle computes.
+
+    Args:
+        result: the trained members.
+        x: the points, (N, P).
+        with_gradient: also return ``grad_logpdf``, (N, P).
+
+    Returns:
+        ``{"logpdf": (N,)}``, plus ``"grad_logpdf"`` and, for two members or more, ``"logpdf_spread"``.
+
+    Raises:
+        InvalidInputError: ``x`` is not (N, P) numbers.
+    """
     weights = [m.weights for m in result.members]
     members = weights[0] if len(weights) == 1 else weights
     return mlp_reference(

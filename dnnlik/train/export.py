@@ -67,7 +67,15 @@ _FD_REL_STEP = {"float64": 3e-4, "float32": 3e-3}
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What :func:`export_bundle` wrote: the folder, its final document, the parity figures, the timings."""
+    """What :func:`export_bundle` wrote: the folder, its final document, the parity figures, the timings.
+
+    Attributes:
+        path: the bundle folder.
+        document: its ``bundle.json``, as written.
+        parity: ``training.parity``: ONNX against TensorFlow, the float64 reference
+            and finite differences (log-likelihood units).
+        export_time_s: seconds spent exporting.
+    """
 
     path: Path
     document: dict[str, Any]
@@ -76,7 +84,20 @@ class ExportResult:
 
 
 def bundle_name(data: TrainingData, given: str | None = None) -> str:
-    """A valid bundle identifier: ``given`` (checked) or derived from the source likelihood's name."""
+    """A valid bundle identifier: ``given`` (checked) or derived from the source likelihood's name.
+
+    Args:
+        data: the training data; its ``source`` names the likelihood.
+        given: the name asked for, if any.
+
+    Returns:
+        ``given``, or the source's name lower-cased, other characters replaced by
+        ``-``, cut to 110 characters, plus ``-dnn`` (``likelihood-dnn`` without one).
+
+    Raises:
+        InvalidInputError: ``given`` is not a valid bundle identifier (lower-case
+            letters, digits, '.', '_', '-', starting with a letter or digit).
+    """
     if given is not None:
         if not matches_string_rule("defs.schema.json#/$defs/identifier", given):
             raise InvalidInputError(
@@ -106,7 +127,14 @@ def _network(result: TrainingResult) -> NetworkSpec:
 
 
 def build_model(result: TrainingResult) -> Any:
-    """The ONNX ModelProto of the trained network(s) with scaling and baseline inside."""
+    """The ONNX ModelProto of the trained network(s) with scaling and baseline inside.
+
+    Args:
+        result: the trained members (an ensemble gives mean and spread outputs).
+
+    Returns:
+        The model, in ``config.export_dtype``, with the exact gradient output.
+    """
     return build_mlp_model(_network(result))
 
 
@@ -401,8 +429,28 @@ def export_bundle(
 ) -> ExportResult:
     """Write the bundle folder ``out`` from ``result``; validate it before it appears (see the module docstring).
 
-    Raises :class:`~dnnlik.errors.InvalidBundleError` (with the report) when
-    the bundle would not validate; ``out`` is then left as it was.
+    Args:
+        result: the trained members (:func:`~dnnlik.train.train_ensemble`).
+        data: the data they were trained on (parameters, provenance, held-out
+            points for the parity checks and test vectors).
+        out: the bundle folder to write (not a .zip: zip it afterwards with
+            :func:`dnnlik.bundle.zip_bundle`).
+        overwrite: replace an existing ``out``.
+        name: the bundle's name; default from :func:`bundle_name`.
+        title: the bundle's title; default "DNNLikelihood of <source likelihood>".
+        description: the bundle's description; default one sentence on the network and its training.
+        authors: the ``authors`` of ``bundle.json``; default ``[{"name": "dnnlik train"}]``.
+        license: an SPDX licence identifier for the bundle.
+        command: the command line that made it, recorded as ``provenance.command``.
+
+    Returns:
+        The folder, its final ``bundle.json``, the parity figures and the export time.
+
+    Raises:
+        InvalidInputError: ``out`` ends in .zip, ``result`` has no member, or ``name`` is invalid.
+        OutputExistsError: ``out`` exists and ``overwrite`` is false.
+        InvalidBundleError: the bundle would not validate (the report is attached);
+            ``out`` is then left as it was.
     """
     import onnxruntime as ort
 

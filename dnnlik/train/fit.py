@@ -35,7 +35,19 @@ STOP_REASONS = ("early-stopping", "epoch-cap", "time-cap", "interrupted")
 
 @dataclass(frozen=True)
 class EpochReport:
-    """What the progress display gets after each epoch (losses in standardized-target MSE)."""
+    """What the progress display gets after each epoch (losses in standardized-target MSE).
+
+    Attributes:
+        member: which ensemble member (0-based).
+        n_members: how many members in all.
+        epoch: the epoch just finished (1-based).
+        max_epochs: the epoch cap.
+        loss: this epoch's training loss.
+        val_loss: this epoch's validation loss.
+        learning_rate: the learning rate used.
+        best_val_loss: the lowest validation loss so far.
+        elapsed_s: seconds since this member started.
+    """
 
     member: int
     n_members: int
@@ -53,7 +65,21 @@ ProgressFn = Callable[[EpochReport], None]
 
 @dataclass(frozen=True, eq=False)
 class MemberResult:
-    """One trained network: its best weights (lowest validation loss) and how it got there."""
+    """One trained network: its best weights (lowest validation loss) and how it got there.
+
+    Attributes:
+        weights: the best weights (float32).
+        seed: the member's seed.
+        history: per epoch, ``loss``, ``val_loss`` and ``lr``.
+        epochs: epochs run.
+        best_epoch: the epoch of ``weights`` (1-based).
+        best_val_loss: its validation loss (standardized-target MSE).
+        stopped: why training stopped, one of :data:`STOP_REASONS`.
+        wall_time_s: seconds of training.
+        n_train: training points this member saw.
+        subset_fraction: their fraction of the training part.
+        batch_size: the batch size used.
+    """
 
     weights: MLPWeights
     seed: int
@@ -70,7 +96,15 @@ class MemberResult:
     """The Keras network's outputs (standardized target units) at ``data.heldout(config.parity_points)``."""
 
     def history_summary(self, output_scale: float = 1.0) -> dict[str, Any]:
-        """Short JSON summary: epochs, best epoch, final and best losses (also in log-L units)."""
+        """Short JSON summary: epochs, best epoch, final and best losses (also in log-L units).
+
+        Args:
+            output_scale: the target's scale (``Preprocessing.output_scale``), turning
+                standardized MSE into log-likelihood units squared (``best_val_mse_logpdf``).
+
+        Returns:
+            The summary, with the per-epoch ``curves``.
+        """
         loss = self.history.get("loss", [])
         val = self.history.get("val_loss", [])
         lr = self.history.get("lr", [])
@@ -96,7 +130,17 @@ class MemberResult:
 
 
 def member_subset(n_train: int, config: TrainConfig, seed: int) -> np.ndarray:
-    """Indices of the training points member ``seed`` trains on (all of them for a single network)."""
+    """Indices of the training points member ``seed`` trains on (all of them for a single network).
+
+    Args:
+        n_train: the number of training points.
+        config: the recipe (``ensemble``, ``subset_fraction``).
+        seed: the member's seed; the subset is a pure function of it.
+
+    Returns:
+        Sorted indices: ``round(subset_fraction * n_train)`` of them (at least 1)
+        for an ensemble, all for a single network.
+    """
     fraction = config.member_fraction()
     if fraction >= 1.0:
         return np.arange(n_train)

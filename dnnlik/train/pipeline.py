@@ -25,7 +25,19 @@ PARAMETER_NAME_RULE = "parameters.schema.json#/$defs/parameter/properties/name"
 
 
 def check_output(out: str | os.PathLike[str], overwrite: bool) -> Path:
-    """Refuse an existing ``out`` unless ``overwrite`` (before any time is spent training)."""
+    """Refuse an existing ``out`` unless ``overwrite`` (before any time is spent training).
+
+    Args:
+        out: the bundle folder about to be written.
+        overwrite: whether an existing folder may be replaced.
+
+    Returns:
+        ``out`` as a path.
+
+    Raises:
+        OutputExistsError: ``out`` exists and ``overwrite`` is false.
+        DnnlikError: ``out`` exists and is not a folder.
+    """
     path = Path(out)
     refuse_existing(path, overwrite)
     if path.exists() and not path.is_dir():
@@ -34,7 +46,15 @@ def check_output(out: str | os.PathLike[str], overwrite: bool) -> Path:
 
 
 def check_parameters(data: TrainingData) -> None:
-    """Refuse, before training, parameters a bundle cannot hold (names, bounds, nominal values)."""
+    """Refuse, before training, parameters a bundle cannot hold (names, bounds, nominal values).
+
+    Args:
+        data: the training data whose parameters are checked.
+
+    Raises:
+        InvalidInputError: a name the bundle schema refuses, a name given twice,
+            empty bounds (lower not below upper), or a nominal value outside the bounds.
+    """
     names = [p.name for p in data.parameters]
     for i, p in enumerate(data.parameters):
         where = f"{data.where}: parameter {i} ({p.name!r})"
@@ -70,8 +90,37 @@ def train_bundle(
 
     ``likelihood`` is the reference likelihood for the residual baseline; by
     default the registered one named in the samples file's ``source``, when any.
-    A Ctrl-C during training keeps the best weights so far and still exports;
-    one during export leaves ``out`` untouched.
+    A Ctrl-C during training keeps the best weights so far and still exports
+    (once the interrupted network has had an epoch with a finite validation loss; see
+    :func:`~dnnlik.train.train_ensemble`); one during export leaves ``out`` untouched.
+    An ``out`` ending in ``.zip`` is refused only at export, after training
+    (:func:`~dnnlik.train.export_bundle` writes folders).
+
+    Args:
+        samples: a samples file written by ``dnnlik sample``, or :class:`TrainingData`.
+        out: the bundle folder to write.
+        config: the training recipe; default ``TrainConfig()`` (the paper's settings).
+        likelihood: the reference likelihood for the residual baseline (see above).
+        overwrite: replace an existing ``out``.
+        progress: called with an :class:`~dnnlik.train.EpochReport` after each epoch.
+        name: the bundle's name; default derived from the source likelihood's name + ``-dnn``.
+        authors: the ``authors`` of ``bundle.json`` (objects with at least ``name``).
+        command: the command line that made it, recorded as ``provenance.command``.
+
+    Returns:
+        ``(training result, export result)``: the trained members and the written bundle.
+
+    Raises:
+        OutputExistsError: ``out`` exists and ``overwrite`` is false (checked first).
+        InvalidInputError: an invalid ``name``; parameters a bundle cannot hold
+            (:func:`check_parameters`); fewer training points than one batch; no
+            usable reference likelihood where ``config.baseline='likelihood'`` needs
+            one; or (after training) an ``out`` ending in ``.zip``.
+        DnnlikError: ``out`` is not a folder; the samples file is missing or not a
+            samples file; the baseline has no curvature; training diverged.
+        OptimizationError: the maximum for the likelihood baseline was not found.
+        MissingExtraError: TensorFlow (the ``train`` extra) is not installed.
+        InvalidBundleError: the exported bundle would not validate (``out`` left as it was).
     """
     config = config or TrainConfig()
     out_path = check_output(out, overwrite)

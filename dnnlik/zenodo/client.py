@@ -92,7 +92,13 @@ class ZenodoError(DnnlikError):
 
 
 class ZenodoHTTPError(ZenodoError):
-    """Zenodo answered a request with an error status; ``status`` holds it."""
+    """Zenodo answered a request with an error status; ``status`` holds it.
+
+    Args:
+        message: what went wrong.
+        status: the HTTP status, when there was an answer.
+        where: the request (``METHOD URL``).
+    """
 
     def __init__(self, message: str, *, status: int | None = None, where: str | None = None) -> None:
         self.status = status
@@ -108,7 +114,15 @@ class MissingTokenError(ZenodoError):
 
 
 class Token:
-    """A Zenodo access token; ``repr`` and ``str`` never show it."""
+    """A Zenodo access token; ``repr`` and ``str`` never show it.
+
+    >>> Token("s3cret", "$ZENODO_TOKEN")
+    Token(<hidden>, from $ZENODO_TOKEN)
+
+    Args:
+        value: the secret.
+        source: where it came from, for messages (``$ZENODO_TOKEN``, ``file ...``).
+    """
 
     __slots__ = ("_value", "source")
 
@@ -127,7 +141,14 @@ class Token:
 
 
 def default_token_file(sandbox: bool = False) -> Path:
-    """``$XDG_CONFIG_HOME/dnnlik/zenodo-token`` (``zenodo-sandbox-token`` for the sandbox)."""
+    """``$XDG_CONFIG_HOME/dnnlik/zenodo-token`` (``zenodo-sandbox-token`` for the sandbox).
+
+    Args:
+        sandbox: the sandbox's token file rather than zenodo.org's.
+
+    Returns:
+        The path (``~/.config`` when ``XDG_CONFIG_HOME`` is not set); it may not exist.
+    """
     config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(config) / "dnnlik" / ("zenodo-sandbox-token" if sandbox else "zenodo-token")
 
@@ -144,7 +165,23 @@ def _read_token_file(path: Path, source: str) -> Token:
 
 
 def load_token(*, sandbox: bool = False, token_file: str | os.PathLike[str] | None = None) -> Token:
-    """Find the access token: ``token_file``, the environment, or the default token file."""
+    """Find the access token: ``token_file``, the environment, or the default token file.
+
+    In order: ``token_file``; ``$ZENODO_SANDBOX_TOKEN`` (sandbox only), then
+    ``$ZENODO_TOKEN``; the file named by ``$ZENODO_TOKEN_FILE``; :func:`default_token_file`.
+
+    Args:
+        sandbox: look for the sandbox's token.
+        token_file: a file holding the token alone, on one line.
+
+    Returns:
+        The token, with where it came from.
+
+    Raises:
+        MissingTokenError: none found (the message says where to put one and
+            which scopes it needs), or a token file cannot be read or holds more
+            than the token.
+    """
     if token_file is not None:
         return _read_token_file(Path(token_file), f"file {token_file}")
     names = [SANDBOX_TOKEN_ENV, TOKEN_ENV] if sandbox else [TOKEN_ENV]
@@ -167,7 +204,17 @@ def load_token(*, sandbox: bool = False, token_file: str | os.PathLike[str] | No
 
 
 def require_requests(feature: str = "Talking to Zenodo") -> Any:
-    """The ``requests`` module, or :class:`MissingExtraError`."""
+    """The ``requests`` module, or :class:`MissingExtraError`.
+
+    Args:
+        feature: what needs it, for the message.
+
+    Returns:
+        The module.
+
+    Raises:
+        MissingExtraError: ``requests`` is not installed (``pip install 'dnnlik[zenodo]'``).
+    """
     try:
         import requests
     except ImportError:
@@ -176,7 +223,17 @@ def require_requests(feature: str = "Talking to Zenodo") -> Any:
 
 
 def display_url(url: str) -> str:
-    """``url`` without its query string and user info (a token could hide there)."""
+    """``url`` without its query string and user info (a token could hide there).
+
+    >>> display_url("https://user:pw@zenodo.org/api/records/1?access_token=x")
+    'https://zenodo.org/api/records/1'
+
+    Args:
+        url: any URL.
+
+    Returns:
+        Scheme, host, port and path only (the fragment goes too).
+    """
     parts = urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port:
@@ -200,7 +257,21 @@ def _origin(url: str) -> tuple[str, str, int] | None:
 
 
 def same_origin(url: str, base_url: str) -> bool:
-    """Whether ``url`` is an absolute http(s) URL on ``base_url``'s scheme, host and port (and has no user info)."""
+    """Whether ``url`` is an absolute http(s) URL on ``base_url``'s scheme, host and port (and has no user info).
+
+    >>> same_origin("https://Zenodo.org:443/x", "https://zenodo.org")
+    True
+    >>> same_origin("http://zenodo.org/x", "https://zenodo.org")
+    False
+
+    Args:
+        url: the URL to check (a download link, a redirect).
+        base_url: the Zenodo instance.
+
+    Returns:
+        True when both are http(s) with the same scheme, host (case and a final
+        dot ignored) and port (default ports filled in).
+    """
     mine, theirs = _origin(base_url), _origin(url)
     return mine is not None and mine == theirs
 
@@ -229,7 +300,20 @@ def json_depth(data: bytes, *, stop_above: int | None = None) -> int:
 
 
 def parse_json_bounded(data: bytes, *, what: str, where: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Decode JSON ``data`` nested at most ``max_depth`` deep; :class:`ZenodoError` naming ``what`` otherwise."""
+    """Decode JSON ``data`` nested at most ``max_depth`` deep; :class:`ZenodoError` naming ``what`` otherwise.
+
+    Args:
+        data: the JSON text.
+        what: what it is, for the message ("the record listing").
+        where: the request or record, for the message.
+        max_depth: the deepest nesting of arrays and objects accepted (top level 1).
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        ZenodoError: nested too deeply, or not valid JSON (or UTF-8).
+    """
     if data.count(b"[") + data.count(b"{") > max_depth and json_depth(data, stop_above=max_depth) > max_depth:
         raise ZenodoError(f"{what} nests arrays or objects more than {max_depth} deep; refused", where=where)
     try:
@@ -311,6 +395,20 @@ class ZenodoClient:
 
     ``sleep`` is injectable so that tests need not wait; ``backoff`` is the
     first delay in seconds, doubled at each retry and capped at ``max_backoff``.
+    Use it as a context manager, or call :meth:`close`.
+
+    Args:
+        sandbox: talk to sandbox.zenodo.org rather than zenodo.org.
+        token: the access token (:func:`load_token`); None for public requests only.
+        base_url: another instance (tests use a local server); default from ``sandbox``.
+        max_retries: retries of a failed request, after the first try.
+        backoff: first retry delay, seconds; default :data:`DEFAULT_BACKOFF`.
+        max_backoff: the longest delay, seconds (also caps ``Retry-After``).
+        timeout: seconds to wait for a connection or an answer (per attempt).
+        sleep: the function that waits.
+
+    Raises:
+        MissingExtraError: ``requests`` is not installed.
     """
 
     def __init__(
@@ -342,9 +440,11 @@ class ZenodoClient:
 
     @property
     def has_token(self) -> bool:
+        """Whether the client holds an access token."""
         return self._token is not None
 
     def close(self) -> None:
+        """Close the HTTP session."""
         self._session.close()
 
     def __enter__(self) -> ZenodoClient:
@@ -354,6 +454,7 @@ class ZenodoClient:
         self.close()
 
     def url(self, path_or_url: str) -> str:
+        """``path_or_url`` as an absolute URL: a path is joined to the instance's base URL."""
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
         return self.base_url + "/" + path_or_url.lstrip("/")
@@ -387,6 +488,27 @@ class ZenodoClient:
 
         ``body`` is bytes or a file path, re-read at each retry. With ``stream`` the body
         is not read (the caller reads and closes the response).
+
+        Args:
+            method: the HTTP method.
+            path_or_url: a path on the instance (``/api/...``) or a full URL.
+            json: a JSON body.
+            body: a raw body (bytes, or a file to stream), sent as ``application/octet-stream``.
+            auth: send the access token (in the ``Authorization`` header).
+            allow: error statuses to return rather than raise (e.g. 404).
+            headers: more headers.
+            stream: do not read the answer's body.
+            allow_redirects: follow redirects (on any host: see :meth:`get_same_origin`).
+
+        Returns:
+            The ``requests.Response``.
+
+        Raises:
+            MissingTokenError: ``auth`` without a token.
+            ZenodoAuthError: Zenodo refused the token (401 or 403).
+            ZenodoHTTPError: another error status, after the retries allowed.
+            ZenodoError: Zenodo could not be reached (after retries), or the file
+                to upload cannot be read.
         """
         requests = self._requests
         method = method.upper()
@@ -459,7 +581,19 @@ class ZenodoClient:
             raise ZenodoHTTPError(f"Zenodo answered HTTP {status}{tried}: {message}", status=status, where=where)
 
     def json(self, method: str, path_or_url: str, **kwargs: Any) -> Any:
-        """:meth:`request`, returning the decoded JSON body (None for an empty one)."""
+        """:meth:`request`, returning the decoded JSON body (None for an empty one).
+
+        Args:
+            method: the HTTP method.
+            path_or_url: a path on the instance or a full URL.
+            kwargs: as :meth:`request`.
+
+        Returns:
+            The decoded body.
+
+        Raises:
+            ZenodoError: as :meth:`request`, or the body is not JSON or nested too deeply.
+        """
         response = self.request(method, path_or_url, **kwargs)
         if not response.content:
             return None
@@ -481,8 +615,18 @@ class ZenodoClient:
     ) -> Any:
         """GET, streamed, following redirects only on this instance's host (:func:`same_origin`).
 
-        Returns the open response (the caller reads and closes it); raises
-        :class:`ZenodoError` for a URL or a redirect to another host, scheme or port.
+        Args:
+            path_or_url: a path on the instance or a full URL.
+            auth: send the access token.
+            headers: more headers.
+            where: what is being fetched, for messages; default the URL.
+
+        Returns:
+            The open response (the caller reads and closes it).
+
+        Raises:
+            ZenodoError: a URL or a redirect to another host, scheme or port; a
+                redirect without ``Location``; more than 5 redirects; or as :meth:`request`.
         """
         url = self.url(path_or_url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -515,6 +659,18 @@ class ZenodoClient:
 
         The answer must be a JSON object of at most :data:`MAX_LISTING_BYTES` bytes nested at
         most :data:`MAX_JSON_DEPTH` deep, from this instance's own host; :class:`ZenodoError` otherwise.
+        The token is sent when the client has one.
+
+        Args:
+            record_id: the record (or concept record) number.
+            where: the record, for messages; default ``record <id>``.
+
+        Returns:
+            The record's JSON.
+
+        Raises:
+            ZenodoError: an answer other than 200, too large, not a JSON object,
+                nested too deeply, or from another host; or as :meth:`request`.
         """
         where = where or f"record {record_id}"
         response = self.get_same_origin(f"/api/records/{record_id}", auth=self._token is not None, where=where)
@@ -532,16 +688,40 @@ class ZenodoClient:
     # --- deposit API ---
 
     def create_deposition(self, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Create a draft deposition (needs the token).
+
+        Args:
+            metadata: its ``metadata`` (:func:`dnnlik.zenodo.zenodo_metadata`); None: set later.
+
+        Returns:
+            The new deposition's JSON (``id``, ``links.bucket``, ...).
+
+        Raises:
+            ZenodoError: as :meth:`request`.
+        """
         body = {"metadata": dict(metadata)} if metadata else {}
         return self.json("POST", "/api/deposit/depositions", json=body)
 
     def get_deposition(self, deposition_id: int | str) -> dict[str, Any]:
+        """The deposition's JSON (needs the token); :class:`ZenodoError` as :meth:`request`."""
         return self.json("GET", f"/api/deposit/depositions/{deposition_id}")
 
     def update_metadata(self, deposition_id: int | str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace a draft's ``metadata``; return the deposition's JSON. :class:`ZenodoError` as :meth:`request`."""
         return self.json("PUT", f"/api/deposit/depositions/{deposition_id}", json={"metadata": dict(metadata)})
 
     def list_bucket(self, bucket_url: str) -> list[dict[str, Any]]:
+        """The file entries of a deposition's bucket (unchecked: see :func:`dnnlik.zenodo.records.file_entries`).
+
+        Args:
+            bucket_url: the deposition's ``links.bucket``.
+
+        Returns:
+            The listing's ``contents`` (or the listing itself when it is a list).
+
+        Raises:
+            ZenodoError: no ``contents`` list, or as :meth:`json`.
+        """
         listing = self.json("GET", bucket_url)
         contents = listing.get("contents") if isinstance(listing, dict) else listing
         if not isinstance(contents, list):
@@ -549,26 +729,70 @@ class ZenodoClient:
         return contents
 
     def list_deposition_files(self, deposition_id: int | str) -> list[dict[str, Any]]:
+        """The deposition's file entries, legacy shape (unchecked).
+
+        Args:
+            deposition_id: the deposition number.
+
+        Returns:
+            The entries.
+
+        Raises:
+            ZenodoError: the answer is not a list, or as :meth:`json`.
+        """
         files = self.json("GET", f"/api/deposit/depositions/{deposition_id}/files")
         if not isinstance(files, list):
             raise ZenodoError("the deposition's file listing is not a list", where=f"deposition {deposition_id}")
         return files
 
     def put_file(self, bucket_url: str, name: str, body: Body) -> dict[str, Any]:
+        """Upload (or replace) the file ``name`` in a deposition's bucket.
+
+        Args:
+            bucket_url: the deposition's ``links.bucket``.
+            name: the file's name in the record.
+            body: its bytes, or the path of a file to stream.
+
+        Returns:
+            Zenodo's entry for the uploaded file (``key``, ``size``, ``checksum``, ...).
+
+        Raises:
+            ZenodoError: as :meth:`request`.
+        """
         from urllib.parse import quote
 
         return self.json("PUT", f"{bucket_url.rstrip('/')}/{quote(name)}", body=body)
 
     def delete_file(self, bucket_url: str, name: str) -> None:
+        """Delete the file ``name`` from a deposition's bucket (no error when it is not there).
+
+        Raises:
+            ZenodoError: as :meth:`request`.
+        """
         from urllib.parse import quote
 
         self.request("DELETE", f"{bucket_url.rstrip('/')}/{quote(name)}", allow=(404,))
 
     def publish(self, deposition_id: int | str) -> dict[str, Any]:
+        """Publish a draft deposition (this cannot be undone); return the deposition's JSON, now published.
+
+        Raises:
+            ZenodoError: as :meth:`request` (a POST: retried only when Zenodo did not process it).
+        """
         return self.json("POST", f"/api/deposit/depositions/{deposition_id}/actions/publish")
 
     def new_version(self, record_id: int | str) -> dict[str, Any]:
-        """Start a new version of a published record; return the new draft deposition."""
+        """Start a new version of a published record; return the new draft deposition.
+
+        Args:
+            record_id: the published record (the latest version).
+
+        Returns:
+            The new draft's JSON.
+
+        Raises:
+            ZenodoError: Zenodo did not name the draft (``links.latest_draft``), or as :meth:`request`.
+        """
         original = self.json("POST", f"/api/deposit/depositions/{record_id}/actions/newversion")
         link = (original or {}).get("links", {}).get("latest_draft")
         if not link:

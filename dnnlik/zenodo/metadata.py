@@ -80,7 +80,21 @@ _ARXIV = re.compile(
 
 
 def load_template(path: str | Path | None = None) -> dict[str, Any]:
-    """The metadata template: :data:`DEFAULT_TEMPLATE` updated by the JSON object at ``path``."""
+    """The metadata template: :data:`DEFAULT_TEMPLATE` updated by the JSON object at ``path``.
+
+    Args:
+        path: a JSON file setting some of ``upload_type``, ``access_right``,
+            ``keywords``, ``communities``, ``notes``, ``publication_type``,
+            ``image_type``, ``grants``, ``subjects``, ``contributors``, ``language``
+            (and an ignored ``$comment``); None: the defaults alone.
+
+    Returns:
+        A fresh copy of the defaults, with the file's members replacing them.
+
+    Raises:
+        InvalidInputError: the file cannot be read, is not a JSON object, or has
+            another member (the rest of the metadata comes from ``bundle.json``).
+    """
     template = json.loads(json.dumps(DEFAULT_TEMPLATE))
     if path is None:
         return template
@@ -105,7 +119,23 @@ def load_template(path: str | Path | None = None) -> dict[str, Any]:
 
 
 def related_identifier(kind: str, ident: str, relation: str) -> dict[str, str] | None:
-    """A Zenodo related identifier for a bundle reference; None when it cannot be expressed."""
+    """A Zenodo related identifier for a bundle reference; None when it cannot be expressed.
+
+    >>> related_identifier("arxiv", "1911.03305", "references")
+    {'identifier': 'arXiv:1911.03305', 'relation': 'references', 'scheme': 'arxiv'}
+    >>> related_identifier("doi", "https://doi.org/10.1000/xyz", "isDerivedFrom")["identifier"]
+    '10.1000/xyz'
+
+    Args:
+        kind: the bundle reference's ``type``: ``arxiv``, ``doi``, ``inspire``,
+            ``hepdata`` or ``url``.
+        ident: its ``id`` (a bare INSPIRE or HEPData id becomes that site's URL).
+        relation: the Zenodo relation (see :data:`RELATIONS`).
+
+    Returns:
+        ``{"identifier", "relation", "scheme"}``, or None for another kind or a
+        ``url`` that is not http(s).
+    """
     ident = ident.strip()
     if kind == "arxiv":
         m = _ARXIV.match(ident)
@@ -163,7 +193,25 @@ def zenodo_metadata(
     doi: str | None = None,
     record_id: int | None = None,
 ) -> dict[str, Any]:
-    """Zenodo deposit metadata for the bundle described by ``document`` (its ``bundle.json``)."""
+    """Zenodo deposit metadata for the bundle described by ``document`` (its ``bundle.json``).
+
+    The mapping is the module docstring's table.
+
+    Args:
+        document: the bundle's ``bundle.json``.
+        template: the template (:func:`load_template`); default :data:`DEFAULT_TEMPLATE`.
+        doi: the DOI reserved for the deposit, if any: then ``prereserve_doi`` is
+            set so that Zenodo keeps it (the DOI itself is not written).
+        record_id: the record number, for the ``dnnlik.load("zenodo:N")`` line of
+            the description; default the placeholder ``RECORD``.
+
+    Returns:
+        The ``metadata`` object of a Zenodo deposition.
+
+    Raises:
+        ZenodoError: ``document`` lacks (or has empty) ``title``, ``description``,
+            ``authors``, ``version`` or ``license``.
+    """
     template = dict(DEFAULT_TEMPLATE if template is None else template)
     for key in ("title", "description", "authors", "version", "license"):
         if not document.get(key):

@@ -85,17 +85,39 @@ class RecordFile:
     md5: str
 
     def to_json(self) -> dict[str, Any]:
+        """``{"name", "size", "md5"}``."""
         return {"name": self.name, "size": self.size, "md5": self.md5}
 
 
 def show_name(name: object, limit: int = 80) -> str:
-    """``name`` for a one-line message: quoted, non-ASCII and control characters escaped, shortened."""
+    """``name`` for a one-line message: quoted, non-ASCII and control characters escaped, shortened.
+
+    >>> show_name("model.onnx"), show_name(None)
+    ("'model.onnx'", 'a NoneType')
+
+    Args:
+        name: a name from a listing (anything: a non-string is described by its type).
+        limit: the most characters shown.
+
+    Returns:
+        The text to put in a message.
+    """
     text = ascii(name) if isinstance(name, str) else f"a {type(name).__name__}"
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def file_name_problem(name: object) -> str | None:
-    """Why ``name`` is not a safe plain file name (see the module docstring), or None when it is."""
+    """Why ``name`` is not a safe plain file name (see the module docstring), or None when it is.
+
+    >>> file_name_problem("model.onnx") is None, file_name_problem("CON.txt")
+    (True, 'is a Windows device name')
+
+    Args:
+        name: a file name from a listing.
+
+    Returns:
+        The reason, worded to follow "it" ("contains a control character"), or None.
+    """
     if not isinstance(name, str):
         return "is not a string"
     if not name:
@@ -126,7 +148,14 @@ def file_name_problem(name: object) -> str | None:
 
 
 def safe_file_name(name: str) -> bool:
-    """A plain file name (no folder, no '..', no control characters) that is safe to create locally."""
+    """A plain file name (no folder, no '..', no control characters) that is safe to create locally.
+
+    Args:
+        name: a file name.
+
+    Returns:
+        Whether :func:`file_name_problem` finds nothing wrong with it.
+    """
     return file_name_problem(name) is None
 
 
@@ -167,6 +196,19 @@ def file_entries(entries: Any, *, where: str) -> list[RecordFile]:
 
     Checks each name with :func:`file_name_problem`, that names are unique (also ignoring
     case), and that there are at most :data:`MAX_FILES` entries.
+
+    Args:
+        entries: the listing's ``files`` (or bucket ``contents``).
+        where: the record or deposition, for messages.
+
+    Returns:
+        One entry per file, in the listing's order.
+
+    Raises:
+        ZenodoError: not a list; too many entries; an entry that is not an object,
+            has no name or an unsafe one, two names or sizes that disagree, no
+            valid size, or a checksum that is not an MD5; a name listed twice
+            (also ignoring case).
     """
     if not isinstance(entries, list):
         raise ZenodoError(f"the file listing is not a list but {show_name(entries)}", where=where)
@@ -202,6 +244,20 @@ def file_url(entry: Mapping[str, Any], name: str, *, record_id: int, base_url: s
     """The URL to download the file ``name`` (already checked) of ``entry`` from; it must be on ``base_url``'s host.
 
     ``links.content``, else ``links.self``, else ``<base_url>/api/records/<record_id>/files/<name>/content``.
+
+    Args:
+        entry: the file's entry in the listing.
+        name: its name, already checked by :func:`file_entries`.
+        record_id: the record number.
+        base_url: the Zenodo instance, e.g. ``https://zenodo.org``.
+        where: the record, for messages.
+
+    Returns:
+        The download URL.
+
+    Raises:
+        ZenodoError: ``links`` is not an object, or the link is not a plain URL
+            or is not on ``base_url``'s scheme, host and port.
     """
     links = entry.get("links")
     if links is not None and not isinstance(links, Mapping):
@@ -226,13 +282,21 @@ def file_url(entry: Mapping[str, Any], name: str, *, record_id: int, base_url: s
 
 @dataclass(frozen=True)
 class ZenodoReference:
-    """A Zenodo record: its id and whether it lives on the sandbox."""
+    """A Zenodo record: its id and whether it lives on the sandbox.
+
+    ``str()`` gives the reference back, ``zenodo:NNN`` or ``zenodo-sandbox:NNN``.
+
+    Attributes:
+        record: the record number.
+        sandbox: whether it is on sandbox.zenodo.org.
+    """
 
     record: int
     sandbox: bool = False
 
     @property
     def scheme(self) -> str:
+        """``"zenodo"`` or ``"zenodo-sandbox"``."""
         return "zenodo-sandbox" if self.sandbox else "zenodo"
 
     def __str__(self) -> str:
@@ -240,7 +304,18 @@ class ZenodoReference:
 
 
 def record_doi(record: int, sandbox: bool = False) -> str:
-    """The DOI Zenodo gives record ``record``."""
+    """The DOI Zenodo gives record ``record``.
+
+    >>> record_doi(1234), record_doi(1234, sandbox=True)
+    ('10.5281/zenodo.1234', '10.5072/zenodo.1234')
+
+    Args:
+        record: the record number.
+        sandbox: whether the record is on the sandbox.
+
+    Returns:
+        The DOI, without ``doi:`` or a URL prefix.
+    """
     return f"{DOI_PREFIXES[sandbox]}/zenodo.{record}"
 
 
@@ -255,13 +330,43 @@ _PATTERNS = [
 
 
 def looks_like_zenodo_reference(text: str) -> bool:
-    """Whether ``text`` has the form of a Zenodo reference (``zenodo:NNN``, a Zenodo DOI or record URL)."""
+    """Whether ``text`` has the form of a Zenodo reference (``zenodo:NNN``, a Zenodo DOI or record URL).
+
+    A bare record number does not count here (it may be a file name); see :func:`parse_reference`.
+
+    Args:
+        text: what the user gave.
+
+    Returns:
+        True for a form :func:`parse_reference` reads.
+    """
     return any(p.match(text.strip()) for p, _ in _PATTERNS)
 
 
 def parse_reference(text: str | int, *, sandbox: bool | None = None) -> ZenodoReference:
-    """``zenodo:NNN``, ``zenodo-sandbox:NNN``, ``10.5281/zenodo.NNN`` (``doi:`` or ``https://doi.org/``
-    prefixed or not), a record URL, or a bare record number."""
+    """The Zenodo record ``text`` names.
+
+    Accepted: ``zenodo:NNN``, ``zenodo-sandbox:NNN``, ``10.5281/zenodo.NNN``
+    (``doi:`` or ``https://doi.org/`` prefixed or not; ``10.5072`` for the
+    sandbox), a record URL, or a bare record number.
+
+    >>> parse_reference("https://doi.org/10.5281/zenodo.1234")
+    ZenodoReference(record=1234, sandbox=False)
+    >>> str(parse_reference(1234, sandbox=True))
+    'zenodo-sandbox:1234'
+
+    Args:
+        text: the reference, or a record number.
+        sandbox: whether the record is on the sandbox, for forms that do not say
+            (None: not); a form that says must agree.
+
+    Returns:
+        The record number and instance.
+
+    Raises:
+        InvalidInputError: not one of these forms, record number 0, or a form
+            naming the other instance than ``sandbox``.
+    """
     raw = str(text).strip()
     if raw.isdigit():
         matched: tuple[str, bool | None] | None = (raw, None)
@@ -288,6 +393,12 @@ def is_zenodo_source(source: object) -> bool:
 
     ``zenodo:``/``zenodo-sandbox:`` references always do; a DOI or record URL does unless a local
     file or folder of that name exists.
+
+    Args:
+        source: what ``dnnlik.load`` was given.
+
+    Returns:
+        True when it should be fetched from Zenodo.
     """
     if not isinstance(source, str) or not looks_like_zenodo_reference(source):
         return False

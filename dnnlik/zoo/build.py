@@ -34,7 +34,26 @@ ENTRY = "toy-lhc-like"
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """The recipe's knobs; the defaults are what the published entry used."""
+    """The recipe's knobs; the defaults are what the published entry used.
+
+    Attributes:
+        seed: the seed of every stage (each adds its own offset).
+        n_train: MCMC training samples.
+        n_ridge: extra points between the profile ridge and the typical set (0: none).
+        ridge_range: the range of ``mu`` the ridge points cover.
+        ridge_scale_power: how the ridge points spread with distance from the ridge
+            (see :func:`dnnlik.sample.ridge.ridge_samples`).
+        n_fidelity: points in each of the two fidelity posterior samples (and the
+            surrogate's own).
+        layers: the hidden layers' widths.
+        activation: the hidden layers' activation.
+        lr_schedule: the learning-rate schedule (:data:`dnnlik.train.config.LR_SCHEDULES`).
+        ensemble: members of the ensemble.
+        epochs: the most epochs per member.
+        train_minutes: the wall-time cap of training; None: none.
+        batch_size: None: automatic.
+        grid: values of ``mu`` at which t_mu is compared.
+    """
 
     seed: int = 20191108
     n_train: int = 400_000
@@ -52,7 +71,12 @@ class BuildConfig:
     grid: tuple[float, ...] = tuple(round(0.1 * i, 10) for i in range(11))
 
     def command(self) -> str:
-        """The ``dnnlik zoo build`` command line that runs this recipe."""
+        """The ``dnnlik zoo build`` command line that runs this recipe.
+
+        Returns:
+            The command, for the default or ``--quick`` recipe (with ``--train-minutes``
+            when only that differs); otherwise a Python description of the call.
+        """
         for flag, recipe in (("", BuildConfig()), (" --quick", BuildConfig.quick())):
             if replace(self, train_minutes=recipe.train_minutes) == recipe:
                 minutes = (
@@ -71,6 +95,16 @@ class BuildConfig:
 
 @dataclass
 class BuildResult:
+    """What :func:`build_toy_lhc_like` made.
+
+    Attributes:
+        entry_dir: the zoo entry's folder.
+        bundle_dir: the published bundle inside it.
+        report_text: the fidelity report as text.
+        verdict: ``"pass"`` or ``"fail"``.
+        stage_seconds: wall time of each stage (a reused stage keeps its earlier time).
+    """
+
     entry_dir: Path
     bundle_dir: Path
     report_text: str
@@ -111,6 +145,11 @@ def build_toy_lhc_like(
 
     Returns:
         Where the entry went, the fidelity report and verdict, and each stage's wall time.
+
+    Raises:
+        MissingExtraError: TensorFlow (the ``train`` extra) is not installed and the
+            bundle must be trained.
+        DnnlikError: a stage failed (the message names it and where).
     """
     from .. import likelihoods
 

@@ -62,7 +62,21 @@ def write_card(
     data: Any = None,
     offset: float = 0.0,
 ) -> None:
-    """Write ``entry_dir/README.md`` (and its plots, with the ``plot`` extra)."""
+    """Write ``entry_dir/README.md`` (and its plots, with the ``plot`` extra).
+
+    Args:
+        entry_dir: the zoo entry's folder (an existing folder; the card and PNGs go there).
+        bundle: the loaded bundle, with its ``validation`` section.
+        report: its fidelity report (:class:`~dnnlik.fidelity.FidelityReport`).
+        times: wall time of each build stage, seconds.
+        config: the build recipe (:class:`~dnnlik.zoo.build.BuildConfig`).
+        data: the fidelity samples, for the marginals; default the bundle's stored sample.
+        offset: the constant the bundle adds to log L.
+
+    Raises:
+        KeyError: ``report`` lacks ``tmu_mean_abs_delta`` or ``ks_median_pvalue``.
+        InvalidInputError: ``entry_dir`` is not a folder.
+    """
     doc = bundle.document
     q = {m.name: m for m in report.quadratic}
     rows = [

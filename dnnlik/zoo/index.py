@@ -39,7 +39,20 @@ INDEX_VERSION = 1
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """One published bundle of the zoo."""
+    """One published bundle of the zoo.
+
+    Attributes:
+        name: the bundle's name (``bundle.json``'s ``name``).
+        version: its version.
+        kind: its kind.
+        path: its folder (or .zip), relative to the zoo root.
+        sha256: the pin: the bundle's ``document_sha256`` (for a .zip, the file's SHA-256).
+        size: the bytes of its files (:func:`bundle_size`).
+        title: its title.
+        tags: free-form tags.
+        doi: the DOI of its archived copy on Zenodo, when there is one.
+        extra: any other members of the index entry, kept as they are.
+    """
 
     name: str
     version: str
@@ -53,13 +66,21 @@ class ZooEntry:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The entry as ``index.json`` holds it (empty ``title`` and absent ``doi`` left out; ``extra`` merged in)."""
         out = {k: v for k, v in asdict(self).items() if k != "extra" and v not in (None, "")}
         out["tags"] = list(self.tags)
         return {**out, **self.extra}
 
 
 def zoo_root() -> Path:
-    """The folder holding ``index.json``: the packaged copy, else the repository's ``zoo/``."""
+    """The folder holding ``index.json``: the packaged copy, else the repository's ``zoo/``.
+
+    Returns:
+        ``dnnlik/_zoo`` of an installed package, else ``zoo/`` of a source checkout.
+
+    Raises:
+        BundleError: neither holds an ``index.json``.
+    """
     here = Path(__file__).resolve().parent.parent
     for candidate in (here / "_zoo", here.parent / "zoo"):
         if (candidate / INDEX_NAME).is_file():
@@ -98,6 +119,12 @@ def _entry(raw: Any, where: str) -> ZooEntry:
 def read_index(file: str | Path) -> list[ZooEntry]:
     """Every entry of the zoo index ``file``: the one reader of ``index.json``.
 
+    Args:
+        file: the ``index.json`` file.
+
+    Returns:
+        The entries, in the file's order.
+
     Raises:
         BundleError: the file is missing, unreadable, not JSON, not an object with
             ``index_version`` 1 and a list ``entries``, or an entry is malformed or repeated
@@ -127,12 +154,29 @@ def read_index(file: str | Path) -> list[ZooEntry]:
 
 
 def load_index(root: str | Path | None = None) -> list[ZooEntry]:
-    """Every entry of ``root/index.json`` (default :func:`zoo_root`); see :func:`read_index`."""
+    """Every entry of ``root/index.json`` (default :func:`zoo_root`); see :func:`read_index`.
+
+    Args:
+        root: the zoo folder; default the installed zoo.
+
+    Returns:
+        The entries, in the index's order.
+
+    Raises:
+        BundleError: no zoo is installed, or the index is missing or malformed (as :func:`read_index`).
+    """
     return read_index((zoo_root() if root is None else Path(root)) / INDEX_NAME)
 
 
 def bundle_size(path: str | Path) -> int:
-    """Bytes of a bundle as the index records them: a .zip's size, or a folder's regular files in all."""
+    """Bytes of a bundle as the index records them: a .zip's size, or a folder's regular files in all.
+
+    Args:
+        path: a bundle folder or .zip.
+
+    Returns:
+        The size in bytes (links inside a folder are not counted).
+    """
     path = Path(path)
     if path.is_file():
         return path.stat().st_size
@@ -140,7 +184,20 @@ def bundle_size(path: str | Path) -> int:
 
 
 def find_entry(name: str, root: str | Path | None = None) -> ZooEntry:
-    """The entry called ``name``; a clear error listing the others when there is none."""
+    """The entry called ``name``; a clear error listing the others when there is none.
+
+    Args:
+        name: the bundle's name.
+        root: the zoo folder; default the installed zoo.
+
+    Returns:
+        The entry.
+
+    Raises:
+        InvalidInputError: no entry of that name (the message lists the zoo's
+            entries), or more than one.
+        BundleError: as :func:`load_index`.
+    """
     entries = load_index(root)
     found = [e for e in entries if e.name == name]
     if len(found) > 1:
@@ -157,7 +214,22 @@ def find_entry(name: str, root: str | Path | None = None) -> ZooEntry:
 
 
 def entry_path(entry: ZooEntry, root: str | Path | None = None) -> Path:
-    """The bundle folder of ``entry``, after checking it is the one the index pins."""
+    """The bundle folder of ``entry``, after checking it is the one the index pins.
+
+    Only ``document_sha256`` is compared here; loading the bundle then checks
+    every file against its digest.
+
+    Args:
+        entry: an index entry.
+        root: the zoo folder; default the installed zoo.
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        BundleError: its ``bundle.json`` is missing or unreadable, or its
+            ``document_sha256`` differs from the entry's ``sha256``.
+    """
     root = zoo_root() if root is None else Path(root)
     path = root / entry.path
     document = path / "bundle.json"
@@ -176,7 +248,23 @@ def entry_path(entry: ZooEntry, root: str | Path | None = None) -> Path:
 def make_entry(
     bundle_dir: str | Path, root: str | Path, *, tags: tuple[str, ...] = (), doi: str | None = None
 ) -> ZooEntry:
-    """An index entry describing the bundle folder ``bundle_dir`` (inside ``root``)."""
+    """An index entry describing the bundle folder ``bundle_dir`` (inside ``root``).
+
+    Args:
+        bundle_dir: the bundle folder, inside ``root``.
+        root: the zoo folder the entry's path is relative to.
+        tags: free-form tags.
+        doi: the archived copy's DOI; default the bundle's ``archive.doi``, if any.
+
+    Returns:
+        The entry, pinned to the bundle's ``document_sha256`` and size.
+
+    Raises:
+        InvalidInputError: ``bundle.json`` is not valid JSON (or too large or deep).
+        OSError: ``bundle.json`` cannot be read.
+        KeyError: ``bundle.json`` lacks ``name``, ``version``, ``kind`` or ``document_sha256``.
+        ValueError: ``bundle_dir`` is not inside ``root``.
+    """
     bundle_dir, root = Path(bundle_dir), Path(root)
     doc = loads_bounded((bundle_dir / "bundle.json").read_bytes(), where=str(bundle_dir / "bundle.json"))
     size = bundle_size(bundle_dir)
@@ -194,7 +282,18 @@ def make_entry(
 
 
 def write_index(entries: list[ZooEntry], root: str | Path) -> Path:
-    """Write ``root/index.json`` atomically, entries sorted by name."""
+    """Write ``root/index.json`` atomically, entries sorted by name.
+
+    Args:
+        entries: the entries.
+        root: the zoo folder.
+
+    Returns:
+        The index file written.
+
+    Raises:
+        DnnlikError: the file cannot be written (disk full, not writable...).
+    """
     file = Path(root) / INDEX_NAME
     data = {"index_version": INDEX_VERSION, "entries": [e.to_json() for e in sorted(entries, key=lambda e: e.name)]}
     atomic_write_text(file, json.dumps(data, indent=2) + "\n")

@@ -12,7 +12,23 @@ __all__ = ["show_entry"]
 
 
 def show_entry(name: str, values: Sequence[float], plot: str | Path | None = None) -> str:
-    """Load ``zoo:name`` (validated), scan t_mu on it and on its reference likelihood, and report."""
+    """Load ``zoo:name`` (validated), scan t_mu on it and on its reference likelihood, and report.
+
+    Args:
+        name: the zoo entry's name.
+        values: the values of the parameter of interest to scan.
+        plot: a PNG to draw t_mu into (needs the ``plot`` extra; skipped, and said, without it).
+
+    Returns:
+        The text: the bundle's summary, a table of t_mu (exact, DNN, difference,
+        and the ensemble's spread), the best fits and the recorded fidelity verdict.
+
+    Raises:
+        InvalidInputError: no such entry (or two), or bad ``values``.
+        BundleError: the index is missing or malformed, the entry's pin does not
+            match, or the bundle does not validate (:class:`~dnnlik.errors.InvalidBundleError`).
+        OptimizationError: a fit of the scan failed.
+    """
     from .. import likelihoods
     from ..evaluate import load_local
     from ..fidelity.plots import tmu_plot
