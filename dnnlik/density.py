@@ -51,19 +51,46 @@ class LogDensity(Protocol):
         ...
 
     def logpdf(self, x: Any) -> np.ndarray:
-        """Log-density at the point(s) ``x``."""
+        """Log-density at the point(s) ``x``.
+
+        Args:
+            x: an (N, P) array, one length-P point, or a ``{name: value(s)}`` mapping.
+
+        Returns:
+            (N,) float64, or a float64 scalar for one point; ``-inf`` outside the bounds.
+
+        Raises:
+            InvalidInputError: ``x`` is malformed (see :mod:`dnnlik.points`).
+        """
         ...
 
     def grad_logpdf(self, x: Any) -> np.ndarray:
-        """Gradient of :meth:`logpdf` with respect to the parameters."""
+        """Gradient of :meth:`logpdf` with respect to the parameters.
+
+        Args:
+            x: the point(s), as for :meth:`logpdf`.
+
+        Returns:
+            (N, P) float64, or (P,) for one point; NaN rows where the log-density is ``-inf``.
+
+        Raises:
+            InvalidInputError: ``x`` is malformed.
+            NoGradientError: the source has no gradient.
+        """
         ...
 
 
 def parameter_names(source: LogDensity) -> tuple[str, ...]:
-    """The names of ``source``'s parameters, in order.
+    """The names of ``source``'s parameters, in order (a tuple, whatever the source holds).
 
     >>> from dnnlik.likelihoods import get
     >>> parameter_names(get("toy-lhc-like"))[:2]
     ('mu', 'mcstat_0')
+
+    Args:
+        source: any log-density.
+
+    Returns:
+        The names.
     """
     return tuple(p.name for p in source.parameters)

@@ -43,12 +43,29 @@ _CHUNK = 1 << 20
 
 
 def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
+    """Hex SHA-256 of ``data``.
+
+    >>> sha256_bytes(b"")[:16]
+    'e3b0c44298fc1c14'
+
+    Args:
+        data: the bytes.
+
+    Returns:
+        64 lower-case hex digits.
+    """
     return hashlib.sha256(data).hexdigest()
 
 
 def sha256_stream(stream: IO[bytes]) -> tuple[str, int]:
-    """Hex SHA-256 and byte count of everything left in a binary stream."""
+    """Hex SHA-256 and byte count of everything left in a binary stream.
+
+    Args:
+        stream: a binary file object, read from its current position to the end in 1 MiB chunks.
+
+    Returns:
+        ``(hex digest, bytes read)``.
+    """
     h = hashlib.sha256()
     size = 0
     while chunk := stream.read(_CHUNK):
@@ -58,7 +75,14 @@ def sha256_stream(stream: IO[bytes]) -> tuple[str, int]:
 
 
 def sha256_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
-    """Hex SHA-256 and byte count of a sequence of chunks, hashed as they come (never joined)."""
+    """Hex SHA-256 and byte count of a sequence of chunks, hashed as they come (never joined).
+
+    Args:
+        chunks: the bytes, in order.
+
+    Returns:
+        ``(hex digest, total bytes)``.
+    """
     h = hashlib.sha256()
     size = 0
     for chunk in chunks:
@@ -68,13 +92,33 @@ def sha256_chunks(chunks: Iterable[bytes]) -> tuple[str, int]:
 
 
 def sha256_file(path: str | Path) -> tuple[str, int]:
-    """Hex SHA-256 and size in bytes of a file, read in chunks."""
+    """Hex SHA-256 and size in bytes of a file, read in chunks.
+
+    Args:
+        path: the file.
+
+    Returns:
+        ``(hex digest, size in bytes)``.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
     with open(path, "rb") as f:
         return sha256_stream(f)
 
 
 def md5_file(path: str | Path) -> str:
-    """Hex MD5 of a file (what Zenodo reports for its files; not a security digest)."""
+    """Hex MD5 of a file (what Zenodo reports for its files; not a security digest).
+
+    Args:
+        path: the file.
+
+    Returns:
+        32 lower-case hex digits.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
     h = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -204,6 +248,19 @@ def canonical_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> bytes:
 
 
 def document_digest(document: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical form of ``document`` without its ``document_sha256`` member."""
+    """SHA-256 of the canonical form of ``document`` without its ``document_sha256`` member.
+
+    >>> document_digest({"a": 1, "document_sha256": "ignored"}) == sha256_bytes(b'{"a":1}')
+    True
+
+    Args:
+        document: the parsed ``bundle.json``.
+
+    Returns:
+        The hex digest ``document_sha256`` must hold.
+
+    Raises:
+        ValueError: as :func:`canonical_json` (too deep, or a non-finite number).
+    """
     body = {k: v for k, v in document.items() if k != DIGEST_FIELD}
     return sha256_bytes(canonical_json(body))

@@ -37,7 +37,15 @@ ORT_MIN_VERSION = "1.16.0"
 
 
 def gaussian_spec(dim: int) -> tuple[np.ndarray, np.ndarray, list[Parameter]]:
-    """The example's mean, covariance and parameters in ``dim`` dimensions (reproducible: seeded by ``dim``)."""
+    """The example's mean, covariance and parameters in ``dim`` dimensions (reproducible: seeded by ``dim``).
+
+    Args:
+        dim: the number of parameters, at least 1.
+
+    Returns:
+        ``(mean (dim,), covariance (dim, dim), parameters)``: ``mu`` (the POI) then
+        ``theta_1``, ...; bounds (-10, 10), nominal 0, training range (-6, 6).
+    """
     rng = np.random.default_rng(20191108 + dim)
     mean = np.round(rng.normal(0.0, 0.5, dim), 3)
     a = rng.normal(0.0, 1.0, (dim, dim))
@@ -58,7 +66,20 @@ def gaussian_spec(dim: int) -> tuple[np.ndarray, np.ndarray, list[Parameter]]:
 
 
 def gaussian_reference(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log-density and gradient of N(mean, cov) at the rows of ``x``, in float64 numpy."""
+    """Log-density and gradient of N(mean, cov) at the rows of ``x``, in float64 numpy.
+
+    >>> value, grad = gaussian_reference(np.array([[1.0, 2.0]]), np.zeros(2), np.eye(2))
+    >>> round(float(value[0]), 6), grad.tolist()  # -0.5 * (1 + 4) - log(2 pi)
+    (-4.337877, [[-1.0, -2.0]])
+
+    Args:
+        x: the points, (N, P) (one (P,) point counts as N = 1).
+        mean: the mean, (P,).
+        cov: the covariance, (P, P), positive definite.
+
+    Returns:
+        ``(logpdf (N,), gradient (N, P))``.
+    """
     precision = np.linalg.inv(cov)
     d = np.atleast_2d(x) - mean
     _, logdet = np.linalg.slogdet(2 * np.pi * cov)
@@ -67,7 +88,16 @@ def gaussian_reference(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tupl
 
 
 def gaussian_model(mean: np.ndarray, cov: np.ndarray, *, dtype: str = "float64") -> Any:
-    """ONNX ModelProto computing the Gaussian log-density ('logpdf') and its gradient ('grad_logpdf')."""
+    """ONNX ModelProto computing the Gaussian log-density ('logpdf') and its gradient ('grad_logpdf').
+
+    Args:
+        mean: the mean, (P,).
+        cov: the covariance, (P, P), positive definite.
+        dtype: the tensors' type, ``"float64"`` (anything else means float32).
+
+    Returns:
+        The model (input ``x`` of shape (N, P)), checked by ``onnx.checker``.
+    """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -138,7 +168,19 @@ def _tolerances(dtype: str) -> tuple[dict[str, float], dict[str, dict[str, float
 def gaussian_document(
     dim: int, mean: np.ndarray, cov: np.ndarray, params: list[Parameter], *, dtype: str
 ) -> dict[str, Any]:
-    """``bundle.json`` (before digests) of the example Gaussian bundle."""
+    """``bundle.json`` (before digests) of the example Gaussian bundle.
+
+    Args:
+        dim: the number of parameters.
+        mean: the mean, (dim,).
+        cov: the covariance, (dim, dim).
+        params: the parameters (:func:`gaussian_spec`).
+        dtype: the model's tensor type, ``"float64"`` or ``"float32"`` (sets the
+            test-vector tolerances too).
+
+    Returns:
+        The document, with test vectors (one point and five) computed in numpy.
+    """
     rng = np.random.default_rng(7)
     cases = []
     for n in (1, 5):
@@ -204,6 +246,10 @@ def build_gaussian_bundle(
 
     Returns:
         The final ``bundle.json`` document (with digests).
+
+    Raises:
+        OutputExistsError: ``out`` exists and ``overwrite`` is false.
+        DnnlikError: ``out`` cannot be written.
     """
     mean, cov, params = gaussian_spec(dim)
     model = gaussian_model(mean, cov, dtype=dtype)

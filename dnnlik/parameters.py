@@ -27,6 +27,11 @@ class Constraint:
 
     ``normal``/``lognormal`` use ``mean`` and ``sigma``; ``uniform`` uses the
     parameter's bounds; ``none`` means the likelihood has no term for it.
+
+    Attributes:
+        type: ``"none"``, ``"normal"``, ``"lognormal"`` or ``"uniform"``.
+        mean: the centre of a normal (or the median of a lognormal) term.
+        sigma: its width (a lognormal's in log space).
     """
 
     type: ConstraintType = "none"
@@ -34,6 +39,7 @@ class Constraint:
     sigma: float | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """A parameter's ``constraint`` object in ``bundle.json`` (``mean``/``sigma`` for normal and lognormal only)."""
         out: dict[str, Any] = {"type": self.type}
         if self.type in ("normal", "lognormal"):
             out["mean"] = self.mean
@@ -42,6 +48,11 @@ class Constraint:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Constraint:
+        """The constraint stored as ``obj`` (schema-valid: ``type`` present; no further check).
+
+        Raises:
+            KeyError: ``obj`` has no ``type``.
+        """
         return cls(type=obj["type"], mean=obj.get("mean"), sigma=obj.get("sigma"))
 
 
@@ -55,7 +66,25 @@ def _bound_from_json(value: float | None, default: float) -> float:
 
 @dataclass(frozen=True)
 class Parameter:
-    """One parameter of a likelihood, in the order the model takes them."""
+    """One parameter of a likelihood, in the order the model takes them.
+
+    >>> mu = Parameter("mu", "poi", bounds=(0.0, 10.0), nominal=1.0)
+    >>> mu.lower, mu.upper, mu.to_json()["bounds"]
+    (0.0, 10.0, [0.0, 10.0])
+    >>> Parameter("theta").to_json()["bounds"]  # unbounded: null in JSON
+    [None, None]
+
+    Attributes:
+        name: the parameter's name (a bundle allows letters, digits, '_', '.', ':', '-').
+        role: ``"poi"``, ``"nuisance"`` or ``"auxiliary"`` (:data:`ROLES`).
+        bounds: ``(lower, upper)``; ``-inf``/``+inf`` for an open side. Points
+            outside have log-likelihood ``-inf``.
+        nominal: the value used when a point does not give it.
+        training_range: the range the training samples covered, when known.
+        constraint: the parameter's constraint term in the likelihood.
+        unit: its unit, if any.
+        description: what it is, in words.
+    """
 
     name: str
     role: str = "nuisance"
@@ -68,13 +97,16 @@ class Parameter:
 
     @property
     def lower(self) -> float:
+        """The lower bound (``-inf`` when there is none)."""
         return self.bounds[0]
 
     @property
     def upper(self) -> float:
+        """The upper bound (``+inf`` when there is none)."""
         return self.bounds[1]
 
     def to_json(self) -> dict[str, Any]:
+        """The entry of ``bundle.json``'s ``parameters`` array (infinite bounds as ``null``)."""
         out: dict[str, Any] = {
             "name": self.name,
             "role": self.role,
@@ -90,6 +122,12 @@ class Parameter:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Parameter:
+        """The parameter stored as ``obj``, an entry of a schema-valid ``parameters`` array.
+
+        Raises:
+            KeyError: ``name``, ``role``, ``bounds`` or ``nominal`` is missing.
+            ValueError: a bound or the nominal value is not a number (TypeError for a null nominal).
+        """
         lo, hi = obj["bounds"]
         tr = obj.get("training_range")
         return cls(
@@ -105,10 +143,28 @@ class Parameter:
 
 
 def parameters_from_json(items: Sequence[Mapping[str, Any]]) -> tuple[Parameter, ...]:
-    """Parameters from the ``parameters`` array of a (schema-valid) ``bundle.json``."""
+    """Parameters from the ``parameters`` array of a (schema-valid) ``bundle.json``.
+
+    Args:
+        items: the array's entries.
+
+    Returns:
+        The parameters, in order.
+
+    Raises:
+        KeyError: an entry lacks a required member (see :meth:`Parameter.from_json`).
+        ValueError: a bound or nominal value is not a number.
+    """
     return tuple(Parameter.from_json(item) for item in items)
 
 
 def parameters_to_json(params: Sequence[Parameter]) -> list[dict[str, Any]]:
-    """The ``parameters`` array of ``bundle.json`` for these parameters."""
+    """The ``parameters`` array of ``bundle.json`` for these parameters.
+
+    Args:
+        params: the parameters, in order.
+
+    Returns:
+        One JSON object per parameter (:meth:`Parameter.to_json`).
+    """
     return [p.to_json() for p in params]

@@ -57,6 +57,17 @@ def as_float_array(value: Any, *, where: str = "x") -> np.ndarray:
 
     No copy when ``value`` already is a float64 array. See the module
     docstring for what is refused (NaN and infinities are left to the caller).
+
+    Args:
+        value: numbers: an array, a sequence, a scalar, Python numbers of any kind.
+        where: what the message of an error names.
+
+    Returns:
+        The values as float64, same shape.
+
+    Raises:
+        InvalidInputError: not real numbers (complex, strings, None...), or a finite
+            number beyond the range of a double.
     """
     if isinstance(value, np.ndarray) and value.dtype == np.float64:
         return value
@@ -234,7 +245,17 @@ def outside_bounds(points: np.ndarray, parameters: Sequence[Parameter]) -> np.nd
 
 
 def check_bounds(points: np.ndarray, parameters: Sequence[Parameter], *, where: str = "x") -> None:
-    """Raise :class:`OutOfBoundsError` naming the first point and parameter out of bounds."""
+    """Raise :class:`OutOfBoundsError` naming the first point and parameter out of bounds.
+
+    Args:
+        points: an (N, P) array.
+        parameters: the P parameters, in the order of the columns.
+        where: what the message names.
+
+    Raises:
+        OutOfBoundsError: some point is outside the bounds (the message says how many,
+            and the first point and parameter).
+    """
     mask = outside_bounds(points, parameters)
     if not mask.any():
         return

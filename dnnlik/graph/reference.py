@@ -27,7 +27,22 @@ __all__ = ["mlp_reference", "activation_and_derivative"]
 
 
 def activation_and_derivative(name: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(act(a), act'(a))`` for ``name`` in ``ACTIVATIONS`` (act'(0) = 0 for relu)."""
+    """Return ``(act(a), act'(a))`` for ``name`` in ``ACTIVATIONS`` (act'(0) = 0 for relu).
+
+    >>> h, d = activation_and_derivative("relu", np.array([-1.0, 0.0, 2.0]))
+    >>> h.tolist(), d.tolist()
+    ([0.0, 0.0, 2.0], [0.0, 0.0, 1.0])
+
+    Args:
+        name: ``selu``, ``relu``, ``tanh``, ``swish`` or ``linear``.
+        a: the pre-activations, any shape.
+
+    Returns:
+        The activation and its derivative, elementwise, shaped like ``a``.
+
+    Raises:
+        InvalidInputError: an unknown activation.
+    """
     if name == "selu":
         pos = a > 0
         e = np.exp(np.minimum(a, 0.0))

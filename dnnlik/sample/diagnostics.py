@@ -165,6 +165,11 @@ def split_rhat(chain: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
 def rhat_from_stats(means: np.ndarray, variances: np.ndarray, half: int) -> np.ndarray:
     """Gelman-Rubin R-hat per parameter from the (chains, d) means and variances of chains of length ``half``.
 
+    Args:
+        means: each chain's mean, (chains, d).
+        variances: each chain's variance (ddof=1), (chains, d).
+        half: the length of each chain (the half of a split chain).
+
     Returns:
         R-hat per parameter, (d,); NaN where the within-chain variance is 0.
     """
@@ -197,7 +202,17 @@ def acceptance_fraction(chain: np.ndarray, start: np.ndarray | None = None) -> n
 
 @dataclass(frozen=True)
 class BurnThin:
-    """Burn-in and thinning chosen from an autocorrelation time, with the rule used."""
+    """Burn-in and thinning chosen from an autocorrelation time, with the rule used.
+
+    Attributes:
+        burn_in: steps dropped at the start.
+        thin: keep every ``thin``-th step after that.
+        tau_max: the largest integrated autocorrelation time over the parameters, in steps.
+        tau: the autocorrelation time of each parameter.
+        steps: the length of the chain they were measured on.
+        trusted: whether the chain was long enough (:data:`TRUST_FACTOR` times ``tau_max``).
+        warning: the warning given when it was not.
+    """
 
     burn_in: int
     thin: int
@@ -281,6 +296,9 @@ class SplitRhatAccumulator:
     The chain has ``n`` steps in all; ``add(rows, start)`` takes its steps
     ``start .. start + len(rows) - 1``. Sums are taken relative to the first
     rows seen, for accuracy.
+
+    Args:
+        n: the chain's total number of steps.
     """
 
     def __init__(self, n: int) -> None:
@@ -291,7 +309,12 @@ class SplitRhatAccumulator:
         self._s2: np.ndarray | None = None
 
     def add(self, rows: np.ndarray, start: int) -> None:
-        """Take the chain's steps ``start .. start + len(rows) - 1`` ((k, walkers, dims) positions)."""
+        """Take the chain's steps ``start .. start + len(rows) - 1``.
+
+        Args:
+            rows: the steps' positions, (k, walkers, dims).
+            start: the step number of ``rows[0]``.
+        """
         if self._shift is None:
             self._shift = np.array(rows[0], dtype=np.float64)
             self._s = np.zeros((2, *self._shift.shape))
@@ -305,7 +328,11 @@ class SplitRhatAccumulator:
                 self._s2[h] += np.einsum("twd,twd->wd", x, x)
 
     def stats(self) -> tuple[np.ndarray, np.ndarray]:
-        """Means and variances (ddof=1) of the 2W half-chains, (2W, d) each."""
+        """Means and variances (ddof=1) of the 2W half-chains, (2W, d) each.
+
+        Raises:
+            ValueError: nothing added yet, or fewer than 4 steps in all.
+        """
         if self._shift is None or self.half < 2:
             raise ValueError("no data, or fewer than 4 steps")
         assert self._s is not None and self._s2 is not None
@@ -315,12 +342,29 @@ class SplitRhatAccumulator:
         return (m + self._shift).reshape(-1, d), v.reshape(-1, d)
 
     def rhat(self) -> np.ndarray:
-        """Split R-hat per parameter of the chain added so far (:func:`rhat_from_stats`)."""
+        """Split R-hat per parameter of the chain added so far (:func:`rhat_from_stats`).
+
+        Returns:
+            (d,) R-hat; NaN where a half-chain does not move.
+
+        Raises:
+            ValueError: as :meth:`stats`.
+        """
         return rhat_from_stats(*self.stats(), self.half)
 
     @staticmethod
     def pooled_rhat(accumulators: Sequence[SplitRhatAccumulator]) -> np.ndarray:
-        """R-hat over the walkers of several independent chains (accumulated with the same ``n``)."""
+        """R-hat over the walkers of several independent chains (accumulated with the same ``n``).
+
+        Args:
+            accumulators: one per chain, each fully fed.
+
+        Returns:
+            (d,) R-hat over all their half-chains.
+
+        Raises:
+            ValueError: as :meth:`stats`.
+        """
         stats = [a.stats() for a in accumulators]
         return rhat_from_stats(
             np.concatenate([s[0] for s in stats]), np.concatenate([s[1] for s in stats]), accumulators[0].half

@@ -86,7 +86,12 @@ FALLBACK_MOVE_SET = "de"
 
 @dataclass(frozen=True)
 class MoveSpec:
-    """One move of a set: its name and its (unnormalised) weight."""
+    """One move of a set: its name and its (unnormalised) weight.
+
+    Attributes:
+        name: one of :data:`MOVE_NAMES`.
+        weight: the move's relative frequency, a positive number.
+    """
 
     name: str
     weight: float
@@ -134,17 +139,41 @@ def parse_moves(text: str) -> tuple[MoveSpec, ...]:
 
 
 def possible_move_sets(moves: str) -> tuple[str, ...]:
-    """The move sets a run asked for ``moves`` may use: ``auto`` may fall back to :data:`FALLBACK_MOVE_SET`."""
+    """The move sets a run asked for ``moves`` may use: ``auto`` may fall back to :data:`FALLBACK_MOVE_SET`.
+
+    >>> possible_move_sets("auto"), possible_move_sets("stretch")
+    (('auto', 'de'), ('stretch',))
+
+    Args:
+        moves: the move set asked for (as :func:`parse_moves` reads it).
+
+    Returns:
+        ``moves``, then the fallback when ``moves`` is ``"auto"``.
+    """
     return (moves, FALLBACK_MOVE_SET) if moves == "auto" else (moves,)
 
 
 def needs_laplace(specs: Sequence[MoveSpec]) -> bool:
-    """Whether a move needs the Laplace approximation (``laplace``, ``laplace-rw``)."""
+    """Whether a move needs the Laplace approximation (``laplace``, ``laplace-rw``).
+
+    Args:
+        specs: the moves (:func:`parse_moves`).
+
+    Returns:
+        True when one of them does.
+    """
     return any(s.name.startswith("laplace") for s in specs)
 
 
 def uses_red_blue(specs: Sequence[MoveSpec]) -> bool:
-    """Whether a move needs at least twice as many walkers as dimensions."""
+    """Whether a move needs at least twice as many walkers as dimensions.
+
+    Args:
+        specs: the moves (:func:`parse_moves`).
+
+    Returns:
+        True when one of them is an ensemble (red-blue) move.
+    """
     return any(s.name in RED_BLUE for s in specs)
 
 
@@ -171,8 +200,14 @@ def check_walkers(n_walkers: int, ndim: int, moves: str) -> None:
     Checked for every move set the run may use (``auto`` may fall back to
     :data:`FALLBACK_MOVE_SET`), so that it holds whatever the plan decides.
 
+    Args:
+        n_walkers: walkers per ensemble.
+        ndim: the number of parameters sampled.
+        moves: the move set asked for.
+
     Raises:
-        InvalidInputError: too few walkers (``where="n_walkers"``).
+        InvalidInputError: too few walkers (``where="n_walkers"``), or ``moves``
+            is not a move set (``where="moves"``).
     """
     for move_set in possible_move_sets(moves):
         specs = parse_moves(move_set)
@@ -262,6 +297,12 @@ class SampleOptions:
     @classmethod
     def from_keywords(cls, options: Mapping[str, Any]) -> SampleOptions:
         """Options from keyword arguments (sequences for ``poi_range`` and ``split`` become tuples), checked.
+
+        Args:
+            options: ``{option name: value}``; options not named keep their defaults.
+
+        Returns:
+            The options, checked (:meth:`check`).
 
         Raises:
             InvalidInputError: an unknown option (``where="sample"``) or one

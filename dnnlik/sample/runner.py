@@ -53,7 +53,16 @@ MAX_STEPS_FACTOR = 50
 
 
 def checked_target(fn: Callable[[np.ndarray], np.ndarray], where: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``fn`` checked at every call: one value per point, each finite or -inf (InvalidInputError at ``where``)."""
+    """``fn`` checked at every call: one value per point, each finite or -inf (InvalidInputError at ``where``).
+
+    Args:
+        fn: a vectorised log-density, (n, d) -> (n,).
+        where: what an error names (the source and segment).
+
+    Returns:
+        ``fn`` wrapped: the same values, as float64; it raises
+        :class:`~dnnlik.errors.InvalidInputError` on a wrong shape, NaN or +inf.
+    """
 
     def log_prob(z: np.ndarray) -> np.ndarray:
         out = np.asarray(fn(z), dtype=np.float64)
@@ -155,20 +164,34 @@ class Runner:
 
     # ------------------------------------------------------------------ tuning
     def kept(self, steps: np.ndarray) -> np.ndarray:
-        """Which of the step numbers ``steps`` are kept (``burn_in, burn_in + thin, ...``, never step 0)."""
+        """Which of the step numbers ``steps`` are kept (``burn_in, burn_in + thin, ...``, never step 0).
+
+        Args:
+            steps: step numbers (after :meth:`tune`).
+
+        Returns:
+            A boolean mask, shaped like ``steps``.
+        """
         t = self.tuning
         assert t is not None
         return (steps >= max(t.burn_in, 1)) & ((steps - t.burn_in) % t.thin == 0)
 
     def next_kept(self, step: int) -> int:
-        """The first kept step number after ``step``."""
+        """The first kept step number after ``step`` (after :meth:`tune`)."""
         t = self.tuning
         assert t is not None
         s = max(step + 1, t.burn_in, 1)
         return s + (-(s - t.burn_in)) % t.thin
 
     def tune(self) -> None:
-        """Burn-in and thinning from the reference segment's first ``tune_steps`` steps (its warnings noted)."""
+        """Burn-in and thinning from the reference segment's first ``tune_steps`` steps (its warnings noted).
+
+        ``burn_in``/``thin`` options, when given, replace the chosen values.
+
+        Raises:
+            ChainTooShortError: the tuning chain is too short to trust and
+                ``on_short_chain`` is ``"error"``.
+        """
         ref = self.segments[0]
         chains = [self.store.read_chunk(p) for seg, _, p in self.store.chunk_names() if seg == ref.index]
         steps = np.concatenate([c.steps for c in chains])
@@ -206,6 +229,18 @@ class Runner:
 
         Draws come from the segment's Laplace proposal, else a small ball
         around its centre (the POI uniform in its window).
+
+        Args:
+            seg: the segment.
+            target: its checked log-density (:func:`checked_target`).
+            rng: the generator of the draws.
+
+        Returns:
+            ``(coords (n_walkers, d), log-densities (n_walkers,))``.
+
+        Raises:
+            InvalidInputError: a given starting walker has log-density -inf.
+            DnnlikError: no finite starting points after 100 redraws.
         """
         w = self.n_walkers
         if seg.kind == "unbiased" and self.initial is not None:
@@ -248,7 +283,18 @@ class Runner:
         )
 
     def run_segment(self, seg: Segment, resume: Chunk | None, bar: Any) -> None:
-        """Run one segment chunk by chunk, from its start or from its last checkpoint ``resume``, to its target."""
+        """Run one segment chunk by chunk, from its start or from its last checkpoint ``resume``, to its target.
+
+        Args:
+            seg: the segment.
+            resume: its last stored chunk (read without data), or None to start.
+            bar: a progress bar with ``update(n)``, or None.
+
+        Raises:
+            InvalidInputError: the source returns a wrong shape, NaN or +inf.
+            DnnlikError: the segment cannot start, or its moves hardly ever accept
+                (no target after many times the steps it needs).
+        """
         target = checked_target(seg.target(self.source), where=f"source (segment {seg.index})")
         moves = build_moves(
             self.specs,
@@ -416,7 +462,14 @@ class Runner:
 
     # ------------------------------------------------------------------ all of it
     def execute(self, bar: Any) -> None:
-        """Run every segment that has not reached its target yet (the reference one tunes on the way)."""
+        """Run every segment that has not reached its target yet (the reference one tunes on the way).
+
+        Args:
+            bar: a progress bar with ``update(n)``, or None.
+
+        Raises:
+            DnnlikError: as :meth:`run_segment` and :meth:`tune`.
+        """
         last: dict[int, Path] = {}
         for index, _, p in self.store.chunk_names():
             last[index] = p
@@ -436,6 +489,9 @@ class Runner:
 
         Chunks are read one at a time (a run of 10^6 samples holds about 1 GB of
         chain); R-hat is accumulated on the way, tau uses the last kept steps.
+
+        Returns:
+            The samples, weights and per-segment diagnostics of the whole run.
         """
         assert self.tuning is not None
         paths: dict[int, list[Path]] = {}
@@ -550,6 +606,15 @@ def multiplicities(fresh: np.ndarray) -> np.ndarray:
     """For a (steps, walkers) mask of fresh samples: how many kept steps each fresh sample lasted.
 
     Returned in the order of ``chain[fresh]`` (step-major). Row 0 must be all True.
+
+    >>> multiplicities(np.array([[True, True], [False, True], [True, False]]))
+    array([2, 1, 2, 1])
+
+    Args:
+        fresh: (steps, walkers): True where a walker's kept sample differs from its previous one.
+
+    Returns:
+        (number of True,) integer multiplicities.
     """
     k, w = fresh.shape
     flat = fresh.T.reshape(-1)  # walker-major: runs never cross walkers

@@ -67,7 +67,12 @@ def atomic_h5(path: str | Path) -> Iterator[h5py.File]:
 
 
 def random_state_to_h5(group: h5py.Group, state: tuple[Any, ...]) -> None:
-    """Store a ``numpy.random.RandomState.get_state()`` tuple (no pickle)."""
+    """Store a ``numpy.random.RandomState.get_state()`` tuple (no pickle).
+
+    Args:
+        group: an HDF5 group open for writing (attributes ``rs_*`` and dataset ``rs_keys`` are created).
+        state: ``(kind, keys, pos, has_gauss, cached_gaussian)``.
+    """
     key, keys, pos, has_gauss, cached = state
     group.attrs["rs_kind"] = str(key)
     group.create_dataset("rs_keys", data=np.asarray(keys, dtype=np.uint32))
@@ -77,7 +82,17 @@ def random_state_to_h5(group: h5py.Group, state: tuple[Any, ...]) -> None:
 
 
 def random_state_from_h5(group: h5py.Group) -> tuple[Any, ...]:
-    """The ``numpy.random.RandomState`` state tuple stored by :func:`random_state_to_h5`."""
+    """The ``numpy.random.RandomState`` state tuple stored by :func:`random_state_to_h5`.
+
+    Args:
+        group: the group it was stored in.
+
+    Returns:
+        The tuple, ready for ``RandomState.set_state``.
+
+    Raises:
+        KeyError: the group holds no random state.
+    """
     return (
         str(group.attrs["rs_kind"]),
         np.asarray(group["rs_keys"][()], dtype=np.uint32),
@@ -89,7 +104,26 @@ def random_state_from_h5(group: h5py.Group) -> tuple[Any, ...]:
 
 @dataclass
 class Chunk:
-    """One checkpoint interval of one segment: stored samples and the state at its end."""
+    """One checkpoint interval of one segment: stored samples and the state at its end.
+
+    ``W`` walkers, ``d`` sampler coordinates, ``k`` stored steps.
+
+    Attributes:
+        segment: the segment's index.
+        index: the chunk's index within the segment (0, 1, ...).
+        step_start: the step the chunk starts after.
+        step_end: the step it ends at.
+        steps: (k,) step numbers of the stored samples.
+        chain: (k, W, d) stored positions, in sampler coordinates.
+        log_prob: (k, W) their log-densities.
+        coords: (W, d) the walkers at ``step_end``.
+        state_log_prob: (W,) their log-densities.
+        random_state: emcee's ``RandomState`` state at ``step_end``.
+        counters: JSON-able bookkeeping (distinct and kept samples, move counts).
+        last_kept: (W, d) each walker's last kept sample, if any.
+        moved: (W,) steps in which each walker moved, cumulative.
+        wall_time_s: seconds spent computing the chunk.
+    """
 
     segment: int
     index: int
@@ -108,7 +142,11 @@ class Chunk:
 
 
 class CheckpointStore:
-    """The checkpoint folder of one run (see the module docstring)."""
+    """The checkpoint folder of one run (see the module docstring).
+
+    Args:
+        out: the run's output file; the folder is ``<out>.partial``.
+    """
 
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
@@ -117,7 +155,11 @@ class CheckpointStore:
 
     # ------------------------------------------------------------------ one run at a time
     def lock(self) -> None:
-        """Take the folder's lock (``flock`` on ``lock``): two runs never write the same checkpoints."""
+        """Take the folder's lock (``flock`` on ``lock``): two runs never write the same checkpoints.
+
+        Raises:
+            DnnlikError: another run holds it, or the lock file cannot be made.
+        """
         if self._lock_fd is not None:
             return
         import fcntl
@@ -151,7 +193,12 @@ class CheckpointStore:
         return self.plan_path.exists()
 
     def create(self) -> None:
-        """Start afresh: remove this run's old checkpoints, make the folder."""
+        """Start afresh: remove this run's old checkpoints, make the folder (and lock it).
+
+        Raises:
+            DnnlikError: the output's folder does not exist, the folder cannot be
+                made, or another run holds the old one.
+        """
         self.remove()
         try:
             self.path.mkdir(parents=False)
@@ -162,7 +209,11 @@ class CheckpointStore:
         self.lock()
 
     def remove(self) -> None:
-        """Delete the folder (never one another run is using)."""
+        """Delete the folder (never one another run is using), and release the lock.
+
+        Raises:
+            DnnlikError: the path is not a folder, or another run holds its lock.
+        """
         if self.path.exists():
             if not self.path.is_dir():
                 raise DnnlikError("exists and is not a checkpoint folder; remove it", where=str(self.path))
@@ -172,13 +223,25 @@ class CheckpointStore:
 
     # ------------------------------------------------------------------ plan
     def write_plan(self, config: dict[str, Any], writer: Callable[[h5py.File], None]) -> None:
-        """Write ``plan.h5`` atomically: ``config`` (what a resumed run must repeat), then ``writer(file)``."""
+        """Write ``plan.h5`` atomically: ``config`` (what a resumed run must repeat), then ``writer(file)``.
+
+        Args:
+            config: JSON-serialisable options, stored as the ``config`` attribute.
+            writer: writes the rest (the segments) into the open file.
+
+        Raises:
+            DnnlikError: the file cannot be written.
+        """
         with atomic_h5(self.plan_path) as f:
             f.attrs["config"] = json.dumps(config, sort_keys=True)
             writer(f)
 
     def read_config(self) -> dict[str, Any]:
-        """The configuration stored in ``plan.h5`` (DnnlikError if unreadable)."""
+        """The configuration stored in ``plan.h5``.
+
+        Raises:
+            DnnlikError: ``plan.h5`` is missing or unreadable (start again with overwrite=True).
+        """
         try:
             with h5py.File(self.plan_path, "r") as f:
                 return json.loads(f.attrs["config"])
@@ -188,16 +251,27 @@ class CheckpointStore:
             ) from None
 
     def open_plan(self) -> h5py.File:
-        """``plan.h5``, open for reading."""
+        """``plan.h5``, open for reading (the caller closes it).
+
+        Raises:
+            OSError: it cannot be opened.
+        """
         return h5py.File(self.plan_path, "r")
 
     # ------------------------------------------------------------------ chunks
     def chunk_path(self, segment: int, index: int) -> Path:
-        """The file of chunk ``index`` of ``segment``."""
+        """The file of chunk ``index`` of ``segment`` (``seg<SSS>-<CCCCCC>.h5``; it may not exist)."""
         return self.path / f"seg{segment:03d}-{index:06d}.h5"
 
     def chunk_names(self) -> list[tuple[int, int, Path]]:
-        """Complete chunk files, in run order; checks that none is missing."""
+        """Complete chunk files, in run order; checks that none is missing.
+
+        Returns:
+            ``(segment, index, path)`` per chunk, sorted.
+
+        Raises:
+            DnnlikError: a segment's chunks do not run 0, 1, 2... without a gap.
+        """
         found = []
         for p in self.path.iterdir():
             m = _CHUNK_RE.match(p.name)
@@ -216,7 +290,14 @@ class CheckpointStore:
         return found
 
     def write_chunk(self, chunk: Chunk) -> None:
-        """Write a chunk's file atomically (a kill leaves the previous chunks, never half of this one)."""
+        """Write a chunk's file atomically (a kill leaves the previous chunks, never half of this one).
+
+        Args:
+            chunk: the chunk; its file is :meth:`chunk_path` of its segment and index.
+
+        Raises:
+            DnnlikError: the file cannot be written.
+        """
         with atomic_h5(self.chunk_path(chunk.segment, chunk.index)) as f:
             f.attrs["segment"] = chunk.segment
             f.attrs["index"] = chunk.index
@@ -237,7 +318,18 @@ class CheckpointStore:
             random_state_to_h5(g, chunk.random_state)
 
     def read_chunk(self, path: Path, *, data: bool = True) -> Chunk:
-        """Read a chunk's file; ``data=False`` skips its samples (state and counters only)."""
+        """Read a chunk's file; ``data=False`` skips its samples (state and counters only).
+
+        Args:
+            path: the chunk's file.
+            data: read ``chain`` and ``log_prob`` too (empty arrays otherwise).
+
+        Returns:
+            The chunk.
+
+        Raises:
+            DnnlikError: the file is unreadable or incomplete (start again with overwrite=True).
+        """
         try:
             with h5py.File(path, "r") as f:
                 g = f["state"]

@@ -49,6 +49,19 @@ class Segment:
     parameters); the others stay at their value in ``base``. With
     ``window=(k, lo, hi)``, sampler coordinate ``k`` (the POI) is confined to
     [lo, hi].
+
+    Attributes:
+        index: its place in the run (0: the reference segment).
+        kind: ``"unbiased"`` (posterior) or ``"profile"`` (a chain along the profile ridge).
+        n_target: distinct samples it is to contribute.
+        free: indices of the sampled parameters, (d,).
+        base: a full (P,) point giving the other parameters' values.
+        window: ``(k, lo, hi)`` confining sampler coordinate ``k``; None: unconfined.
+        laplace_mean: the Laplace approximation's mean in sampler coordinates, (d,), if any.
+        laplace_precision: its precision, (d, d).
+        poi_value: the POI value a profile segment is centred on.
+        reference: whether this is the segment whose tuning chain fixes burn-in and thinning.
+        info: more of its plan, for the metadata.
     """
 
     index: int
@@ -69,7 +82,14 @@ class Segment:
         return int(self.free.size)
 
     def full_points(self, z: np.ndarray) -> np.ndarray:
-        """Sampler coordinates (n, d) -> the source's parameter points (n, P)."""
+        """Sampler coordinates (n, d) -> the source's parameter points (n, P).
+
+        Args:
+            z: points in sampler coordinates, (n, d).
+
+        Returns:
+            The full points, (n, P): ``base`` with the free columns set to ``z``.
+        """
         if self.free.size == self.base.size:  # all parameters sampled, in order
             return np.asarray(z, dtype=np.float64)
         x = np.repeat(self.base[None, :], z.shape[0], axis=0)
@@ -77,7 +97,15 @@ class Segment:
         return x
 
     def target(self, source: LogDensity) -> Callable[[np.ndarray], np.ndarray]:
-        """The vectorised log-density emcee samples for this segment."""
+        """The vectorised log-density emcee samples for this segment.
+
+        Args:
+            source: the log-density.
+
+        Returns:
+            ``log_prob(z)``: (n, d) sampler points -> (n,) log-densities, ``-inf``
+            outside the POI window.
+        """
         window = self.window
 
         def log_prob(z: np.ndarray) -> np.ndarray:
@@ -94,7 +122,12 @@ class Segment:
         return log_prob
 
     def describe(self) -> dict[str, Any]:
-        """The segment's plan for the metadata (``strategy_options.segments``)."""
+        """The segment's plan for the metadata (``strategy_options.segments``).
+
+        Returns:
+            ``index``, ``kind``, ``n_target``, ``n_dimensions``, ``reference``, then
+            ``poi_value`` and ``poi_window`` when set, and ``info``.
+        """
         out: dict[str, Any] = {
             "index": self.index,
             "kind": self.kind,
@@ -111,7 +144,18 @@ class Segment:
 
 
 def split_counts(total: int, parts: int) -> list[int]:
-    """``total`` split into ``parts`` near-equal non-negative integers (the first ones larger)."""
+    """``total`` split into ``parts`` near-equal non-negative integers (the first ones larger).
+
+    >>> split_counts(10, 3)
+    [4, 3, 3]
+
+    Args:
+        total: what to split, >= 0.
+        parts: how many parts, >= 1.
+
+    Returns:
+        ``parts`` integers adding up to ``total``.
+    """
     base, extra = divmod(int(total), int(parts))
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
@@ -156,6 +200,7 @@ def build_segments(
     Raises:
         InvalidInputError: an unknown POI, an empty POI range, nothing to
             sample, or (with ``need_laplace``) no Laplace approximation.
+        OptimizationError: the maximum of ``source`` was not found.
     """
     from ..infer import maximize
 
@@ -332,6 +377,12 @@ class Plan:
     ``move_set`` is the set the run uses: the one asked for, or
     :data:`~.options.FALLBACK_MOVE_SET` when ``auto`` found a segment without
     a Laplace approximation (``fallback`` then says so).
+
+    Attributes:
+        segments: the run's ensembles, the reference one first.
+        choices: what was decided (maximum, Laplace, profile grid), for the metadata.
+        move_set: the move set the run uses.
+        fallback: why ``auto`` fell back, or None.
     """
 
     segments: list[Segment]
@@ -345,7 +396,11 @@ class Plan:
         return parse_moves(self.move_set)
 
     def to_h5(self, f: h5py.File) -> None:
-        """Store the plan in an open HDF5 file (the fallback note among the choices, as ``moves_fallback``)."""
+        """Store the plan in an open HDF5 file (the fallback note among the choices, as ``moves_fallback``).
+
+        Args:
+            f: a file open for writing; the attribute ``choices`` and the group ``segments`` are created.
+        """
         import json
 
         choices = {**self.choices, **({"moves_fallback": self.fallback} if self.fallback else {})}
@@ -354,7 +409,18 @@ class Plan:
 
     @classmethod
     def from_h5(cls, f: h5py.File, moves: str) -> Plan:
-        """The plan stored by :meth:`to_h5` for a run asked for the move set ``moves``."""
+        """The plan stored by :meth:`to_h5` for a run asked for the move set ``moves``.
+
+        Args:
+            f: the file :meth:`to_h5` wrote.
+            moves: the move set the run asks for (a stored fallback replaces it).
+
+        Returns:
+            The plan.
+
+        Raises:
+            KeyError: ``f`` holds no plan.
+        """
         import json
 
         choices = json.loads(f.attrs["choices"])
@@ -363,9 +429,22 @@ class Plan:
 
 
 def plan_run(source: LogDensity, opts: SampleOptions) -> Plan:
-    """Build the segments of a run (:func:`build_segments`) and decide its moves: the one place
-    where ``auto`` falls back to :data:`~.options.FALLBACK_MOVE_SET` (a segment without a Laplace
-    approximation)."""
+    """Build the segments of a run (:func:`build_segments`) and decide its moves.
+
+    This is the one place where ``auto`` falls back to :data:`~.options.FALLBACK_MOVE_SET`
+    (a segment without a Laplace approximation).
+
+    Args:
+        source: the log-density to sample.
+        opts: the run's options (checked).
+
+    Returns:
+        The plan: segments, choices, the move set and any fallback.
+
+    Raises:
+        InvalidInputError: as :func:`build_segments`.
+        OptimizationError: the maximum of ``source`` was not found.
+    """
     segments, choices = build_segments(
         source,
         strategy=opts.strategy,
@@ -390,7 +469,12 @@ def plan_run(source: LogDensity, opts: SampleOptions) -> Plan:
 
 
 def segments_to_h5(group: h5py.Group, segments: Sequence[Segment]) -> None:
-    """Store the segments in ``group``, one subgroup ``<index>`` each."""
+    """Store the segments in ``group``, one subgroup ``<index>`` each.
+
+    Args:
+        group: an HDF5 group open for writing.
+        segments: the segments (subgroups named by index, three digits).
+    """
     import json
 
     for s in segments:
@@ -411,7 +495,14 @@ def segments_to_h5(group: h5py.Group, segments: Sequence[Segment]) -> None:
 
 
 def segments_from_h5(group: h5py.Group) -> list[Segment]:
-    """The segments stored by :func:`segments_to_h5`, in order."""
+    """The segments stored by :func:`segments_to_h5`, in order.
+
+    Args:
+        group: the group :func:`segments_to_h5` wrote.
+
+    Returns:
+        The segments.
+    """
     import json
 
     out = []

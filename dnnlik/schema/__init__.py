@@ -49,7 +49,14 @@ _BASE_ID = "https://schemas.dnnlik.org/bundle/{version}/"
 
 
 def schema_root() -> Path:
-    """Folder that holds one sub-folder of schema files per format version."""
+    """Folder that holds one sub-folder of schema files per format version.
+
+    Returns:
+        ``dnnlik/_spec/schemas`` of an installed package, else ``spec/schemas`` of a source checkout.
+
+    Raises:
+        DnnlikError: neither holds the latest version's ``bundle.schema.json``.
+    """
     here = Path(__file__).resolve().parent.parent
     for candidate in (here / "_spec" / "schemas", here.parent / "spec" / "schemas"):
         if (candidate / LATEST_VERSION / "bundle.schema.json").is_file():
@@ -58,13 +65,32 @@ def schema_root() -> Path:
 
 
 def bundle_schema_id(version: str = LATEST_VERSION) -> str:
-    """The stable ``$id`` of a version's top-level bundle schema."""
+    """The stable ``$id`` of a version's top-level bundle schema.
+
+    >>> bundle_schema_id("1.0.0")
+    'https://schemas.dnnlik.org/bundle/1.0.0/bundle.schema.json'
+
+    Args:
+        version: a format version (not checked against :data:`SUPPORTED_VERSIONS`).
+
+    Returns:
+        The URI (an identifier: nothing is fetched from it).
+    """
     return _BASE_ID.format(version=version) + "bundle.schema.json"
 
 
 @cache
 def registry() -> Any:
-    """A :class:`referencing.Registry` holding every schema file of every supported version."""
+    """A :class:`referencing.Registry` holding every schema file of every supported version.
+
+    The files as written (ECMA-262 patterns untranslated); built once, then cached.
+
+    Returns:
+        The registry, keyed by each schema's ``$id``.
+
+    Raises:
+        DnnlikError: the schema files are missing (as :func:`schema_root`).
+    """
     from referencing import Registry, Resource
 
     resources = []
@@ -146,6 +172,16 @@ def validator(version: str = LATEST_VERSION) -> Any:
     every keyword that reads a pattern (``pattern``, ``patternProperties``, and through them
     ``additionalProperties``, ``unevaluatedProperties``, ``propertyNames``) has the ECMA meaning,
     whichever validator class jsonschema picks after a ``$ref``.
+
+    Args:
+        version: one of :data:`SUPPORTED_VERSIONS`.
+
+    Returns:
+        A ``jsonschema.Draft202012Validator`` (cached per version).
+
+    Raises:
+        DnnlikError: the schema files are missing, or hold a pattern that cannot
+            be run with its ECMA-262 meaning.
     """
     from jsonschema import Draft202012Validator
 
@@ -154,7 +190,22 @@ def validator(version: str = LATEST_VERSION) -> Any:
 
 
 def matches_pattern(pattern: str, value: Any) -> bool:
-    """Whether ``value`` is a string that JSON Schema's ``pattern`` keyword accepts (ECMA-262 meaning)."""
+    """Whether ``value`` is a string that JSON Schema's ``pattern`` keyword accepts (ECMA-262 meaning).
+
+    >>> matches_pattern("^[a-z]+$", "abc"), matches_pattern("^[a-z]+$", "abc\\n"), matches_pattern("^a", 1)
+    (True, False, False)
+
+    Args:
+        pattern: an ECMA-262 regular expression, searched (not anchored unless it says so).
+        value: the instance.
+
+    Returns:
+        False for a value that is not a string.
+
+    Raises:
+        UnsupportedPatternError: ``pattern`` is not ECMA-262 syntax, or uses a construct
+            dnnlik does not translate (:mod:`dnnlik.schema.ecma`).
+    """
     return isinstance(value, str) and ecma.search(pattern, value)
 
 
@@ -169,6 +220,17 @@ def matches_string_rule(where: str, value: Any, version: str = LATEST_VERSION) -
     True
     >>> matches_string_rule("defs.schema.json#/$defs/identifier", "toy\\n")
     False
+
+    Args:
+        where: the rule's place in the schema files.
+        value: the instance (a non-string fails).
+        version: one of :data:`SUPPORTED_VERSIONS`.
+
+    Returns:
+        Whether ``value`` is a string within the rule's ``minLength``/``maxLength`` that matches its ``pattern``.
+
+    Raises:
+        KeyError: ``where`` names no node of the schema files.
     """
     file, _, pointer = where.partition("#")
     node: Any = registry().contents(_BASE_ID.format(version=version) + file)
@@ -182,7 +244,18 @@ def matches_string_rule(where: str, value: Any, version: str = LATEST_VERSION) -
 
 
 def is_relative_path(name: str, version: str = LATEST_VERSION) -> bool:
-    """Whether ``name`` is a valid bundle file name (the spec's ``relative_path``)."""
+    """Whether ``name`` is a valid bundle file name (the spec's ``relative_path``).
+
+    >>> is_relative_path("model.onnx"), is_relative_path("../model.onnx")
+    (True, False)
+
+    Args:
+        name: a path inside a bundle, ``/``-separated.
+        version: one of :data:`SUPPORTED_VERSIONS`.
+
+    Returns:
+        Whether the spec's ``relative_path`` rule (length and pattern) accepts it.
+    """
     spec = registry().contents(_BASE_ID.format(version=version) + "defs.schema.json")["$defs"]["relative_path"]
     return (
         isinstance(name, str)
@@ -223,6 +296,16 @@ def iter_schema_problems(document: Any, version: str = LATEST_VERSION, file: str
 
     A document nested deeper than :data:`~dnnlik.digest.MAX_JSON_DEPTH` is one problem,
     ``json:too-deep``, and is not validated further.
+
+    Args:
+        document: the parsed ``bundle.json``.
+        version: the format version to validate against, one of :data:`SUPPORTED_VERSIONS`.
+        file: the file name the problems' locations start with.
+
+    Yields:
+        One problem per violation (``schema:<keyword>``), located as
+        ``bundle.json#<JSON pointer>``, sorted by location; for ``anyOf``/``oneOf``
+        failures, the most telling sub-error.
     """
     deep = _too_deep(document, MAX_JSON_DEPTH)
     if deep is not None:

@@ -285,8 +285,19 @@ def _translate(pattern: str) -> str:
 def translate(pattern: str) -> str:
     """A Python ``re`` pattern that matches exactly what ECMA-262 ``new RegExp(pattern, "u")`` matches.
 
-    Raises :class:`UnsupportedPatternError` for text that is not ECMA-262 syntax with the ``u``
-    flag, or uses a construct this translation does not cover.
+    >>> print(translate("^[a-z]+$"))
+    \\A[a-z]+\\Z
+
+    Args:
+        pattern: an ECMA-262 regular expression.
+
+    Returns:
+        The Python pattern (results are cached).
+
+    Raises:
+        UnsupportedPatternError: ``pattern`` is not a string, is not ECMA-262 syntax with
+            the ``u`` flag, uses a construct this translation does not cover, or
+            translates to something Python's ``re`` cannot run.
     """
     if not isinstance(pattern, str):
         raise UnsupportedPatternError(f"a pattern must be a string, not {type(pattern).__name__}")
@@ -300,15 +311,50 @@ def translate(pattern: str) -> str:
 
 @lru_cache(maxsize=1024)
 def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """The compiled :func:`translate` of an ECMA-262 pattern."""
+    """The compiled :func:`translate` of an ECMA-262 pattern.
+
+    Args:
+        pattern: an ECMA-262 regular expression.
+
+    Returns:
+        The compiled Python pattern (cached).
+
+    Raises:
+        UnsupportedPatternError: as :func:`translate`.
+    """
     return re.compile(translate(pattern))
 
 
 def search(pattern: str, text: str) -> bool:
-    """Whether the ECMA-262 ``pattern`` matches somewhere in ``text`` (JSON Schema's ``pattern``)."""
+    """Whether the ECMA-262 ``pattern`` matches somewhere in ``text`` (JSON Schema's ``pattern``).
+
+    >>> search("^[0-9]+$", "12"), search("^[0-9]+$", "12\\n"), search("[0-9]", "\u0661")
+    (True, False, False)
+
+    Args:
+        pattern: an ECMA-262 regular expression.
+        text: the string searched.
+
+    Returns:
+        True when it matches.
+
+    Raises:
+        UnsupportedPatternError: as :func:`translate`.
+    """
     return compile_pattern(pattern).search(text) is not None
 
 
 def fullmatch(pattern: str, text: str) -> bool:
-    """Whether the ECMA-262 ``pattern`` matches all of ``text`` (as ``^(?:pattern)$`` would)."""
+    """Whether the ECMA-262 ``pattern`` matches all of ``text`` (as ``^(?:pattern)$`` would).
+
+    Args:
+        pattern: an ECMA-262 regular expression.
+        text: the string.
+
+    Returns:
+        True when ``pattern`` matches the whole of ``text``.
+
+    Raises:
+        UnsupportedPatternError: as :func:`translate`.
+    """
     return compile_pattern(f"^(?:{pattern})$").search(text) is not None
