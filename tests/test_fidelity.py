@@ -195,3 +195,17 @@ def test_multiplicities_count_like_repeated_points(gaussian_bundle, reference):
     da, db = (r.metric("ks_median_pvalue").detail for r in (a, b))
     np.testing.assert_allclose(da["statistics"], db["statistics"], rtol=1e-12)
     assert db["n_eff_test"] == wt.sum() and da["n_eff_test"] < wt.sum()
+
+
+def test_an_unknown_poi_is_one_clear_error() -> None:
+    from dnnlik.errors import InvalidInputError
+    from dnnlik.fidelity import FidelityData, assess
+    from dnnlik.likelihoods import CallableLikelihood
+    from dnnlik.parameters import Parameter
+
+    params = (Parameter("mu", role="poi", bounds=(-5.0, 5.0)),)
+    lik = CallableLikelihood(lambda x: -0.5 * x[:, 0] ** 2, params)
+    x = np.linspace(-1, 1, 50)[:, None]
+    data = FidelityData(x, -0.5 * x[:, 0] ** 2, x, -0.5 * x[:, 0] ** 2)
+    with pytest.raises(InvalidInputError, match="poi='nope'"):
+        assess(lik, data, lik, poi="nope")

@@ -9,6 +9,7 @@ import itertools
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import h5py
@@ -205,6 +206,25 @@ def test_prepare_standardizes_the_residual() -> None:
     assert direct.baseline is None and direct.transform_json()["baseline"] == {"type": "none"}
 
 
+def test_the_baseline_source_follows_the_config() -> None:
+    """'fit' fits even when an exact likelihood is given; 'auto' takes the likelihood when its gradient is exact."""
+    exact = CallableLikelihood(logpdf, PARAMETERS, grad=grad_logpdf)
+    estimated = CallableLikelihood(logpdf, PARAMETERS)  # finite differences: exact_gradient is False
+    x = points(300)
+    data = from_arrays(x, logpdf(x), PARAMETERS)
+    assert prepare(data, TrainConfig(baseline="fit"), exact).baseline_info["source"] == "fit"
+    assert prepare(data, TrainConfig(baseline="auto"), exact).baseline_info["source"] == "likelihood"
+    assert prepare(data, TrainConfig(baseline="auto"), estimated).baseline_info["source"] == "fit"
+    assert prepare(data, TrainConfig(baseline="likelihood"), estimated).baseline_info["source"] == "likelihood"
+
+
+def test_a_zip_output_is_refused_before_training(tmp_path: Path) -> None:
+    from dnnlik.train.pipeline import check_output
+
+    with pytest.raises(InvalidInputError, match="writes a bundle folder"):
+        check_output(tmp_path / "b.zip", overwrite=False)
+
+
 def test_baseline_likelihood_without_a_registered_source_is_refused() -> None:
     x = points(300)
     data = from_arrays(x, logpdf(x), PARAMETERS, source={"name": "not-registered"})
@@ -334,3 +354,28 @@ def test_parameters_a_bundle_cannot_hold_are_refused_before_training(tmp_path: P
     with pytest.raises(InvalidInputError, match=r"parameter 1 \('two words'\): is not a valid bundle parameter name"):
         train_bundle(data, tmp_path / "b", TrainConfig(layers=(4,), batch_size=16))
     assert not (tmp_path / "b").exists()
+
+
+def test_a_ctrl_c_early_in_a_later_member_keeps_the_finished_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TensorFlow needed: the members are stand-ins, the second interrupted before its first epoch."""
+    from dnnlik.train import ensemble
+
+    calls = []
+
+    def member(data, config, seed, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(seed)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return types.SimpleNamespace(seed=seed, stopped="early-stopping")
+
+    monkeypatch.setattr(ensemble, "train_member", member)
+    x = points(200)
+    data = from_arrays(x, logpdf(x), PARAMETERS)
+    result = ensemble.train_ensemble(data, TrainConfig(ensemble=3, baseline="fit"))
+    assert [m.seed for m in result.members] == [0] and result.interrupted and calls == [0, 1]
+    assert "kept the 1 finished member(s)" in result.notes[0]
+
+    calls.clear()
+    monkeypatch.setattr(ensemble, "train_member", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        ensemble.train_ensemble(data, TrainConfig(ensemble=3, baseline="fit"))

@@ -546,7 +546,10 @@ def assess(
             f"the samples have {data.test_x.shape[1]} columns for {len(reference.parameters)} parameters", where="data"
         )
     poi = default_poi(reference) if poi is None else poi
-    j = [p.name for p in reference.parameters].index(poi)
+    names = [p.name for p in reference.parameters]
+    if poi not in names:
+        raise InvalidInputError(f"is not a parameter of the reference (it has {names[:5]}...)", where=f"poi={poi!r}")
+    j = names.index(poi)
     exact = tmu_scan(reference, list(grid), poi=poi)
 
     if surrogate_weights is not None and (

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..density import LogDensity
+from ..errors import InvalidInputError
 from ..report import Problem
 from .assess import FidelityData, _posterior_metrics
 
@@ -64,7 +65,10 @@ def reproducible_evidence(
     from ..infer import tmu_scan
 
     sub = FidelityData(**{k: getattr(data, k)[:n] for k in _KEYS})
-    j = [p.name for p in surrogate.parameters].index(poi)
+    names = [p.name for p in surrogate.parameters]
+    if poi not in names:
+        raise InvalidInputError("is not a parameter of the surrogate", where=f"poi={poi!r}")
+    j = names.index(poi)
     metrics, _ = _posterior_metrics(surrogate, sub, j, poi, {}, offset, None)
     scan = tmu_scan(surrogate, values, poi=poi)
     buf = io.BytesIO()
@@ -118,7 +122,16 @@ def reproduce_problems(bundle: Any, data_bytes: bytes | None) -> list[Problem]:
     except (OSError, KeyError, ValueError) as exc:
         return [Problem("reproduce:data", f"cannot read the stored sample ({exc})", section.get("data", DATA_FILE))]
     poi = section["poi"]
-    j = [p.name for p in bundle.parameters].index(poi)
+    names = [p.name for p in bundle.parameters]
+    if poi not in names:
+        return [
+            Problem(
+                "reproduce:poi",
+                f"the stored evidence names poi {poi!r}, not a parameter of the bundle",
+                "bundle.json#/validation/reproducible/poi",
+            )
+        ]
+    j = names.index(poi)
     metrics, _ = _posterior_metrics(bundle, data, j, poi, {}, float(section.get("offset", 0.0)), None)
     problems = []
     for m in metrics:

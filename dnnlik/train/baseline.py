@@ -300,11 +300,10 @@ def prepare(data: TrainingData, config: TrainConfig, likelihood: LogDensity | No
     """The scalings (and baseline) for ``data`` under ``config``: a pure function of its arguments.
 
     With ``config.target='residual'`` the baseline comes from the likelihood
-    when ``config.baseline`` is ``likelihood``, or when the likelihood has an
-    exact gradient; otherwise it is fitted to the training points. The
-    likelihood is ``likelihood``, else (for ``auto`` and ``likelihood``) the one
-    :func:`resolve_likelihood` finds. (So a ``likelihood`` passed here with an
-    exact gradient is used even with ``baseline='fit'``.)
+    when ``config.baseline`` is ``likelihood``, or ``auto`` and the likelihood has
+    an exact gradient; otherwise (``fit``, or ``auto`` without an exact gradient)
+    it is fitted to the training points. The likelihood is ``likelihood``, else
+    the one :func:`resolve_likelihood` finds.
 
     Args:
         data: the training data.
@@ -341,7 +340,10 @@ def prepare(data: TrainingData, config: TrainConfig, likelihood: LogDensity | No
                 "is not a registered one with the same parameters; use baseline='fit'",
                 where=data.where,
             )
-        if lik is not None and (config.baseline == "likelihood" or bool(getattr(lik, "exact_gradient", False))):
+        use_likelihood = config.baseline == "likelihood" or (
+            config.baseline == "auto" and bool(getattr(lik, "exact_gradient", False))
+        )
+        if lik is not None and use_likelihood:
             baseline, info = baseline_from_likelihood(lik, data)
         else:
             baseline, info = fit_quadratic(x, y, seed=config.seed)

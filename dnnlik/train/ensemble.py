@@ -83,9 +83,8 @@ def train_ensemble(
     ``config.max_minutes`` caps the whole run: each member gets an equal share
     of the time left when it starts. A Ctrl-C stops the run and keeps what was
     trained: the finished members, or the interrupted member's best weights when
-    none had finished. A Ctrl-C before the interrupted member has a best epoch
-    (a first finite validation loss) is not caught: the KeyboardInterrupt
-    propagates, and finished members are lost with it.
+    none had finished. A Ctrl-C before the first member has a best epoch (a
+    first finite validation loss) propagates: there is nothing to keep.
 
     Args:
         data: the training data.
@@ -115,9 +114,23 @@ def train_ensemble(
         if config.max_minutes is not None:
             left = start + 60.0 * config.max_minutes - time.monotonic()
             deadline = time.monotonic() + max(0.0, left) / (len(seeds) - k)
-        result = train_member(
-            data, config, seed, preprocessing=prep, progress=progress, deadline=deadline, member=k, n_members=len(seeds)
-        )
+        try:
+            result = train_member(
+                data,
+                config,
+                seed,
+                preprocessing=prep,
+                progress=progress,
+                deadline=deadline,
+                member=k,
+                n_members=len(seeds),
+            )
+        except KeyboardInterrupt:  # before this member had a best epoch: the finished ones are kept
+            if not members:
+                raise
+            interrupted = True
+            notes.append(f"interrupted early in member {k + 1}: kept the {len(members)} finished member(s)")
+            break
         if result.stopped == "interrupted":
             interrupted = True
             if not members:

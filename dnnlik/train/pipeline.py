@@ -36,9 +36,14 @@ def check_output(out: str | os.PathLike[str], overwrite: bool) -> Path:
 
     Raises:
         OutputExistsError: ``out`` exists and ``overwrite`` is false.
+        InvalidInputError: ``out`` names a .zip (training writes a folder).
         DnnlikError: ``out`` exists and is not a folder.
     """
     path = Path(out)
+    if path.suffix == ".zip":
+        raise InvalidInputError(
+            "training writes a bundle folder; zip it afterwards with dnnlik.bundle.zip_bundle", where=str(path)
+        )
     refuse_existing(path, overwrite)
     if path.exists() and not path.is_dir():
         raise DnnlikError("exists and is not a folder", where=str(path))
