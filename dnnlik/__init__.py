@@ -24,12 +24,13 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from .errors import DnnlikError
 
 if TYPE_CHECKING:
+    from . import combine
     from .api import load, validate
     from .evaluate import Bundle
     from .parameters import Parameter
     from .report import Report
 
-__all__ = ["__version__", "DnnlikError", "Bundle", "Parameter", "Report", "load", "validate"]
+__all__ = ["__version__", "DnnlikError", "Bundle", "Parameter", "Report", "combine", "load", "validate"]
 
 _LAZY = {
     "load": "api",
@@ -37,6 +38,7 @@ _LAZY = {
     "Bundle": "evaluate",
     "Parameter": "parameters",
     "Report": "report",
+    "combine": "combine",  # the package itself, callable: dnnlik.combine([...]) (dnnlik/combine/__init__.py)
 }
 
 
@@ -46,7 +48,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'dnnlik' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    imported = importlib.import_module(f".{module}", __name__)
+    value = imported if module == name else getattr(imported, name)
     globals()[name] = value
     return value
 

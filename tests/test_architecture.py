@@ -23,6 +23,7 @@ LAYERS = [
     {"fidelity"},
     {"train", "zenodo", "zoo"},
     {"api"},
+    {"combine"},  # above api: a member may be a path or zoo:/zenodo: reference that dnnlik.load reads
     {"cli", "__main__"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}

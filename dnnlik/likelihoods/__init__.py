@@ -12,16 +12,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from ..errors import InvalidInputError
 from .base import ReferenceLikelihood
 from .callable import CallableLikelihood
+from .toy_categories import CATEGORY_NAMES, ToyLHCLikeCategory
 from .toy_lhc_like import ToyLHCLike
 
-__all__ = ["ReferenceLikelihood", "CallableLikelihood", "ToyLHCLike", "get", "available"]
+__all__ = ["ReferenceLikelihood", "CallableLikelihood", "ToyLHCLike", "ToyLHCLikeCategory", "get", "available"]
 
 _REGISTRY: dict[str, Callable[[], ReferenceLikelihood]] = {
     ToyLHCLike.name: ToyLHCLike,
+    **{name: partial(ToyLHCLikeCategory, c + 1) for c, name in enumerate(CATEGORY_NAMES)},
 }
 
 

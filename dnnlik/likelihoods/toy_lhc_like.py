@@ -170,38 +170,64 @@ def _outer9(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a[:, :, None] * b[:, None, :]).reshape(a.shape[0], 9)
 
 
-class ToyLHCLike(ReferenceLikelihood):
-    """The toy LHC-like search likelihood with its priors (95 parameters)."""
+class ToyCategories(ReferenceLikelihood):
+    """The toy restricted to some of its categories: the formula of the module docstring on their bins.
 
-    name = "toy-lhc-like"
+    Parameters, in this order: mu, the MC-statistics nuisances of the chosen
+    categories' bins (bin order), isr, jes, lv, cr. The log-density includes the
+    constraint terms of all of them (N(0, 1) for the nuisances) and the flat
+    prior of mu, ``-log 5`` as in the DNNLikelihood code. With all three
+    categories it is :class:`ToyLHCLike`, operation for operation.
 
-    def __init__(self) -> None:
+    Args:
+        categories: 0-based category indices, increasing (0: bins 0-29, 1: 30-59, 2: 60-89).
+    """
+
+    #: What ``logpdf`` means, as a bundle's ``output`` section says it (spec 3.4): log L with
+    #: every constraint term of the parameters included (mu's ``uniform`` is its flat prior,
+    #: written ``-log 5`` as in the DNNLikelihood code; the normalised term over [-1, 5] is
+    #: ``-log 6``, a constant apart), no offset. :func:`dnnlik.combine` reads it.
+    output: dict[str, Any] = {"quantity": "log-likelihood", "includes_constraints": True, "offset": 0.0}
+
+    def __init__(self, categories: tuple[int, ...] = tuple(range(N_CATEGORIES))) -> None:
+        cats = tuple(int(c) for c in categories)
+        if not cats or list(cats) != sorted(set(cats)) or not all(0 <= c < N_CATEGORIES for c in cats):
+            raise ValueError(f"categories must be increasing indices in 0..{N_CATEGORIES - 1}, got {categories!r}")
         data = load_toy_data()
-        self.parameters = toy_parameters()
+        self._categories = cats
+        bins = np.concatenate([np.arange(c * BINS_PER_CATEGORY, (c + 1) * BINS_PER_CATEGORY) for c in cats])
+        all_params = toy_parameters()
+        self.parameters = (all_params[0], *(all_params[1 + i] for i in bins), *all_params[1 + N_BINS :])
         self._data_sha256 = _read_data()[1]
         self._source = dict(data.get("_source", {}))
+        self._n_bins = n_bins = bins.size
+        self._n_cat = n_cat = len(cats)
 
-        obs = np.array(data["observed"], dtype=np.float64)
-        background = _round_one_decimal(data["background_nominal"])
-        norm = background.reshape(N_CATEGORIES, BINS_PER_CATEGORY).sum(axis=1)
+        def column(key: str) -> np.ndarray:
+            return np.array(data[key], dtype=np.float64)[bins]
+
+        obs = column("observed")
+        background = _round_one_decimal(data["background_nominal"])[bins]
+        norm = background.reshape(n_cat, BINS_PER_CATEGORY).sum(axis=1)
         fraction = background / np.repeat(norm, BINS_PER_CATEGORY)
-        km_i = np.array(data["kappa_minus_ISR"], dtype=np.float64)
-        kp_i = np.array(data["kappa_plus_ISR"], dtype=np.float64)
-        km_j = np.array(data["kappa_minus_JES"], dtype=np.float64)
-        kp_j = np.array(data["kappa_plus_JES"], dtype=np.float64)
-        ones = np.ones(N_BINS)
+        km_i, kp_i = column("kappa_minus_ISR"), column("kappa_plus_ISR")
+        km_j, kp_j = column("kappa_minus_JES"), column("kappa_plus_JES")
+        ones = np.ones(n_bins)
         # Row 3*a + b: f * (k-, 1, k+)_ISR[a] * (k-, 1, k+)_JES[b]
         basis = np.array([fraction * u * v for u in (km_i, ones, kp_i) for v in (km_j, ones, kp_j)])
 
         self._obs = obs
-        self._signal = np.array(data["signal_nominal"], dtype=np.float64)
+        self._signal = column("signal_nominal")
         self._norm = norm
-        self._basis = basis  # (9, 90)
-        self._basis_t = np.ascontiguousarray(basis.T)  # (90, 9)
-        self._basis_cat = basis.reshape(9, N_CATEGORIES, BINS_PER_CATEGORY).sum(axis=2)  # (9, 3)
-        self._log_mc = np.log1p(np.array(data["eps_MCstat"], dtype=np.float64))
-        self._log_kp = np.log1p(np.array([data[f"K_plus_{x}"] for x in NORM_SYSTEMATICS], dtype=np.float64))
-        self._neg_log_km = -np.log1p(np.array([data[f"K_minus_{x}"] for x in NORM_SYSTEMATICS], dtype=np.float64))
+        self._basis = basis  # (9, bins)
+        self._basis_t = np.ascontiguousarray(basis.T)  # (bins, 9)
+        self._basis_cat = basis.reshape(9, n_cat, BINS_PER_CATEGORY).sum(axis=2)  # (9, categories)
+        self._log_mc = np.log1p(column("eps_MCstat"))
+        per_cat = list(cats)
+        log_kp = np.log1p(np.array([data[f"K_plus_{x}"] for x in NORM_SYSTEMATICS], dtype=np.float64))
+        neg_log_km = -np.log1p(np.array([data[f"K_minus_{x}"] for x in NORM_SYSTEMATICS], dtype=np.float64))
+        self._log_kp = np.ascontiguousarray(log_kp[:, per_cat])  # (4, categories)
+        self._neg_log_km = np.ascontiguousarray(neg_log_km[:, per_cat])
         n_nuis = len(self.parameters) - 1
         self._const = (
             -float(sum(math.lgamma(o + 1.0) for o in obs)) - 0.5 * n_nuis * math.log(2.0 * math.pi) - math.log(5.0)
@@ -212,8 +238,13 @@ class ToyLHCLike(ReferenceLikelihood):
     def exact_gradient(self) -> bool:
         return True
 
+    @property
+    def categories(self) -> tuple[int, ...]:
+        """The 0-based indices of the categories this likelihood covers."""
+        return self._categories
+
     def describe(self) -> dict[str, Any]:
-        return {
+        info: dict[str, Any] = {
             "name": self.name,
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "version": f"sha256:{self._data_sha256}",
@@ -224,6 +255,10 @@ class ToyLHCLike(ReferenceLikelihood):
             "dnnlik_version": __version__,
             "n_parameters": len(self.parameters),
         }
+        if self._n_cat < N_CATEGORIES:  # the full toy's description stays as it was
+            info["categories"] = [c + 1 for c in self._categories]
+            info["bins"] = [[c * BINS_PER_CATEGORY, (c + 1) * BINS_PER_CATEGORY - 1] for c in self._categories]
+        return info
 
     def _logpdf(self, points: np.ndarray) -> np.ndarray:
         out = np.empty(points.shape[0])
@@ -246,15 +281,16 @@ class ToyLHCLike(ReferenceLikelihood):
     # ------------------------------------------------------------------ the formula
     def _chunk(self, x: np.ndarray, *, want_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
         n = x.shape[0]
+        n_bins, n_cat = self._n_bins, self._n_cat
         mu = x[:, 0]
-        d_mc = x[:, 1 : 1 + N_BINS]
-        d_sys = x[:, 1 + N_BINS :]  # (n, 4): ISR, JES, LV, CR
+        d_mc = x[:, 1 : 1 + n_bins]
+        d_sys = x[:, 1 + n_bins :]  # (n, 4): ISR, JES, LV, CR
         coef_i, dcoef_i = _interp_coefficients(d_sys[:, 0])
         coef_j, dcoef_j = _interp_coefficients(d_sys[:, 1])
         c9 = _outer9(coef_i, coef_j)
-        shape = c9 @ self._basis  # (n, 90): f_I p_I,ISR p_I,JES
-        cat_sum = c9 @ self._basis_cat  # (n, 3)
-        slope = np.where(d_sys[:, :, None] >= 0.0, self._log_kp, self._neg_log_km)  # (n, 4, 3)
+        shape = c9 @ self._basis  # (n, bins): f_I p_I,ISR p_I,JES
+        cat_sum = c9 @ self._basis_cat  # (n, categories)
+        slope = np.where(d_sys[:, :, None] >= 0.0, self._log_kp, self._neg_log_km)  # (n, 4, categories)
         log_g = np.einsum("nx,nxc->nc", d_sys, slope)
 
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -264,7 +300,7 @@ class ToyLHCLike(ReferenceLikelihood):
             mc = d_mc * self._log_mc
             np.exp(mc, out=mc)  # (1 + eps)^delta
             nb = shape * mc
-            nb.reshape(n, N_CATEGORIES, BINS_PER_CATEGORY)[...] *= factor[:, :, None]
+            nb.reshape(n, n_cat, BINS_PER_CATEGORY)[...] *= factor[:, :, None]
             expected = np.multiply.outer(mu, self._signal)
             expected += nb
             ok = expected.min(axis=1) > 0.0
@@ -285,18 +321,27 @@ class ToyLHCLike(ReferenceLikelihood):
             grad = np.empty_like(x)
             grad[:, 0] = w @ self._signal
             wnb = w * nb
-            grad[:, 1 : 1 + N_BINS] = wnb * self._log_mc
-            w_cat = wnb.reshape(n, N_CATEGORIES, BINS_PER_CATEGORY).sum(axis=2)  # (n, 3)
+            grad[:, 1 : 1 + n_bins] = wnb * self._log_mc
+            w_cat = wnb.reshape(n, n_cat, BINS_PER_CATEGORY).sum(axis=2)  # (n, 3)
             g_sys = np.einsum("nc,nxc->nx", w_cat, slope)
             # shape part of ISR/JES: sum_I w_I (N_c G_c / S_c) m_I dh_I - W_c dS_c / S_c
             q = w * mc
-            q.reshape(n, N_CATEGORIES, BINS_PER_CATEGORY)[...] *= factor[:, :, None]
+            q.reshape(n, n_cat, BINS_PER_CATEGORY)[...] *= factor[:, :, None]
             qb = q @ self._basis_t  # (n, 9)
             ratio = w_cat / cat_sum
             for k, dc9 in ((0, _outer9(dcoef_i, coef_j)), (1, _outer9(coef_i, dcoef_j))):
                 g_sys[:, k] += np.einsum("ij,ij->i", dc9, qb)
                 g_sys[:, k] -= np.einsum("ij,ij->i", dc9 @ self._basis_cat, ratio)
-            grad[:, 1 + N_BINS :] = g_sys
+            grad[:, 1 + n_bins :] = g_sys
             grad[:, 1:] -= x[:, 1:]  # N(0, 1) constraint terms
         grad[~ok] = np.nan
         return value, grad
+
+
+class ToyLHCLike(ToyCategories):
+    """The toy LHC-like search likelihood with its priors (95 parameters): all three categories."""
+
+    name = "toy-lhc-like"
+
+    def __init__(self) -> None:
+        super().__init__(tuple(range(N_CATEGORIES)))
