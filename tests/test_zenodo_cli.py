@@ -14,7 +14,8 @@ pytest.importorskip("requests")
 
 from zenodo_server import EXPIRED_TOKEN, GOOD_TOKEN, block_network, zenodo_server  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("block_network")  # no test here reaches a host other than 127.0.0.1
+# no test here reaches a host other than 127.0.0.1; Zenodo round trips against the local server, through the CLI
+pytestmark = [pytest.mark.usefixtures("block_network"), pytest.mark.slow]
 
 from dnnlik.cli.main import cli  # noqa: E402
 from dnnlik.digest import sha256_file  # noqa: E402

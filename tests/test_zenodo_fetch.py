@@ -11,7 +11,8 @@ pytest.importorskip("requests")
 
 from zenodo_server import ZenodoServer, block_network, zenodo_server  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("block_network")  # no test here reaches a host other than 127.0.0.1
+# no test here reaches a host other than 127.0.0.1; Zenodo round trips against the local server
+pytestmark = [pytest.mark.usefixtures("block_network"), pytest.mark.slow]
 
 import dnnlik  # noqa: E402
 from dnnlik.errors import InvalidBundleError  # noqa: E402
