@@ -351,7 +351,8 @@ def test_download_urls_stay_on_the_records_host():
 
 
 def test_listing_json_is_bounded_in_depth_without_recursion():
-    from dnnlik.zenodo.client import MAX_JSON_DEPTH, json_depth, parse_json_bounded
+    from dnnlik.bundle.document import json_depth
+    from dnnlik.zenodo.client import MAX_JSON_DEPTH, parse_json_bounded
 
     ok = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
     assert json_depth(ok) == MAX_JSON_DEPTH and parse_json_bounded(ok, what="x", where="w")

@@ -28,7 +28,6 @@ import email.utils
 import json as jsonlib
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,6 +36,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 # MAX_JSON_DEPTH, re-exported: the deepest nesting of arrays and objects accepted in a listing (the top
 # level is depth 1), the one depth limit of every JSON dnnlik reads, as for bundle.json
+from ..bundle.document import find_too_deep
 from ..digest import MAX_JSON_DEPTH
 from ..errors import DnnlikError, MissingExtraError
 from ..report import one_line
@@ -276,29 +276,6 @@ def same_origin(url: str, base_url: str) -> bool:
     return mine is not None and mine == theirs
 
 
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def json_depth(data: bytes, *, stop_above: int | None = None) -> int:
-    """The deepest nesting of arrays and objects in the JSON text ``data`` (strings skipped); no recursion.
-
-    With ``stop_above``, counting stops as soon as the depth exceeds it.
-    """
-    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
-    depth = deepest = 0
-    for byte in brackets:
-        if byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if stop_above is not None and deepest > stop_above:
-                    break
-        else:
-            depth -= 1
-    return deepest
-
-
 def parse_json_bounded(data: bytes, *, what: str, where: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Decode JSON ``data`` nested at most ``max_depth`` deep; :class:`ZenodoError` naming ``what`` otherwise.
 
@@ -314,7 +291,7 @@ def parse_json_bounded(data: bytes, *, what: str, where: str, max_depth: int = M
     Raises:
         ZenodoError: nested too deeply, or not valid JSON (or UTF-8).
     """
-    if data.count(b"[") + data.count(b"{") > max_depth and json_depth(data, stop_above=max_depth) > max_depth:
+    if data.count(b"[") + data.count(b"{") > max_depth and find_too_deep(data, max_depth) is not None:
         raise ZenodoError(f"{what} nests arrays or objects more than {max_depth} deep; refused", where=where)
     try:
         return jsonlib.loads(data)
