@@ -86,38 +86,23 @@ def write_raw_zip(
             f.write(e.stream)
         start = f.tell()
         for e, off in zip(entries, offsets, strict=True):
-            name = e.name.encode()
-            f.write(
-                struct.pack(
-                    "<4s4B4HL2L5H2L",
-                    b"PK\x01\x02",
-                    20,
-                    3,
-                    20,
-                    0,
-                    0x800,
-                    e.method,
-                    0,
-                    0x21,
-                    e.crc,
-                    len(e.stream),
-                    e.size,
-                    len(name),
-                    0,
-                    0,
-                    0,
-                    0,
-                    (0o100644 << 16),
-                    off,
-                )
-                + name
-            )
+            f.write(_central_header(e, off, len(e.stream)))
         size = f.tell() - start
         n = len(entries) if entry_count is None else entry_count
         f.write(
             struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, size if central_size is None else central_size, start, 0)
         )
     return out
+
+
+def _central_header(e: Any, offset: int, compressed_size: int) -> bytes:
+    """The central-directory record of entry ``e`` (a regular file, mode 0644, UTF-8 name) at ``offset``."""
+    name = e.name.encode()
+    fixed = struct.pack(
+        "<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0x800, e.method, 0, 0x21, e.crc, compressed_size, e.size,
+        len(name), 0, 0, 0, 0, 0o100644 << 16, offset,
+    )  # fmt: skip
+    return fixed + name
 
 
 def deflate_zeros(prefix: bytes, zeros: int, *, noise: int = 0) -> bytes:
@@ -309,32 +294,7 @@ def _zip_overlap(valid: Path, tmp: Path) -> Path:
         rows = [(e, off, len(e.stream)) for e, off in zip(doc_entries, offsets, strict=True)]
         rows += [(outer, outer_off, len(quoted) + len(inner.stream)), (inner, inner_off, len(inner.stream))]
         for e, off, csize in rows:
-            name = e.name.encode()
-            f.write(
-                struct.pack(
-                    "<4s4B4HL2L5H2L",
-                    b"PK\x01\x02",
-                    20,
-                    3,
-                    20,
-                    0,
-                    0x800,
-                    e.method,
-                    0,
-                    0x21,
-                    e.crc,
-                    csize,
-                    e.size,
-                    len(name),
-                    0,
-                    0,
-                    0,
-                    0,
-                    0o100644 << 16,
-                    off,
-                )
-                + name
-            )
+            f.write(_central_header(e, off, csize))
         size = f.tell() - start
         f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(rows), len(rows), size, start, 0))
     return out

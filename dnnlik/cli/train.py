@@ -220,39 +220,16 @@ def train(
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     progress = ProgressLine(bool(show_progress))
-    command = _command_line(
-        samples,
-        out,
-        layers=",".join(map(str, layers)),
-        activation=activation,
-        ensemble=ensemble,
-        epochs=epochs,
-        max_minutes=max_minutes,
-        seed=seed,
-        target=target,
-        baseline=baseline,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        lr_schedule=lr_schedule,
-        jit=jit,
-        name=name,
-    )
+    # the options that set TrainConfig fields (but jit), by field name; the recorded command spells them as flags
+    settings: dict[str, Any] = {
+        "layers": layers, "activation": activation, "ensemble": ensemble, "epochs": epochs,
+        "max_minutes": max_minutes, "seed": seed, "target": target, "baseline": baseline, "batch_size": batch_size,
+        "learning_rate": learning_rate, "lr_schedule": lr_schedule,
+    }  # fmt: skip
+    command = _command_line(samples, out, **{**settings, "layers": ",".join(map(str, layers))}, jit=jit, name=name)
     start = time.monotonic()
     try:
-        config = TrainConfig(
-            layers=layers,
-            activation=activation,
-            ensemble=ensemble,
-            epochs=epochs,
-            max_minutes=max_minutes,
-            seed=seed,
-            target=target,
-            baseline=baseline,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            lr_schedule=lr_schedule,
-            jit_compile=jit,
-        )
+        config = TrainConfig(**settings, jit_compile=jit)
         check_output(out, overwrite)
         data = _read_samples(samples)
         if show_progress:
