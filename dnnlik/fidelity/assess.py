@@ -33,7 +33,7 @@ import numpy as np
 
 from ..density import LogDensity
 from ..errors import InvalidInputError
-from ..infer import TmuScan, tmu_interval, tmu_scan
+from ..infer import TmuScan, poi_index, tmu_interval, tmu_scan
 from .hpdi import HPDI_LEVELS, hpdi_levels
 from .ks import KSResult, effective_size, weighted_ks_2samp
 from .metrics import Metric, verdict
@@ -546,10 +546,7 @@ def assess(
             f"the samples have {data.test_x.shape[1]} columns for {len(reference.parameters)} parameters", where="data"
         )
     poi = default_poi(reference) if poi is None else poi
-    names = [p.name for p in reference.parameters]
-    if poi not in names:
-        raise InvalidInputError(f"is not a parameter of the reference (it has {names[:5]}...)", where=f"poi={poi!r}")
-    j = names.index(poi)
+    j = poi_index(poi, reference.parameters, where=f"poi={poi!r}")
     exact = tmu_scan(reference, list(grid), poi=poi)
 
     if surrogate_weights is not None and (

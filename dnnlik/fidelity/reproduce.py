@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..density import LogDensity
-from ..errors import InvalidInputError
 from ..report import Problem
 from .assess import FidelityData, _posterior_metrics
 
@@ -62,13 +61,10 @@ def reproducible_evidence(
     """
     import h5py
 
-    from ..infer import tmu_scan
+    from ..infer import poi_index, tmu_scan
 
     sub = FidelityData(**{k: getattr(data, k)[:n] for k in _KEYS})
-    names = [p.name for p in surrogate.parameters]
-    if poi not in names:
-        raise InvalidInputError("is not a parameter of the surrogate", where=f"poi={poi!r}")
-    j = names.index(poi)
+    j = poi_index(poi, surrogate.parameters, where=f"poi={poi!r}")
     metrics, _ = _posterior_metrics(surrogate, sub, j, poi, {}, offset, None)
     scan = tmu_scan(surrogate, values, poi=poi)
     buf = io.BytesIO()

@@ -25,7 +25,7 @@ from .limits import (
     upper_limit,
 )
 from .maximize import maximize
-from .profile import default_poi, profile, tmu_scan
+from .profile import default_poi, poi_index, profile, tmu_scan
 from .results import FitResult, TmuScan
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "profile",
     "tmu_scan",
     "default_poi",
+    "poi_index",
     "tmu_interval",
     "FitResult",
     "TmuScan",

@@ -67,7 +67,7 @@ from scipy.special import log_ndtr, ndtri
 from ..density import LogDensity, parameter_names
 from ..errors import InvalidInputError, OptimizationError
 from .maximize import maximize
-from .profile import _check_poi, _check_values, default_poi
+from .profile import _check_values, default_poi, poi_index
 from .results import FitResult
 
 __all__ = [
@@ -368,7 +368,7 @@ def cls_scan(
     """
     poi = default_poi(source) if poi is None else poi
     arr = _check_values(values)
-    _check_poi(poi, tuple(source.parameters), arr)
+    poi_index(poi, tuple(source.parameters), arr)
     if np.any(arr <= 0.0):
         raise InvalidInputError(f"CLs tests mu > 0, got {arr[arr <= 0.0][0]:g}", where="values")
     rows = []
@@ -451,7 +451,7 @@ class _Setup:
         step: float | None,
     ) -> None:
         params = tuple(source.parameters)
-        j = _check_poi(poi, params)
+        j = poi_index(poi, params)
         self.poi, self.lower, self.upper = poi, params[j].lower, params[j].upper
         self.high = self.upper if high is None else _check_high(high, self.lower, self.upper)
         self.step = _check_step(step, self.lower, self.upper)

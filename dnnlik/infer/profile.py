@@ -21,7 +21,7 @@ from .maximize import SeedLike, _start_point, maximize
 from .objective import DEFAULT_FD_STEP
 from .results import FitResult, TmuScan
 
-__all__ = ["profile", "tmu_scan", "default_poi"]
+__all__ = ["profile", "tmu_scan", "default_poi", "poi_index"]
 
 
 def default_poi(source: LogDensity) -> str:
@@ -59,11 +59,25 @@ def _check_values(values: Any) -> np.ndarray:
     return arr
 
 
-def _check_poi(poi: str, params: Sequence[Parameter], values: np.ndarray | None = None) -> int:
+def poi_index(poi: str, params: Sequence[Parameter], values: np.ndarray | None = None, *, where: str = "poi") -> int:
+    """The column of parameter ``poi`` among ``params`` (and, given ``values``, a check they lie in its bounds).
+
+    Args:
+        poi: the parameter's name.
+        params: the parameters, in column order.
+        values: values of ``poi`` that will be used (a scan's), checked against its bounds.
+        where: how the caller names its argument, for the message.
+
+    Returns:
+        The index of ``poi`` in ``params``.
+
+    Raises:
+        InvalidInputError: ``poi`` is not one of ``params``, or a value is outside its bounds.
+    """
     names = [p.name for p in params]
     if poi not in names:
         raise InvalidInputError(
-            f"unknown parameter {poi!r}; known: {names[:8]}" + (" ..." if len(names) > 8 else ""), where="poi"
+            f"unknown parameter {poi!r}; known: {names[:8]}" + (" ..." if len(names) > 8 else ""), where=where
         )
     j = names.index(poi)
     if values is not None:
@@ -127,7 +141,7 @@ def profile(
     """
     params = tuple(source.parameters)
     arr = _check_values(values)
-    j = _check_poi(poi, params, arr)
+    j = poi_index(poi, params, arr)
     if fixed and poi in fixed:
         raise InvalidInputError(f"{poi!r} is the scanned parameter and cannot also be fixed", where="fixed")
     start = _start_point(x0, params)
@@ -194,7 +208,7 @@ def tmu_scan(
     """
     poi = default_poi(source) if poi is None else poi
     arr = _check_values(values)
-    _check_poi(poi, tuple(source.parameters), arr)
+    poi_index(poi, tuple(source.parameters), arr)
     rng = np.random.default_rng(seed)
     best = maximize(source, starts=starts, seed=rng, fd_step=fd_step)
     profiles = profile(source, poi, arr, x0=best.point, starts=starts, seed=rng, fd_step=fd_step)
