@@ -104,16 +104,16 @@ def test_cli_build_train_minutes(monkeypatch, tmp_path, option, expected):
 
     seen = {}
 
-    def fake_recipe(zoo_dir, work, config, log):
-        seen["config"] = config
+    def fake_build(name, zoo_dir, work, config, log):
+        seen["config"], seen["name"] = config, name
         return build_module.BuildResult(tmp_path, tmp_path / "bundle", "", "pass", {"training": 1.0})
 
-    monkeypatch.setitem(build_module.RECIPES, "toy-lhc-like", fake_recipe)
+    monkeypatch.setattr(build_module, "build_entry", fake_build)
     result = CliRunner().invoke(
         cli, ["zoo", "build", "toy-lhc-like", "--zoo-dir", str(tmp_path / "z"), "--work", str(tmp_path / "w"), *option]
     )
     assert result.exit_code == 0, result.output
-    assert seen["config"].train_minutes == expected
+    assert seen["config"].train_minutes == expected and seen["name"] == "toy-lhc-like"
     assert replace(seen["config"], train_minutes=None) == replace(BuildConfig(), train_minutes=None)
     bad = CliRunner().invoke(cli, ["zoo", "build", "toy-lhc-like", "--train-minutes", "-1"])
     assert bad.exit_code == 2 and "--train-minutes" in bad.output

@@ -62,9 +62,8 @@ def info(name: str, fmt: str) -> None:
 @click.option(
     "--work",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("out") / "zoo-build",
-    show_default=True,
-    help="Work folder: samples, checkpoints, the trained bundle (reused on a rerun).",
+    default=None,
+    help="Work folder: samples, checkpoints, the trained bundle (reused on a rerun). Default: out/zoo-build/NAME.",
 )
 @click.option(
     "--quick", is_flag=True, help="A few-minute smoke build (small samples and network); not for publication."
@@ -76,7 +75,7 @@ def info(name: str, fmt: str) -> None:
     help="Cap on training wall time (0: none, train every epoch of the recipe). Default: the recipe's.",
 )
 @clean_errors
-def build(name: str, zoo_dir: Path, work: Path, quick: bool, train_minutes: float | None) -> None:
+def build(name: str, zoo_dir: Path, work: Path | None, quick: bool, train_minutes: float | None) -> None:
     """Build the zoo entry NAME from scratch (sample, train, validate) with fixed seeds.
 
     Training stops after the recipe's number of epochs, or earlier at its minutes cap on a slow host
@@ -84,12 +83,13 @@ def build(name: str, zoo_dir: Path, work: Path, quick: bool, train_minutes: floa
     """
     from dataclasses import replace
 
-    from ..zoo.build import BuildConfig, recipe
+    from ..zoo.build import build_entry, recipe
 
-    config = BuildConfig.quick() if quick else BuildConfig()
+    config = recipe(name).quick if quick else recipe(name).config
     if train_minutes is not None:
         config = replace(config, train_minutes=train_minutes or None)
-    result = recipe(name)(zoo_dir, work, config, log=click.echo)
+    work = work if work is not None else Path("out") / "zoo-build" / name
+    result = build_entry(name, zoo_dir, work, config, log=click.echo)
     click.echo(
         f"wrote {result.entry_dir} (verdict {result.verdict}); stage times (s): "
         + ", ".join(f"{k} {v:.0f}" for k, v in result.stage_seconds.items())

@@ -1,7 +1,11 @@
-"""Build the zoo entry ``toy-lhc-like`` from scratch: sample, train, validate, publish.
+"""Build a zoo entry from scratch: sample, train, validate, publish.
 
-One command (``dnnlik zoo build toy-lhc-like``) runs the whole pipeline with
-fixed seeds. Every stage keeps its result in the work folder and is skipped
+One command (``dnnlik zoo build NAME``) runs the whole pipeline with fixed
+seeds, on the reference likelihood of the same name: ``toy-lhc-like`` (the
+95-parameter toy) and its three categories ``toy-lhc-like-cat1`` ..
+``toy-lhc-like-cat3`` (:data:`RECIPES`, each with its own :class:`Recipe`).
+
+Every stage keeps its result in the work folder and is skipped
 when that result is already there, and sampling resumes from its checkpoints,
 so a killed build continues where it stopped.
 
@@ -27,9 +31,10 @@ from typing import Any
 
 from ..errors import InvalidInputError
 
-__all__ = ["BuildConfig", "BuildResult", "build_toy_lhc_like", "RECIPES"]
+__all__ = ["BuildConfig", "BuildResult", "Recipe", "build_entry", "build_toy_lhc_like", "RECIPES", "recipe"]
 
 ENTRY = "toy-lhc-like"
+"""The first zoo entry (and the default of :meth:`BuildConfig.command`)."""
 
 
 @dataclass(frozen=True)
@@ -70,22 +75,28 @@ class BuildConfig:
     batch_size: int | None = None
     grid: tuple[float, ...] = tuple(round(0.1 * i, 10) for i in range(11))
 
-    def command(self) -> str:
+    def command(self, entry: str = ENTRY) -> str:
         """The ``dnnlik zoo build`` command line that runs this recipe.
 
+        Args:
+            entry: the zoo entry it builds.
+
         Returns:
-            The command, for the default or ``--quick`` recipe (with ``--train-minutes``
-            when only that differs); otherwise a Python description of the call.
+            The command, for the entry's default or ``--quick`` recipe (with
+            ``--train-minutes`` when only that differs); otherwise a Python
+            description of the call.
         """
-        for flag, recipe in (("", BuildConfig()), (" --quick", BuildConfig.quick())):
+        own = RECIPES.get(entry)
+        defaults = (own.config, own.quick) if own is not None else (BuildConfig(), BuildConfig.quick())
+        for flag, recipe in zip(("", " --quick"), defaults, strict=True):
             if replace(self, train_minutes=recipe.train_minutes) == recipe:
                 minutes = (
                     ""
                     if self.train_minutes == recipe.train_minutes
                     else f" --train-minutes {self.train_minutes or 0:g}"
                 )
-                return f"dnnlik zoo build {ENTRY}{flag}{minutes}"
-        return f"dnnlik.zoo.build.build_toy_lhc_like with {self!r}"  # no CLI spelling: say what ran
+                return f"dnnlik zoo build {entry}{flag}{minutes}"
+        return f"dnnlik.zoo.build.build_entry({entry!r}) with {self!r}"  # no CLI spelling: say what ran
 
     @classmethod
     def quick(cls) -> BuildConfig:
@@ -135,28 +146,43 @@ def build_toy_lhc_like(
     *,
     log: Callable[[str], None] | None = print,
 ) -> BuildResult:
-    """Run the recipe; write ``zoo_dir/toy-lhc-like/`` and update ``zoo_dir/index.json``.
+    """Build ``toy-lhc-like``: :func:`build_entry` of that entry (kept for its callers)."""
+    return build_entry(ENTRY, zoo_dir, work, config, log=log)
+
+
+def build_entry(
+    name: str,
+    zoo_dir: str | Path,
+    work: str | Path,
+    config: BuildConfig | None = None,
+    *,
+    log: Callable[[str], None] | None = print,
+) -> BuildResult:
+    """Run the recipe of entry ``name``; write ``zoo_dir/NAME/`` and update ``zoo_dir/index.json``.
 
     Args:
+        name: the entry (a key of :data:`RECIPES`).
         zoo_dir: the zoo folder (its ``index.json`` gains or replaces the entry).
         work: the work folder: each stage's result is kept there and reused by a rerun.
-        config: the recipe (default: :class:`BuildConfig`, what the published entry used).
+        config: the recipe (default: the entry's :attr:`Recipe.config`, what the published entry used).
         log: called with each progress line (None: silent).
 
     Returns:
         Where the entry went, the fidelity report and verdict, and each stage's wall time.
 
     Raises:
+        InvalidInputError: no recipe for ``name``.
         MissingExtraError: TensorFlow (the ``train`` extra) is not installed and the
             bundle must be trained.
         DnnlikError: a stage failed (the message names it and where).
     """
     from .. import likelihoods
 
-    config = config or BuildConfig()
+    entry = recipe(name)
+    config = config or entry.config
     zoo_dir, work = Path(zoo_dir), Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    toy = likelihoods.get(ENTRY)
+    toy = likelihoods.get(entry.likelihood)
     times_file = work / "build-times.json"
     earlier = json.loads(times_file.read_text()) if times_file.exists() else {}
     times: dict[str, float] = {}
@@ -168,7 +194,7 @@ def build_toy_lhc_like(
 
     t0 = time.monotonic()
     bundle_dir = work / "bundle"
-    reused = _training_stage(toy, train_samples, bundle_dir, config, log)
+    reused = _training_stage(entry, toy, train_samples, bundle_dir, config, log)
     times["training"] = _reused_training_time(bundle_dir, earlier) if reused else time.monotonic() - t0
     _save_times(times_file, times)
 
@@ -177,7 +203,7 @@ def build_toy_lhc_like(
     times["fidelity"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    entry_dir = _publishing_stage(zoo_dir, bundle_dir, posterior, fidelity, config, times, t0, log)
+    entry_dir = _publishing_stage(entry, zoo_dir, bundle_dir, posterior, fidelity, config, times, t0, log)
     times["publishing"] = time.monotonic() - t0
     _save_times(times_file, times)
     report = fidelity.report
@@ -207,7 +233,9 @@ def _sampling_stage(toy: Any, work: Path, config: BuildConfig, log: Any) -> tupl
     return train_samples, posterior
 
 
-def _training_stage(toy: Any, train_samples: Path, bundle_dir: Path, config: BuildConfig, log: Any) -> bool:
+def _training_stage(
+    entry: Recipe, toy: Any, train_samples: Path, bundle_dir: Path, config: BuildConfig, log: Any
+) -> bool:
     """[3/5]: train the bundle into ``bundle_dir``, unless it is there; True when it was (reused)."""
     reused = (bundle_dir / "bundle.json").exists()
     if reused:
@@ -231,7 +259,7 @@ def _training_stage(toy: Any, train_samples: Path, bundle_dir: Path, config: Bui
         epochs=config.epochs,
         lr_schedule=config.lr_schedule,
     )
-    train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=ENTRY, command=config.command())
+    train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=entry.name, command=config.command(entry.name))
     _warn_if_cut_short(bundle_dir, config, log)
     return False
 
@@ -268,6 +296,7 @@ def _fidelity_stage(
 
 
 def _publishing_stage(
+    entry: Recipe,
     zoo_dir: Path,
     bundle_dir: Path,
     posterior: list[Path],
@@ -288,7 +317,7 @@ def _publishing_stage(
     _say(log, "[5/5] publishing into the zoo")
     data, offset, report = fidelity.data, fidelity.offset, fidelity.report
     reference = {
-        "name": ENTRY,
+        "name": entry.likelihood,
         "samples": [str(p.name) for p in posterior],
         "n_test": int(data.test_x.shape[0]),
         "n_reweighted": int(data.train_x.shape[0]),
@@ -297,7 +326,7 @@ def _publishing_stage(
     evidence, evidence_bytes = reproducible_evidence(fidelity.bundle, data, "mu", list(config.grid), offset)
     section["reproducible"] = evidence
     update_bundle(bundle_dir, {"validation": section}, {DATA_FILE: evidence_bytes})
-    entry_dir = zoo_dir / ENTRY
+    entry_dir = zoo_dir / entry.name
     with atomic_directory(entry_dir, overwrite=True) as tmp:
         shutil.copytree(bundle_dir, tmp / "bundle")
         write_card(
@@ -308,9 +337,10 @@ def _publishing_stage(
             config,
             data=data,
             offset=offset,
+            about=entry.about,
         )
-    entries = [e for e in _existing(zoo_dir, load_index) if e.name != ENTRY]
-    entries.append(make_entry(entry_dir / "bundle", zoo_dir, tags=("toy", "lhc", "dnnlikelihood", "likelihood")))
+    entries = [e for e in _existing(zoo_dir, load_index) if e.name != entry.name]
+    entries.append(make_entry(entry_dir / "bundle", zoo_dir, tags=entry.tags))
     write_index(entries, zoo_dir)
     return entry_dir
 
@@ -368,12 +398,67 @@ def _existing(zoo_dir: Path, load_index: Any) -> list[Any]:
     return load_index(zoo_dir) if (zoo_dir / "index.json").exists() else []
 
 
-RECIPES: dict[str, Callable[..., BuildResult]] = {ENTRY: build_toy_lhc_like}
-"""Entry name -> its build function."""
+@dataclass(frozen=True)
+class Recipe:
+    """How one zoo entry is built.
+
+    Attributes:
+        name: the entry's name (and its bundle's).
+        likelihood: the reference likelihood it is trained on (:func:`dnnlik.likelihoods.get`).
+        config: the published recipe.
+        quick: the ``--quick`` smoke recipe.
+        tags: the index tags.
+        about: the model card's first sentence, after the entry's name and version.
+    """
+
+    name: str
+    likelihood: str
+    config: BuildConfig
+    quick: BuildConfig
+    tags: tuple[str, ...]
+    about: str
 
 
-def recipe(name: str) -> Callable[..., BuildResult]:
-    """The build function of the zoo entry ``name``."""
+_TOY_ABOUT = (
+    "the DNNLikelihood of the 95-parameter toy LHC-like new-physics search (Buckley et al., "
+    "arXiv:1809.05548, as used in arXiv:1911.03305)"
+)
+
+CATEGORY_CONFIG = BuildConfig(n_train=300_000, n_ridge=150_000)
+"""The per-category recipe: 35 parameters need fewer training points than 95 (training ~8 min on 2 cores)."""
+
+
+def _category(c: int) -> Recipe:
+    bins = f"{30 * (c - 1)}-{30 * c - 1}"
+    return Recipe(
+        name=f"{ENTRY}-cat{c}",
+        likelihood=f"{ENTRY}-cat{c}",
+        config=CATEGORY_CONFIG,
+        quick=BuildConfig.quick(),
+        tags=("toy", "lhc", "dnnlikelihood", "likelihood", "category"),
+        about=(
+            f"the DNNLikelihood of category {c} (bins {bins}) of the toy LHC-like search: 35 parameters "
+            "(mu, the category's 30 MC-statistics nuisances and the four shared systematics), constraint "
+            "terms included; one of three entries that `zoo/combinations/toy-lhc-like-categories.json` combines"
+        ),
+    )
+
+
+RECIPES: dict[str, Recipe] = {
+    ENTRY: Recipe(
+        ENTRY, ENTRY, BuildConfig(), BuildConfig.quick(), ("toy", "lhc", "dnnlikelihood", "likelihood"), _TOY_ABOUT
+    ),
+    **{r.name: r for r in (_category(c) for c in (1, 2, 3))},
+}
+"""Entry name -> how it is built."""
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe of the zoo entry ``name``.
+
+    Raises:
+        InvalidInputError: there is none.
+    """
     if name not in RECIPES:
         raise InvalidInputError(f"no build recipe for {name!r}; recipes: {', '.join(RECIPES)}", where="zoo build")
     return RECIPES[name]

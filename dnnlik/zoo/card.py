@@ -61,6 +61,7 @@ def write_card(
     *,
     data: Any = None,
     offset: float = 0.0,
+    about: str = "",
 ) -> None:
     """Write ``entry_dir/README.md`` (and its plots, with the ``plot`` extra).
 
@@ -72,6 +73,7 @@ def write_card(
         config: the build recipe (:class:`~dnnlik.zoo.build.BuildConfig`).
         data: the fidelity samples, for the marginals; default the bundle's stored sample.
         offset: the constant the bundle adds to log L.
+        about: what the entry is, one phrase (default: the bundle's description).
 
     Raises:
         KeyError: ``report`` lacks ``tmu_mean_abs_delta`` or ``ks_median_pvalue``.
@@ -107,11 +109,11 @@ def write_card(
         f"{' x '.join(map(str, config.layers))} {config.activation.upper()}, ensemble of {config.ensemble}, "
         f"{_epochs(config, training)}; learning rate: {_schedule(training)}"
     )
+    command = doc.get("provenance", {}).get("command") or config.command(doc["name"])
     text = f"""# {doc["title"]}
 
-`{doc["name"]}` {doc["version"]}: the DNNLikelihood of the 95-parameter toy LHC-like new-physics
-search (Buckley et al., arXiv:1809.05548, as used in arXiv:1911.03305), trained with dnnlik's own
-pipeline on 2 CPU cores. The bundle is in `bundle/`; it validates with `dnnlik validate`.
+`{doc["name"]}` {doc["version"]} (bundle format {doc["format_version"]}): {about or doc.get("description", "")}, trained
+with dnnlik's own pipeline on 2 CPU cores. The bundle is in `bundle/`; it validates with `dnnlik validate`.
 
 ```python
 import dnnlik
@@ -129,7 +131,7 @@ Against the exact likelihood, on two independent posterior samples never used in
 {plot_line}
 ## How it was made
 
-One command, fixed seeds: `{doc.get("provenance", {}).get("command") or config.command()}` (seed {config.seed}).
+One command, fixed seeds: `{command}` (seed {config.seed}).
 
 - training samples: {config.n_train} MCMC points, mixed strategy (posterior + profile chains), plus
   {config.n_ridge} points between the profile ridge and the typical set (`dnnlik.sample.ridge`)
