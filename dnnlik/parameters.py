@@ -10,50 +10,94 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["Constraint", "Parameter", "parameters_from_json", "parameters_to_json", "ROLES"]
+__all__ = ["Constraint", "Parameter", "parameters_from_json", "parameters_to_json", "ROLES", "CONSTRAINT_TYPES"]
 
 ROLES = ("poi", "nuisance", "auxiliary")
 """Allowed parameter roles: parameters of interest, nuisance parameters, anything else."""
 
-ConstraintType = Literal["none", "normal", "lognormal", "uniform"]
+ConstraintType = Literal["none", "normal", "lognormal", "uniform", "gamma"]
+
+CONSTRAINT_TYPES: tuple[ConstraintType, ...] = ("none", "normal", "lognormal", "uniform", "gamma")
+"""Every constraint type a bundle may declare (``gamma`` since format 1.1.0)."""
 
 
 @dataclass(frozen=True)
 class Constraint:
     """The constraint (prior) term a parameter carries in the likelihood.
 
-    ``normal``/``lognormal`` use ``mean`` and ``sigma``; ``uniform`` uses the
-    parameter's bounds; ``none`` means the likelihood has no term for it.
+    ``normal``/``lognormal`` use ``mean`` and ``sigma``; ``gamma`` (format
+    1.1.0: HistFactory's ``shapesys``, an auxiliary Poisson count ``aux``
+    observed with mean ``tau * x``) uses ``tau`` and ``aux`` (``aux`` absent:
+    ``tau``); ``uniform`` uses the parameter's bounds; ``none`` means the
+    likelihood has no term for it.
+
+    >>> Constraint("gamma", tau=25.0).to_json()
+    {'type': 'gamma', 'tau': 25.0}
+    >>> Constraint("gamma", tau=25.0).resolved() == Constraint("gamma", tau=25.0, aux=25.0)
+    True
 
     Attributes:
-        type: ``"none"``, ``"normal"``, ``"lognormal"`` or ``"uniform"``.
+        type: one of :data:`CONSTRAINT_TYPES`.
         mean: the centre of a normal (or the median of a lognormal) term.
         sigma: its width (a lognormal's in log space).
+        tau: a gamma term's rate: the auxiliary count's mean is ``tau * x``.
+        aux: a gamma term's observed auxiliary count; None means ``tau``.
     """
 
     type: ConstraintType = "none"
     mean: float | None = None
     sigma: float | None = None
+    tau: float | None = None
+    aux: float | None = None
+
+    def resolved(self) -> Constraint:
+        """The same term with its defaults written out (a gamma's absent ``aux`` is ``tau``).
+
+        Two constraints describe the same term exactly when their ``resolved()`` are equal.
+
+        Returns:
+            A constraint equal to this one but for the filled-in default.
+        """
+        if self.type == "gamma" and self.aux is None:
+            return replace(self, aux=self.tau)
+        return self
 
     def to_json(self) -> dict[str, Any]:
-        """A parameter's ``constraint`` object in ``bundle.json`` (``mean``/``sigma`` for normal and lognormal only)."""
+        """A parameter's ``constraint`` object in ``bundle.json``.
+
+        Returns:
+            ``{"type"}``, with ``mean``/``sigma`` for normal and lognormal, ``tau``
+            (and ``aux`` when given) for gamma.
+        """
         out: dict[str, Any] = {"type": self.type}
         if self.type in ("normal", "lognormal"):
             out["mean"] = self.mean
             out["sigma"] = self.sigma
+        elif self.type == "gamma":
+            out["tau"] = self.tau
+            if self.aux is not None:
+                out["aux"] = self.aux
         return out
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Constraint:
         """The constraint stored as ``obj`` (schema-valid: ``type`` present; no further check).
 
+        Args:
+            obj: a parameter's ``constraint`` object.
+
+        Returns:
+            The constraint.
+
         Raises:
             KeyError: ``obj`` has no ``type``.
         """
-        return cls(type=obj["type"], mean=obj.get("mean"), sigma=obj.get("sigma"))
+        return cls(
+            type=obj["type"], mean=obj.get("mean"), sigma=obj.get("sigma"), tau=obj.get("tau"), aux=obj.get("aux")
+        )
 
 
 def _bound_to_json(value: float) -> float | None:

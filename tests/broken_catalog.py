@@ -789,4 +789,5 @@ def _test_vectors_gradient(valid: Path, tmp: Path) -> Path:
 import broken_catalog_archive  # noqa: E402,F401
 import broken_catalog_json  # noqa: E402,F401
 import broken_catalog_onnx  # noqa: E402,F401
+import broken_catalog_parameters  # noqa: E402,F401
 import broken_catalog_runtime  # noqa: E402,F401

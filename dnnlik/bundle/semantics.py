@@ -65,8 +65,40 @@ def _parameters(doc: dict[str, Any]) -> Iterator[Problem]:
                 )
         if p["constraint"]["type"] == "uniform" and (lo is None or hi is None):
             yield _problem("uniform-unbounded", "a uniform constraint needs both bounds finite", f"{where}/constraint")
+        if p["constraint"]["type"] == "gamma" and not hi_v > 0:
+            yield _problem(
+                "gamma-support",
+                f"a gamma constraint is -inf for x <= 0, but the bounds [{lo}, {hi}] allow no x > 0",
+                f"{where}/constraint",
+            )
     if doc["kind"] == "likelihood" and not any(p["role"] == "poi" for p in doc["parameters"]):
         yield Problem("semantics:no-poi", "no parameter has role 'poi'", _at("/parameters"), "warning")
+
+
+def _fixed_parameters(doc: dict[str, Any]) -> Iterator[Problem]:
+    """Fixed parameters (1.1.0): unique names, none of them also a parameter (an input of the model)."""
+    if doc.get("format_version") == "1.0.0":
+        return  # 1.0.0 has no such section: its schema refused the member (at the root), whatever its value
+    free: dict[str, int] = {}
+    for i, p in enumerate(doc["parameters"]):
+        free.setdefault(p["name"], i)
+    seen: dict[str, int] = {}
+    for i, p in enumerate(doc["fixed_parameters"]):
+        where = f"/fixed_parameters/{i}/name"
+        if p["name"] in free:
+            yield _problem(
+                "fixed-parameter-clash",
+                f"{p['name']!r} is fixed here and also a parameter of the model (/parameters/{free[p['name']]}); "
+                "a parameter is either an input or fixed",
+                where,
+            )
+        elif p["name"] in seen:
+            yield _problem(
+                "duplicate-name",
+                f"fixed parameter {p['name']!r} is also listed at /fixed_parameters/{seen[p['name']]}",
+                where,
+            )
+        seen.setdefault(p["name"], i)
 
 
 _INPUT_ROLES = {"likelihood": {"parameters"}, "spectrum-fit": {"histogram"}, "classifier": {"features", "parameters"}}
@@ -240,6 +272,7 @@ def _tensor_shape(value: Any, max_rank: int) -> list[int] | str:
 
 _CHECKS: list[tuple[Check, set[str]]] = [
     (_parameters, {"parameters", "kind"}),
+    (_fixed_parameters, {"fixed_parameters", "parameters"}),
     (_model, {"model", "parameters", "kind", "output"}),
     (_files, {"files", "model"}),
     (_test_vectors, {"test_vectors", "model"}),

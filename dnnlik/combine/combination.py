@@ -29,6 +29,7 @@ combination can be a member of another.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -194,6 +195,11 @@ class Combination:
     def parameter_names(self) -> tuple[str, ...]:
         """The combined parameters' names, in the order of the points' columns."""
         return tuple(p.name for p in self.parameters)
+
+    @property
+    def fixed_parameters(self) -> Mapping[str, float]:
+        """``{name: value}`` of the parameters the members hold fixed (not parameters of the combination)."""
+        return MappingProxyType(self._layout.fixed)
 
     @property
     def n_parameters(self) -> int:

@@ -9,6 +9,11 @@ Each declared constraint is taken as a normalised log-density of its parameter
   ``-(log x - log mean)^2 / (2 sigma^2) - log x - log(sigma) - log(2 pi) / 2``
   for ``x > 0``, ``-inf`` otherwise;
 - ``uniform``: ``-log(upper - lower)`` inside the (finite) bounds, ``-inf`` outside;
+- ``gamma(tau, aux)``: the Gamma(``aux + 1``, rate ``tau``) density of ``x``:
+  ``aux log(tau x) - tau x - lgamma(aux + 1) + log(tau)`` for ``x > 0``; at ``x = 0``
+  its limit (``log tau`` when ``aux = 0``, else ``-inf``); ``-inf`` for ``x < 0``. It is
+  pyhf's Poisson term of the auxiliary count (``aux`` observed, mean ``tau x``) plus
+  the constant ``log tau``;
 - ``none``: 0.
 
 A member whose output includes its terms in another normalisation (say
@@ -27,6 +32,9 @@ and a few vector operations per batch.
 -0.918939
 >>> bool(term_logpdf(Constraint("uniform"), (-1.0, 5.0), np.array([2.0]))[0] == -np.log(6.0))
 True
+>>> exponential = Constraint("gamma", tau=2.0, aux=0.0)  # Gamma(1, rate 2): 2 exp(-2 x), 2 at x = 0
+>>> term_logpdf(exponential, (0.0, 5.0), np.array([-1.0, 0.0])).tolist() == [-np.inf, np.log(2.0)]
+True
 """
 
 from __future__ import annotations
@@ -39,7 +47,15 @@ import numpy as np
 
 from ..parameters import Constraint
 
-__all__ = ["term_logpdf", "term_grad", "mean_sigma", "uniform_log_density", "ConstraintCorrection", "LOG_SQRT_2PI"]
+__all__ = [
+    "term_logpdf",
+    "term_grad",
+    "mean_sigma",
+    "tau_aux",
+    "uniform_log_density",
+    "ConstraintCorrection",
+    "LOG_SQRT_2PI",
+]
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 """``log(2 pi) / 2``, the normalisation of a unit normal density."""
@@ -60,6 +76,29 @@ def mean_sigma(constraint: Constraint) -> tuple[float, float]:
     if constraint.mean is None or constraint.sigma is None:
         raise ValueError(f"a {constraint.type!r} constraint has no mean and sigma")
     return float(constraint.mean), float(constraint.sigma)
+
+
+def tau_aux(constraint: Constraint) -> tuple[float, float]:
+    """``(tau, aux)`` of a gamma constraint, as floats (an absent ``aux`` is ``tau``).
+
+    Args:
+        constraint: a ``gamma`` constraint.
+
+    Returns:
+        Its rate and auxiliary count.
+
+    Raises:
+        ValueError: the constraint has no ``tau`` (it is not ``gamma``).
+    """
+    if constraint.tau is None:
+        raise ValueError(f"a {constraint.type!r} constraint has no tau")
+    tau = float(constraint.tau)
+    return tau, tau if constraint.aux is None else float(constraint.aux)
+
+
+def _gamma_constant(tau: float, aux: float) -> float:
+    """``aux log(tau) - lgamma(aux + 1) + log(tau)``: the part of a gamma term that does not depend on ``x``."""
+    return aux * math.log(tau) - math.lgamma(aux + 1.0) + math.log(tau)
 
 
 def uniform_log_density(bounds: tuple[float, float]) -> float:
@@ -99,6 +138,12 @@ def term_logpdf(constraint: Constraint, bounds: tuple[float, float], x: np.ndarr
     if constraint.type == "uniform":
         inside = (x >= bounds[0]) & (x <= bounds[1])
         return np.where(inside, uniform_log_density(bounds), -np.inf)
+    if constraint.type == "gamma":
+        tau, aux = tau_aux(constraint)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_part = aux * np.log(np.where(x > 0.0, x, 1.0)) if aux > 0 else 0.0
+            out = log_part - tau * x + _gamma_constant(tau, aux)
+        return np.where((x > 0.0) | ((x == 0.0) & (aux == 0.0)), out, -np.inf)
     return np.zeros_like(x)
 
 
@@ -110,7 +155,8 @@ def term_grad(constraint: Constraint, x: np.ndarray) -> np.ndarray:
         x: the parameter's values, any shape.
 
     Returns:
-        The derivative, shaped as ``x`` (NaN where a log-normal's ``x <= 0``).
+        The derivative, shaped as ``x`` (NaN where a log-normal's ``x <= 0``, and where a
+        gamma term is ``-inf``; ``-tau``, the right derivative, at ``x = 0`` when ``aux = 0``).
     """
     x = np.asarray(x, dtype=np.float64)
     if constraint.type == "normal":
@@ -121,6 +167,12 @@ def term_grad(constraint: Constraint, x: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             positive = np.where(x > 0.0, x, np.nan)
             return -(np.log(positive) - math.log(mean)) / (sigma * sigma * positive) - 1.0 / positive
+    if constraint.type == "gamma":
+        tau, aux = tau_aux(constraint)
+        if aux == 0.0:
+            return np.where(x >= 0.0, -tau, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return aux / np.where(x > 0.0, x, np.nan) - tau
     return np.zeros_like(x)
 
 
@@ -139,17 +191,53 @@ class _Part(NamedTuple):
     floats: tuple[list[int], list[float], list[float], list[float]]
 
 
+class _GammaPart(NamedTuple):
+    """The gamma terms: their columns, ``-w tau``, and those with ``aux > 0`` (their ``w aux``).
+
+    ``w c(x) = w aux log x - w tau x + constant``: ``neg_rate`` holds ``-w tau`` for every
+    column, ``log_coef`` holds ``w aux`` for the columns with ``aux > 0`` (``log_local``:
+    their place among ``columns``; ``log_columns``: their combined columns). ``floats``
+    holds the columns, ``-w tau`` and ``w aux`` (0 where ``aux = 0``) as Python lists.
+    """
+
+    columns: np.ndarray
+    neg_rate: np.ndarray
+    log_local: np.ndarray
+    log_columns: np.ndarray
+    log_coef: np.ndarray
+    all_log: bool
+    floats: tuple[list[int], list[float], list[float]]
+
+
+def _gamma_part(columns: Sequence[int], weights: Sequence[float], constraints: Sequence[Constraint]) -> _GammaPart:
+    """The gamma terms' coefficients (see :class:`_GammaPart`)."""
+    tau = np.array([tau_aux(c)[0] for c in constraints])
+    aux = np.array([tau_aux(c)[1] for c in constraints])
+    w = np.asarray(weights, dtype=np.float64)
+    cols = np.asarray(columns, dtype=np.intp)
+    log_local = np.flatnonzero(aux > 0.0)
+    neg_rate, log_coef = -w * tau, w * aux
+    floats = (cols.tolist(), neg_rate.tolist(), log_coef.tolist())
+    return _GammaPart(
+        cols, neg_rate, log_local, cols[log_local], log_coef[log_local], log_local.size == cols.size, floats
+    )
+
+
 class ConstraintCorrection:
-    """``sum_j w_j c_j(x_j) + constant``, for the normal and log-normal terms of a combination.
+    """``sum_j w_j c_j(x_j) + constant``, for the normal, log-normal and gamma terms of a combination.
 
     ``w_j = 1 - k_j`` where ``k_j`` members include parameter ``j``'s term; the flat
     (``uniform``) terms, every normalisation that does not depend on ``x`` and the
     members' offsets are all folded into ``constant``. Built once per combination.
 
+    Where a gamma term is ``-inf`` (``x < 0``; ``x = 0`` with ``aux > 0``) the correction
+    is ``-inf``, whatever its weight: the combination counts the term once, so its
+    log-density is ``-inf`` there.
+
     Args:
         columns: the combined parameters' columns that carry a non-zero weight.
         weights: the weight of each, ``1 - k``.
-        constraints: the declared constraint of each (``normal`` or ``lognormal``).
+        constraints: the declared constraint of each (``normal``, ``lognormal`` or ``gamma``).
         constant: everything else, a number.
     """
 
@@ -157,8 +245,8 @@ class ConstraintCorrection:
         self, columns: Sequence[int], weights: Sequence[float], constraints: Sequence[Constraint], constant: float
     ) -> None:
         kinds = [c.type for c in constraints]
-        if any(k not in ("normal", "lognormal") for k in kinds):
-            raise ValueError(f"only normal and lognormal terms depend on x, got {sorted(set(kinds))}")
+        if any(k not in ("normal", "lognormal", "gamma") for k in kinds):
+            raise ValueError(f"only normal, lognormal and gamma terms depend on x, got {sorted(set(kinds))}")
         self.constant = float(constant)
         self._parts: list[_Part] = []
         for kind in ("normal", "lognormal"):
@@ -178,6 +266,12 @@ class ConstraintCorrection:
             half, slope = -0.5 * w * inv_var, -w * inv_var
             floats = (cols.tolist(), centre.tolist(), half.tolist(), slope.tolist())
             self._parts.append(_Part(cols, w, centre, half, slope, lognormal, floats))
+        pick = [i for i, k in enumerate(kinds) if k == "gamma"]
+        self._gamma: _GammaPart | None = None
+        if pick:
+            gammas = [constraints[i] for i in pick]
+            self._gamma = _gamma_part([columns[i] for i in pick], [weights[i] for i in pick], gammas)
+            self.constant += sum(weights[i] * _gamma_constant(*tau_aux(constraints[i])) for i in pick)
 
     @property
     def _has_lognormal(self) -> bool:
@@ -186,7 +280,26 @@ class ConstraintCorrection:
     @property
     def is_constant(self) -> bool:
         """True when no term depends on the parameters (the correction is one number)."""
-        return not self._parts
+        return not self._parts and self._gamma is None
+
+    def _gamma_value(self, points: np.ndarray, grad: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The gamma terms' ``x``-dependent part at (N, P) points, and the rows where one is ``-inf``;
+        adds their gradient into ``grad`` (N, P) when given (meaningless on those rows)."""
+        g = self._gamma
+        assert g is not None
+        x = points.take(g.columns, axis=1)
+        v = x @ g.neg_rate
+        bad = np.asarray((x < 0.0).any(axis=1))
+        if grad is not None:
+            grad[:, g.columns] += g.neg_rate
+        if g.log_local.size:
+            x_log = x if g.all_log else x.take(g.log_local, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v += np.log(x_log) @ g.log_coef
+                if grad is not None:
+                    grad[:, g.log_columns] += g.log_coef / x_log
+            bad |= (x_log == 0.0).any(axis=1)
+        return v, bad
 
     def value(self, points: np.ndarray) -> np.ndarray:
         """The correction at (N, P) points of the combination: (N,).
@@ -195,7 +308,8 @@ class ConstraintCorrection:
             points: the combination's points, (N, P) float64.
 
         Returns:
-            The correction, (N,) (``-inf``/``+inf``/NaN where a log-normal's ``x <= 0``).
+            The correction, (N,) (``-inf``/``+inf``/NaN where a log-normal's ``x <= 0``;
+            ``-inf`` where a gamma term is).
         """
         if points.shape[0] == 1 and not self._has_lognormal:
             return np.array([self._one_point(points[0], None)])
@@ -209,9 +323,15 @@ class ConstraintCorrection:
                 if part.lognormal:
                     v -= u @ part.weights
             out = v if out is None else out + v
+        bad = None
+        if self._gamma is not None:
+            v, bad = self._gamma_value(points, None)
+            out = v if out is None else out + v
         if out is None:
             return np.full(points.shape[0], self.constant)
         out += self.constant
+        if bad is not None:
+            out[bad] = -np.inf
         return out
 
     def value_and_grad(self, points: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -238,11 +358,15 @@ class ConstraintCorrection:
                     out -= u @ part.weights
                     slope = (slope - part.weights) / x
             grad[:, part.columns] += slope
+        if self._gamma is not None:
+            v, bad = self._gamma_value(points, grad)
+            out += v
+            out[bad] = -np.inf
         return out
 
     def _one_point(self, x: np.ndarray, grad: np.ndarray | None) -> float:
-        """The correction at one point (normal terms only), in Python floats: cheaper than numpy's calls for
-        the handful of shared parameters a combination usually has; adds its gradient into ``grad`` (P,)."""
+        """The correction at one point (normal and gamma terms), in Python floats: cheaper than numpy's calls
+        for the handful of shared parameters a combination usually has; adds its gradient into ``grad`` (P,)."""
         total = self.constant
         for part in self._parts:
             values = x.take(part.columns).tolist()
@@ -252,4 +376,14 @@ class ConstraintCorrection:
                 total += d * d * half
                 if grad is not None:
                     grad[j] += d * slope
+        if self._gamma is not None:
+            columns, neg_rates, log_coefs = self._gamma.floats
+            for j, v, neg_rate, log_coef in zip(columns, x.take(columns).tolist(), neg_rates, log_coefs, strict=True):
+                if v < 0.0 or (v == 0.0 and log_coef != 0.0):
+                    return -math.inf  # the term is -inf (the combination's gradient is NaN there)
+                total += neg_rate * v
+                if log_coef != 0.0:
+                    total += log_coef * math.log(v)
+                if grad is not None:
+                    grad[j] += neg_rate + (log_coef / v if log_coef != 0.0 else 0.0)
         return total

@@ -128,6 +128,10 @@ def _check_output(source: Any, name: str) -> tuple[str, bool, float, bool]:
     return quantity, includes, float(offset), declared
 
 
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_parameters(params: tuple[Parameter, ...], name: str, quantity: str, includes: bool) -> None:
     where = f"member {name!r}"
     if not params:
@@ -150,12 +154,20 @@ def _check_parameters(params: tuple[Parameter, ...], name: str, quantity: str, i
                     f"parameter {p.name!r}: a lognormal constraint needs mean > 0 (its median), got {c.mean!r}",
                     where=where,
                 )
+        elif c.type == "gamma":
+            tau, aux = c.tau, c.tau if c.aux is None else c.aux
+            if tau is None or aux is None or not (_finite_number(tau) and tau > 0 and _finite_number(aux) and aux >= 0):
+                raise InvalidInputError(
+                    f"parameter {p.name!r}: a gamma constraint needs a finite tau > 0 and aux >= 0, "
+                    f"got tau={c.tau!r}, aux={c.aux!r}",
+                    where=where,
+                )
         elif c.type == "uniform" and not (math.isfinite(p.lower) and math.isfinite(p.upper)):
             raise InvalidInputError(
                 f"parameter {p.name!r}: a uniform constraint needs finite bounds, got [{p.lower}, {p.upper}]",
                 where=where,
             )
-        elif c.type not in ("none", "uniform"):
+        elif c.type not in ("none", "uniform", "gamma"):
             raise InvalidInputError(f"parameter {p.name!r}: unknown constraint type {c.type!r}", where=where)
     if quantity == "log-posterior":
         if not includes:

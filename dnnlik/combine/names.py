@@ -17,11 +17,19 @@ entry is the first member's (description, unit, nominal), with:
 
 Refused, with one message naming both members and the parameter
 (:class:`~dnnlik.errors.InvalidInputError`): shared parameters that disagree on
-role, constraint (type, mean, sigma), unit (when both give one) or bounds.
+role, constraint (type, mean, sigma, tau, aux), unit (when both give one) or bounds.
+
+Fixed parameters (a bundle's ``fixed_parameters``; any other source's attribute
+``fixed_parameters``, a mapping name -> value, when it has one) are not
+parameters of the combination; they are refused, naming both members and the
+parameter, when one member fixes a name another member has free (after renames
+and prefixes), or two members fix it at different values. The combination's
+own fixed parameters are the union of its members'.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -51,6 +59,7 @@ class Layout:
         holders: for each combined parameter, the indices of the members that have it.
         renamed: for each member, ``{its name: combined name}`` where they differ.
         intersected: ``{name: (lower, upper)}`` of the shared parameters whose bounds were intersected.
+        fixed: ``{name: value}`` of the parameters some member holds fixed (not combined parameters).
     """
 
     parameters: list[Parameter] = field(default_factory=list)
@@ -58,6 +67,7 @@ class Layout:
     holders: list[list[int]] = field(default_factory=list)
     renamed: list[dict[str, str]] = field(default_factory=list)
     intersected: dict[str, tuple[float, float]] = field(default_factory=dict)
+    fixed: dict[str, float] = field(default_factory=dict)
 
 
 def _rename_maps(renames: Any, members: Sequence[Member]) -> list[dict[str, str]]:
@@ -149,6 +159,9 @@ def member_names(members: Sequence[Member], renames: Any = None, separate: Itera
 
 
 def _constraint_text(c: Constraint) -> str:
+    c = c.resolved()
+    if c.tau is not None and c.aux is not None:
+        return f"{c.type}(tau={c.tau:g}, aux={c.aux:g})"
     return f"{c.type}(mean={c.mean:g}, sigma={c.sigma:g})" if c.mean is not None and c.sigma is not None else c.type
 
 
@@ -170,7 +183,7 @@ def _merge(
     """``held`` (the combined entry so far) merged with member ``other``'s ``p``; the new bounds if intersected."""
     if p.role != held.role:
         raise _conflict(name, first, other, "role", repr(held.role), repr(p.role))
-    if p.constraint != held.constraint:
+    if p.constraint.resolved() != held.constraint.resolved():
         raise _conflict(
             name, first, other, "constraint", _constraint_text(held.constraint), _constraint_text(p.constraint)
         )
@@ -207,6 +220,56 @@ def _merge(
     return merged, (lo, hi)
 
 
+def _fixed_of(m: Member) -> dict[str, float]:
+    """``{name: value}`` of the parameters member ``m``'s source holds fixed (none when it says nothing)."""
+    raw = getattr(m.source, "fixed_parameters", None)
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError(
+            f"its fixed_parameters must be a mapping name -> value, got {type(raw).__name__}",
+            where=f"member {m.name!r}",
+        )
+    out = {}
+    for name, value in raw.items():
+        number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        if not isinstance(name, str) or not number or not math.isfinite(value):
+            raise InvalidInputError(
+                f"its fixed_parameters must map names to finite numbers, got {name!r}: {value!r}",
+                where=f"member {m.name!r}",
+            )
+        out[name] = float(value)
+    return out
+
+
+def _check_fixed(members: Sequence[Member], names: Sequence[Sequence[str]]) -> dict[str, float]:
+    """The members' fixed parameters, merged; refused where they clash (see the module docstring)."""
+    fixed: dict[str, tuple[float, str]] = {}  # name -> (value, the first member fixing it)
+    for m in members:
+        for name, value in _fixed_of(m).items():
+            if name in (p.name for p in m.parameters):
+                raise InvalidInputError(
+                    f"member {m.name!r} both fixes parameter {name!r} (at {value:g}) and has it free", where="combine"
+                )
+            held = fixed.setdefault(name, (value, m.name))
+            if held[0] != value:
+                raise InvalidInputError(
+                    f"members {held[1]!r} and {m.name!r} fix parameter {name!r} at different values: {held[0]:g} in "
+                    f"{held[1]!r}, {value:g} in {m.name!r}",
+                    where="combine",
+                )
+    for m, combined_names in zip(members, names, strict=True):
+        for name in combined_names:
+            if name in fixed:
+                value, by = fixed[name]
+                raise InvalidInputError(
+                    f"member {by!r} fixes parameter {name!r} at {value:g}, but member {m.name!r} has it free; "
+                    "rename one of them if they are different parameters",
+                    where="combine",
+                )
+    return {name: value for name, (value, _) in fixed.items()}
+
+
 def layout(members: Sequence[Member], names: Sequence[Sequence[str]], bounds: str = "strict") -> Layout:
     """The combined parameter list, and each member's columns in it.
 
@@ -219,12 +282,13 @@ def layout(members: Sequence[Member], names: Sequence[Sequence[str]], bounds: st
         The :class:`Layout`.
 
     Raises:
-        InvalidInputError: an unknown ``bounds`` mode, or shared parameters that
-            disagree (the message names both members and the parameter).
+        InvalidInputError: an unknown ``bounds`` mode, shared parameters that
+            disagree, or fixed parameters that clash (the message names both
+            members and the parameter).
     """
     if bounds not in BOUNDS_MODES:
         raise InvalidInputError(f"must be one of {list(BOUNDS_MODES)}, got {bounds!r}", where="bounds")
-    out = Layout()
+    out = Layout(fixed=_check_fixed(members, names))
     index: dict[str, int] = {}
     for i, (m, combined_names) in enumerate(zip(members, names, strict=True)):
         cols = []

@@ -63,4 +63,12 @@ def describe(bundle: Bundle, *, max_parameters: int = 12) -> str:
         )
     if len(params) > max_parameters:
         lines.append(f"    ... and {len(params) - max_parameters} more")
+    fixed = d.get("fixed_parameters", [])
+    if fixed:
+        lines.append(f"  fixed       {len(fixed)} (held at their value; not inputs of the model)")
+        width = max(len(f["name"]) for f in fixed[:max_parameters])
+        for f in fixed[:max_parameters]:
+            lines.append(f"    {f['name']:<{width}}  = {f['value']:g}" + (f"  [{f['unit']}]" if f.get("unit") else ""))
+        if len(fixed) > max_parameters:
+            lines.append(f"    ... and {len(fixed) - max_parameters} more")
     return "\n".join(lines)

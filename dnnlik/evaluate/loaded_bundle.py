@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,7 @@ class Bundle:
             raise InvalidInputError(f"must be an integer >= 1, got {chunk_size!r}", where="chunk_size")
         self.chunk_size = int(chunk_size)
         self.parameters: tuple[Parameter, ...] = parameters_from_json(document["parameters"])
+        self._fixed = MappingProxyType({f["name"]: float(f["value"]) for f in document.get("fixed_parameters", ())})
         model = document["model"]
         self._inputs = model["inputs"]
         self._outputs = {t["role"]: t for t in model["outputs"]}
@@ -146,6 +148,12 @@ class Bundle:
     def parameter_names(self) -> tuple[str, ...]:
         """The parameters' names, in the order of the points' columns."""
         return tuple(p.name for p in self.parameters)
+
+    @property
+    def fixed_parameters(self) -> Mapping[str, float]:
+        """``{name: value}`` of the parameters the original model holds fixed (format 1.1.0's
+        ``fixed_parameters``): not inputs of the model; empty when the bundle lists none."""
+        return self._fixed
 
     @property
     def has_gradient(self) -> bool:

@@ -73,7 +73,7 @@ def maximize(
         x0: the first start, clipped into the bounds (values in ``fixed`` replace
             its entries); default the parameters' nominal values.
         starts: how many starts; the ones after the first are drawn from each free
-            parameter's normal/lognormal constraint, else uniformly in its training
+            parameter's normal/lognormal/gamma constraint, else uniformly in its training
             range (else its bounds; nominal plus a standard normal when that range is
             infinite), up to 100 draws for a point with a finite log-density.
         seed: seed or generator of the random starts.
@@ -249,6 +249,8 @@ def _draw(p: Parameter, rng: np.random.Generator) -> float:
         value = rng.normal(c.mean if c.mean is not None else p.nominal, c.sigma)
     elif c.type == "lognormal" and c.sigma and c.mean:
         value = c.mean * math.exp(rng.normal(0.0, c.sigma))
+    elif c.type == "gamma" and c.tau:
+        value = rng.gamma((c.tau if c.aux is None else c.aux) + 1.0, 1.0 / c.tau)  # its Gamma(aux + 1, rate tau)
     elif math.isfinite(lo) and math.isfinite(hi):
         value = rng.uniform(lo, hi)
     else:

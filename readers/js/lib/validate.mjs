@@ -111,10 +111,26 @@ function semanticParameters(doc, r) {
     if (p.constraint.type === 'uniform' && (p.bounds[0] === null || p.bounds[1] === null)) {
       r.add('semantics:uniform-unbounded', at(where + '/constraint'), 'a uniform constraint needs both bounds finite');
     }
+    if (p.constraint.type === 'gamma' && !(hi > 0)) {
+      r.add('semantics:gamma-support', at(where + '/constraint'), `a gamma constraint is -inf for x <= 0, but the bounds [${p.bounds[0]}, ${p.bounds[1]}] allow no x > 0`);
+    }
   });
   if (doc.kind === 'likelihood' && !doc.parameters.some((p) => p.role === 'poi')) {
     r.add('semantics:no-poi', at('/parameters'), "no parameter has role 'poi'", 'warning');
   }
+}
+
+// fixed_parameters (1.1.0): unique names, none of them also a parameter (an input of the model).
+function semanticFixedParameters(doc, r) {
+  const free = new Map();
+  doc.parameters.forEach((p, i) => { if (!free.has(p.name)) free.set(p.name, i); });
+  const seen = new Map();
+  doc.fixed_parameters.forEach((f, i) => {
+    const where = at(ptr('fixed_parameters', i, 'name'));
+    if (free.has(f.name)) r.add('semantics:fixed-parameter-clash', where, `${JSON.stringify(f.name)} is fixed here and also a parameter of the model (/parameters/${free.get(f.name)})`);
+    else if (seen.has(f.name)) r.add('semantics:duplicate-name', where, `fixed parameter ${JSON.stringify(f.name)} is also listed at /fixed_parameters/${seen.get(f.name)}`);
+    if (!seen.has(f.name)) seen.set(f.name, i);
+  });
 }
 
 function semanticModel(doc, r) {
@@ -343,6 +359,7 @@ async function validateOpened(src, r, result, options) {
   // ---- semantics, on the sections without schema errors
   const ok = (...keys) => keys.every((k) => !broken.has(k) && doc[k] !== undefined);
   if (ok('parameters', 'kind')) semanticParameters(doc, r);
+  if (ok('fixed_parameters', 'parameters')) semanticFixedParameters(doc, r);
   if (ok('model', 'parameters', 'kind') && !broken.has('output')) semanticModel(doc, r);
   if (ok('files', 'model')) semanticFiles(doc, r);
   let badCases = new Set();
