@@ -14,7 +14,12 @@ bundles"); the result, a :class:`Combination`, is a
 Modules: :mod:`~dnnlik.combine.members` (what a member is, its output
 convention), :mod:`~dnnlik.combine.names` (matching, renames, prefixes,
 conflicts), :mod:`~dnnlik.combine.constraints` (the terms, counted once),
-:mod:`~dnnlik.combine.combination` (the :class:`Combination`).
+:mod:`~dnnlik.combine.combination` (the :class:`Combination`),
+:mod:`~dnnlik.combine.reinterpret` (:func:`reinterpret`: a likelihood over a new
+model's parameters through the signal strengths it predicts), with
+:mod:`~dnnlik.combine.expressions` and :mod:`~dnnlik.combine.tables` (the
+declarative mapping), :mod:`~dnnlik.combine.targets` (a mapping given as Python
+code) and :mod:`~dnnlik.combine.mapping` (its new parameters; the file section).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .combination import COMBINED_OUTPUT, Combination, combine
 from .constraints import term_grad, term_logpdf
 from .members import DEFAULT_OUTPUT, Member
 from .names import BOUNDS_MODES, SEPARATOR
+from .reinterpret import Reinterpretation, mapping_from_json, reinterpret
 
 __all__ = [
     "combine",
@@ -38,6 +44,9 @@ __all__ = [
     "BOUNDS_MODES",
     "term_logpdf",
     "term_grad",
+    "reinterpret",
+    "Reinterpretation",
+    "mapping_from_json",
 ]
 
 
