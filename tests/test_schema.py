@@ -16,8 +16,14 @@ from jsonschema import Draft202012Validator
 from dnnlik import schema as dschema
 
 SCHEMA_ROOT = Path(__file__).resolve().parent.parent / "spec" / "schemas"
-SCHEMA_FILES = sorted(SCHEMA_ROOT.glob("*/*.schema.json"))
+# the bundle format's (spec/schemas/<version>/) and the combination file format's (spec/schemas/combination/<version>/)
+SCHEMA_FILES = sorted(SCHEMA_ROOT.glob("*/*.schema.json")) + sorted(SCHEMA_ROOT.glob("combination/*/*.schema.json"))
+
 ID_PREFIX = "https://schemas.dnnlik.org/"
+
+
+def _label(path: Path) -> str:
+    return str(path.relative_to(SCHEMA_ROOT))
 
 
 @pytest.fixture(scope="module")
@@ -357,24 +363,29 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def test_every_supported_version_has_its_schemas() -> None:
-    versions = sorted(p.name for p in SCHEMA_ROOT.iterdir() if p.is_dir())
+    versions = sorted(p.name for p in SCHEMA_ROOT.iterdir() if p.is_dir() and p.name != "combination")
     assert versions == sorted(dschema.SUPPORTED_VERSIONS)
     for version in versions:
         assert (SCHEMA_ROOT / version / "bundle.schema.json").is_file()
+    combination = sorted(p.name for p in (SCHEMA_ROOT / "combination").iterdir() if p.is_dir())
+    assert combination == sorted(dschema.COMBINATION_VERSIONS)
+    for version in combination:
+        assert (SCHEMA_ROOT / "combination" / version / "combination.schema.json").is_file()
 
 
-@pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", SCHEMA_FILES, ids=_label)
 def test_schema_file_is_valid_draft_2020_12(path: Path) -> None:
     contents = _load(path)
     assert contents["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(contents)
 
 
-@pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", SCHEMA_FILES, ids=_label)
 def test_schema_file_has_a_stable_id(path: Path) -> None:
     version = path.parent.name
+    family = "combination" if path.parent.parent.name == "combination" else "bundle"
     schema_id = _load(path)["$id"]
-    assert schema_id == f"{ID_PREFIX}bundle/{version}/{path.name}"
+    assert schema_id == f"{ID_PREFIX}{family}/{version}/{path.name}"
     assert version in schema_id
 
 
@@ -383,6 +394,8 @@ def test_schema_ids_are_unique() -> None:
     assert len(ids) == len(set(ids))
     for version in dschema.SUPPORTED_VERSIONS:
         assert dschema.bundle_schema_id(version) in ids
+    for version in dschema.COMBINATION_VERSIONS:
+        assert dschema.combination_schema_id(version) in ids
 
 
 def _refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
@@ -397,7 +410,7 @@ def _refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
             yield from _refs(value, f"{pointer}/{i}")
 
 
-@pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", SCHEMA_FILES, ids=_label)
 def test_every_ref_resolves_offline(path: Path) -> None:
     """Every $ref resolves through the local registry (which has no way to fetch anything)."""
     contents = _load(path)

@@ -24,7 +24,8 @@ import pytest
 from dnnlik import schema as dschema
 from dnnlik.schema import ecma
 
-SCHEMA_FILES = sorted((Path(__file__).resolve().parents[1] / "spec" / "schemas").glob("*/*.schema.json"))
+SCHEMA_ROOT = Path(__file__).resolve().parents[1] / "spec" / "schemas"
+SCHEMA_FILES = sorted(SCHEMA_ROOT.glob("*/*.schema.json")) + sorted(SCHEMA_ROOT.glob("combination/*/*.schema.json"))
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node (an ECMA-262 engine) is not installed")
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ._common import clean_errors, format_option
 
+if TYPE_CHECKING:
+    from ..report import Report
+
 __all__ = ["validate", "info", "eval_", "parse_assignments"]
 
 
 @click.command("validate")
-@click.argument("targets", nargs=-1, type=str, metavar="[BUNDLE | zenodo:NNN | DOI]...")
+@click.argument("targets", nargs=-1, type=str, metavar="[BUNDLE | COMBINATION.json | zenodo:NNN | DOI]...")
 @format_option
 @click.option(
     "--junit",
@@ -63,22 +67,20 @@ def validate(
     reproduce: bool,
 ) -> None:
     """Validate bundles (folders, .zip files, or Zenodo records: zenodo:NNN, 10.5281/zenodo.NNN)
+    and combination files (.json: every member loaded and checked against its pin),
     and report every problem with its location.
 
     Exit status: 0 when all are valid, 1 when any is not, 2 on usage errors.
     """
+    from ..combine.file import validate_combination
+    from ..combine.pins import is_combination_path
     from ..fsutil import atomic_write_text
     from ..report import reports_to_json, reports_to_junit
-    from .archive import receipt_reports, validate_target, zoo_reports
+    from .archive import receipt_reports, zoo_reports
 
     if not targets and not zoo and not archived:
         raise click.UsageError("give bundles to validate, or --zoo, or --archived")
-    if reproduce:
-        from ..fidelity.reproduce import reproduce_report
-
-        reports = [reproduce_report(target) for target in targets]
-    else:
-        reports = [validate_target(target) for target in targets]
+    reports = [validate_combination(t) if is_combination_path(t) else _bundle_report(t, reproduce) for t in targets]
     if zoo:
         reports += zoo_reports(zoo_index, archived, receipts)
     elif archived:
@@ -101,14 +103,33 @@ def validate(
         raise SystemExit(1)
 
 
+def _bundle_report(target: str, reproduce: bool) -> Report:
+    """A bundle's report: validated, or (``--reproduce``) its fidelity evidence recomputed too."""
+    if reproduce:
+        from ..fidelity.reproduce import reproduce_report
+
+        return reproduce_report(target)
+    from .archive import validate_target
+
+    return validate_target(target)
+
+
 @click.command("info")
 @click.argument("path", type=click.Path(path_type=Path))
 @format_option
 @clean_errors
 def info(path: Path, fmt: str) -> None:
-    """Print a readable summary of the bundle at PATH (validated first)."""
-    from ..api import load
+    """Print a readable summary of the bundle or combination file at PATH (validated first).
 
+    For a combination file: its members, the shared parameters, the constraint
+    terms removed or added, and the parameters of interest.
+    """
+    from ..api import load
+    from ..combine.pins import is_combination_path
+
+    if is_combination_path(path):
+        _combination_info(path, fmt)
+        return
     bundle = load(path)
     if fmt == "json":
         document = dict(bundle.document)
@@ -117,6 +138,22 @@ def info(path: Path, fmt: str) -> None:
         click.echo(json.dumps(document, indent=2))
     else:
         click.echo(bundle.summary())
+
+
+def _combination_info(path: Path, fmt: str) -> None:
+    from ..combine.file import read_combination
+
+    found = read_combination(path)
+    describe = getattr(found.density, "describe", None)
+    if fmt == "json":
+        out = {**found.to_json(), "combination": describe() if callable(describe) else None}
+        click.echo(json.dumps(out, indent=2, allow_nan=False))
+        return
+    summary = getattr(found.density, "summary", None)
+    click.echo(summary() if callable(summary) else repr(found.density))
+    click.echo(f"  parameters of interest: {', '.join(found.pois)} (default {found.pois[0]})")
+    for m in found.members:
+        click.echo(f"  pin of {m.name}: {m.source} ({m.kind}) document_sha256 {m.document_sha256}")
 
 
 def parse_assignments(items: tuple[str, ...], names: list[str]) -> dict[str, float]:

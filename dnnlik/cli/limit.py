@@ -1,8 +1,9 @@
 """``dnnlik limit SOURCE``: the upper limit on the parameter of interest (asymptotic CLs and profile likelihood).
 
 SOURCE is a reference likelihood name (``dnnlik.likelihoods.available()``), a
-bundle folder or ``.zip``, ``zoo:NAME`` or a Zenodo reference
-(``zenodo:RECORD``). The methods and their approximations are those of
+bundle folder or ``.zip``, ``zoo:NAME``, a Zenodo reference (``zenodo:RECORD``)
+or a combination file (``.json``, spec/combination.md; its first ``poi`` is the
+default parameter of interest). The methods and their approximations are those of
 :func:`dnnlik.infer.upper_limit`; every result says which was used.
 """
 
@@ -17,14 +18,14 @@ import click
 from ..errors import DnnlikError
 from ._common import cli_message, format_option
 
-__all__ = ["limit", "load_limit_source"]
+__all__ = ["limit", "load_limit_source", "limit_source_and_poi"]
 
 _METHODS = {"both": ("cls", "profile"), "cls": ("cls",), "profile": ("profile",)}
 _FLAGS = {"poi": "--poi", "cl": "--cl", "method": "--method"}
 
 
 def load_limit_source(source: str) -> Any:
-    """The log-density SOURCE names: a reference likelihood, or a bundle (path, ``zoo:NAME``, Zenodo).
+    """The log-density SOURCE names: a reference likelihood, a bundle (path, ``zoo:NAME``, Zenodo), a combination file.
 
     Args:
         source: the command's SOURCE argument.
@@ -34,22 +35,43 @@ def load_limit_source(source: str) -> Any:
 
     Raises:
         click.BadParameter: SOURCE is none of these (a usage error).
-        DnnlikError: the bundle cannot be loaded or is not valid.
+        DnnlikError: the bundle or combination file cannot be loaded or is not valid.
+    """
+    return limit_source_and_poi(source, None)[0]
+
+
+def limit_source_and_poi(source: str, poi: str | None) -> tuple[Any, str | None]:
+    """The log-density SOURCE names (as :func:`load_limit_source`), and the POI to use.
+
+    Args:
+        source: the command's SOURCE argument.
+        poi: the ``--poi`` given, or None.
+
+    Returns:
+        ``(log-density, poi)``: ``poi`` as given; if None, a combination file's first
+        ``poi`` (None otherwise: the source's parameter with role ``poi``).
+
+    Raises:
+        click.BadParameter: SOURCE is none of these (a usage error).
+        DnnlikError: the bundle or combination file cannot be loaded or is not valid.
     """
     import os
 
     from ..api import load
+    from ..combine.file import read_combination
+    from ..combine.pins import is_combination_path
     from ..likelihoods import available, get
 
     if source in available():
-        return get(source)
-    # A combination file (combination.json, issue 14 section 4) is recognised here,
-    # before bundles, once dnnlik.combine can load one: it is a LogDensity like the others.
+        return get(source), poi
+    if is_combination_path(source):  # a combination file: a LogDensity like the others, its POIs listed
+        found = read_combination(source)
+        return found.density, found.pois[0] if poi is None else poi
     if source.startswith("zoo:") or os.path.exists(source) or _is_zenodo(source):
-        return load(source)
+        return load(source), poi
     raise click.BadParameter(
         f"{source!r} is neither a reference likelihood ({', '.join(available())}), an existing bundle path, "
-        "zoo:NAME nor a Zenodo reference",
+        "a combination file, zoo:NAME nor a Zenodo reference",
         param_hint="SOURCE",
     )
 
@@ -103,14 +125,14 @@ def limit(source: str, poi: str | None, cl: float, method: str, fmt: str) -> Non
     """Upper limit on the parameter of interest of SOURCE: asymptotic CLs and/or profile likelihood.
 
     SOURCE is a reference likelihood name (e.g. toy-lhc-like), a bundle path,
-    zoo:NAME or zenodo:RECORD. CLs uses the q~_mu statistic of Cowan, Cranmer,
+    zoo:NAME, zenodo:RECORD or a combination file (.json). CLs uses the q~_mu statistic of Cowan, Cranmer,
     Gross and Vitells (2011); without an Asimov (expected) likelihood, sigma
     comes from the Wald approximation of the observed profile, as the output says.
     """
     from ..infer import upper_limit
 
     try:
-        lik = load_limit_source(source)
+        lik, poi = limit_source_and_poi(source, poi)
         results: list[Any] = []
         for m in _METHODS[method]:
             best = results[0].best if results else None

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("dnnlik.cli.bundle_commands", "eval_"),
     "example": ("dnnlik.cli.example", "example"),
     "tmu": ("dnnlik.cli.tmu", "tmu"),
+    "combine": ("dnnlik.cli.combine", "combine"),
     "limit": ("dnnlik.cli.limit", "limit"),
     "train": ("dnnlik.cli.train", "train"),
     "archive": ("dnnlik.cli.archive", "archive"),
@@ -29,11 +30,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 """Command name -> (module, attribute): the registry of subcommands."""
 
 _SHORT_HELP = {
-    "validate": "Check bundles: schema, digests, files, ONNX contract, test vectors.",
-    "info": "Print a readable summary of a bundle.",
+    "validate": "Check bundles and combination files: schema, digests, files, ONNX contract, test vectors.",
+    "info": "Print a readable summary of a bundle or a combination file.",
     "eval": "Evaluate a bundle's log-likelihood at one point.",
     "example": "Write the analytic example bundle (no training needed).",
     "tmu": "Profile-likelihood t_mu scan of a likelihood or bundle.",
+    "combine": "Profile-likelihood t_mu scan of a combination file (members pinned by digest).",
     "limit": "Upper limit on the POI: asymptotic CLs (q~_mu) and profile likelihood.",
     "sample": "Sample a reference likelihood with emcee into HDF5.",
     "train": "Train a DNNLikelihood (or ensemble) on a samples file; export a validated bundle.",

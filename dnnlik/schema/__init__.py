@@ -1,6 +1,8 @@
 """The spec's JSON Schemas, loaded offline, and schema validation as a list of problems.
 
-The schema files have one copy in the repository, ``spec/schemas/<version>/``.
+The schema files have one copy in the repository: ``spec/schemas/<version>/``
+for the bundle format, ``spec/schemas/combination/<version>/`` for combination
+files (:mod:`dnnlik.combine.file`).
 A wheel carries them as ``dnnlik/_spec/schemas`` (see ``pyproject.toml``); a
 source checkout reads them from ``spec/`` directly. Every ``$ref`` resolves
 through a local :class:`referencing.Registry`: nothing is fetched.
@@ -33,8 +35,10 @@ from . import ecma
 __all__ = [
     "SUPPORTED_VERSIONS",
     "LATEST_VERSION",
+    "COMBINATION_VERSIONS",
     "schema_root",
     "bundle_schema_id",
+    "combination_schema_id",
     "registry",
     "validator",
     "iter_schema_problems",
@@ -46,6 +50,10 @@ __all__ = [
 SUPPORTED_VERSIONS = ("1.0.0", "1.1.0")
 LATEST_VERSION = SUPPORTED_VERSIONS[-1]
 _BASE_ID = "https://schemas.dnnlik.org/bundle/{version}/"
+
+COMBINATION_VERSIONS = ("1.0.0",)
+"""The versions of the combination file format (``combination_format``) dnnlik reads and writes."""
+_COMBINATION_BASE_ID = "https://schemas.dnnlik.org/combination/{version}/"
 
 
 def schema_root() -> Path:
@@ -79,9 +87,36 @@ def bundle_schema_id(version: str = LATEST_VERSION) -> str:
     return _BASE_ID.format(version=version) + "bundle.schema.json"
 
 
+def combination_schema_id(version: str = COMBINATION_VERSIONS[-1]) -> str:
+    """The stable ``$id`` of a version's top-level combination-file schema.
+
+    >>> combination_schema_id("1.0.0")
+    'https://schemas.dnnlik.org/combination/1.0.0/combination.schema.json'
+
+    Args:
+        version: a combination format version (not checked against :data:`COMBINATION_VERSIONS`).
+
+    Returns:
+        The URI (an identifier: nothing is fetched from it).
+    """
+    return _COMBINATION_BASE_ID.format(version=version) + "combination.schema.json"
+
+
+def _schema_files() -> list[tuple[str, Path]]:
+    """``(label, path)`` of every schema file: each bundle version's, then each combination version's."""
+    root = schema_root()
+    folders = [(v, root / v) for v in SUPPORTED_VERSIONS]
+    folders += [(f"combination/{v}", root / "combination" / v) for v in COMBINATION_VERSIONS]
+    return [
+        (f"{label}/{path.name}", path) for label, folder in folders for path in sorted(folder.glob("*.schema.json"))
+    ]
+
+
 @cache
 def registry() -> Any:
     """A :class:`referencing.Registry` holding every schema file of every supported version.
+
+    Both families: the bundle format's and the combination file format's.
 
     The files as written (ECMA-262 patterns untranslated); built once, then cached.
 
@@ -94,10 +129,9 @@ def registry() -> Any:
     from referencing import Registry, Resource
 
     resources = []
-    for version in SUPPORTED_VERSIONS:
-        for path in sorted((schema_root() / version).glob("*.schema.json")):
-            contents = json.loads(path.read_text(encoding="utf-8"))
-            resources.append((contents["$id"], Resource.from_contents(contents)))
+    for _, path in _schema_files():
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((contents["$id"], Resource.from_contents(contents)))
     return Registry().with_resources(resources).crawl()
 
 
@@ -156,17 +190,17 @@ def _ecma_registry() -> Any:
     from referencing import Registry, Resource
 
     resources = []
-    for version in SUPPORTED_VERSIONS:
-        for path in sorted((schema_root() / version).glob("*.schema.json")):
-            contents = json.loads(path.read_text(encoding="utf-8"))
-            contents = _ecma_schema(contents, f"{version}/{path.name}")
-            resources.append((contents["$id"], Resource.from_contents(contents)))
+    for label, path in _schema_files():
+        contents = _ecma_schema(json.loads(path.read_text(encoding="utf-8")), label)
+        resources.append((contents["$id"], Resource.from_contents(contents)))
     return Registry().with_resources(resources).crawl()
 
 
 @cache
-def validator(version: str = LATEST_VERSION) -> Any:
+def validator(version: str = LATEST_VERSION, *, family: str = "bundle") -> Any:
     """A Draft 2020-12 validator for ``bundle.json`` documents of ``version``, with ECMA-262 patterns.
+
+    With ``family="combination"``, for combination files of that ``combination_format`` instead.
 
     It validates against translated copies of the schemas (see :func:`_ecma_registry`), so that
     every keyword that reads a pattern (``pattern``, ``patternProperties``, and through them
@@ -174,10 +208,11 @@ def validator(version: str = LATEST_VERSION) -> Any:
     whichever validator class jsonschema picks after a ``$ref``.
 
     Args:
-        version: one of :data:`SUPPORTED_VERSIONS`.
+        version: one of :data:`SUPPORTED_VERSIONS` (of :data:`COMBINATION_VERSIONS` for combination files).
+        family: ``"bundle"`` or ``"combination"``.
 
     Returns:
-        A ``jsonschema.Draft202012Validator`` (cached per version).
+        A ``jsonschema.Draft202012Validator`` (cached per version and family).
 
     Raises:
         DnnlikError: the schema files are missing, or hold a pattern that cannot
@@ -185,7 +220,8 @@ def validator(version: str = LATEST_VERSION) -> Any:
     """
     from jsonschema import Draft202012Validator
 
-    schema = _ecma_registry().contents(bundle_schema_id(version))
+    schema_id = combination_schema_id(version) if family == "combination" else bundle_schema_id(version)
+    schema = _ecma_registry().contents(schema_id)
     return Draft202012Validator(schema, registry=_ecma_registry())
 
 
@@ -291,16 +327,20 @@ def _too_deep(document: Any, limit: int) -> list[Any] | None:
     return path
 
 
-def iter_schema_problems(document: Any, version: str = LATEST_VERSION, file: str = "bundle.json") -> Iterator[Problem]:
+def iter_schema_problems(
+    document: Any, version: str = LATEST_VERSION, file: str = "bundle.json", *, family: str = "bundle"
+) -> Iterator[Problem]:
     """Every schema violation of ``document``, each located by a JSON pointer.
 
     A document nested deeper than :data:`~dnnlik.digest.MAX_JSON_DEPTH` is one problem,
     ``json:too-deep``, and is not validated further.
 
     Args:
-        document: the parsed ``bundle.json``.
-        version: the format version to validate against, one of :data:`SUPPORTED_VERSIONS`.
+        document: the parsed ``bundle.json`` (or combination file).
+        version: the format version to validate against, one of :data:`SUPPORTED_VERSIONS`
+            (of :data:`COMBINATION_VERSIONS` for a combination file).
         file: the file name the problems' locations start with.
+        family: ``"bundle"``, or ``"combination"`` for a combination file.
 
     Yields:
         One problem per violation (``schema:<keyword>``), located as
@@ -317,7 +357,9 @@ def iter_schema_problems(document: Any, version: str = LATEST_VERSION, file: str
             file,
         )
         return
-    errors = sorted(validator(version).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        validator(version, family=family).iter_errors(document), key=lambda e: list(map(str, e.absolute_path))
+    )
     for error in errors:
         for leaf in _leaves(error):
             pointer = json_pointer(leaf.absolute_path)
@@ -333,6 +375,9 @@ def _leaves(error: Any) -> list[Any]:
     return [error]
 
 
+_FORMAT_KEYS = ("format_version", "combination_format")
+
+
 def _message(error: Any) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("were unexpected", "are not allowed here").replace(
@@ -341,8 +386,8 @@ def _message(error: Any) -> str:
     if error.validator == "pattern" and isinstance(error.validator_value, str):
         written = _ORIGINAL_PATTERN.get(error.validator_value, error.validator_value)
         return _shorten(f"{_shorten(repr(error.instance), 120)} does not match {written!r}")
-    if error.validator == "const" and error.absolute_path and error.absolute_path[-1] == "format_version":
-        return f"format_version must be {error.validator_value!r}, got {error.instance!r}"
+    if error.validator == "const" and error.absolute_path and error.absolute_path[-1] in _FORMAT_KEYS:
+        return f"{error.absolute_path[-1]} must be {error.validator_value!r}, got {error.instance!r}"
     return _shorten(error.message)
 
 
