@@ -158,6 +158,29 @@ def test_a_ks_threshold_the_exact_likelihood_misses_is_noted(reference, data, li
     said = [n for n in report.notes if "the exact likelihood itself scores ks_median_pvalue" in n]
     assert bool(said) is noted
     assert not any("ks_fraction_below_0.05 =" in n for n in report.notes)  # no threshold given for it
+    ks, floor = report.metric("ks_median_pvalue"), report.metric("ks_median_pvalue_exact")
+    # a threshold beyond the samples' noise is replaced by the exact likelihood's own score: the
+    # exact likelihood as its own surrogate then passes; an attainable threshold is kept as given
+    assert ks.threshold == (floor.value if noted else limit)
+    assert ks.passed is True
+
+
+def test_a_surrogate_worse_than_the_noise_floor_still_fails(reference, data):
+    shifted = fidelity.QuadraticApproximation(
+        PARAMS, MEAN + np.array([0.3, 0, 0, 0]), np.linalg.inv(COV), float(reference.logpdf(MEAN))
+    )
+    report = fidelity.assess(
+        shifted,
+        data,
+        reference,
+        grid=[0.0, 1.0],
+        quadratic=False,
+        intervals=False,
+        thresholds={"ks_median_pvalue": 1.0},
+    )
+    ks, floor = report.metric("ks_median_pvalue"), report.metric("ks_median_pvalue_exact")
+    assert ks.threshold == floor.value and ks.value < floor.value and ks.passed is False
+    assert report.verdict == "fail"
 
 
 def test_parameter_mismatch_is_refused(reference, data):
