@@ -19,7 +19,12 @@ conflicts), :mod:`~dnnlik.combine.constraints` (the terms, counted once),
 model's parameters through the signal strengths it predicts), with
 :mod:`~dnnlik.combine.expressions` and :mod:`~dnnlik.combine.tables` (the
 declarative mapping), :mod:`~dnnlik.combine.targets` (a mapping given as Python
-code) and :mod:`~dnnlik.combine.mapping` (its new parameters; the file section).
+code) and :mod:`~dnnlik.combine.mapping` (its new parameters; the file section);
+combination files (``combination.json``, spec/combination.md):
+:mod:`~dnnlik.combine.file` (:func:`load_combination`, :func:`validate_combination`),
+:mod:`~dnnlik.combine.file_checks` (the checks), :mod:`~dnnlik.combine.pins`
+(members by reference, pinned by digest) and :mod:`~dnnlik.combine.file_write`
+(:func:`write_combination`).
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ from typing import Any
 
 from .combination import COMBINED_OUTPUT, Combination, combine
 from .constraints import term_grad, term_logpdf
+from .file import CombinationFile, is_combination_file, load_combination, read_combination, validate_combination
+from .file_write import write_combination
 from .members import DEFAULT_OUTPUT, Member
 from .names import BOUNDS_MODES, SEPARATOR
+from .pins import pin
 from .reinterpret import Reinterpretation, mapping_from_json, reinterpret
 
 __all__ = [
@@ -47,6 +55,13 @@ __all__ = [
     "reinterpret",
     "Reinterpretation",
     "mapping_from_json",
+    "load_combination",
+    "read_combination",
+    "validate_combination",
+    "is_combination_file",
+    "write_combination",
+    "CombinationFile",
+    "pin",
 ]
 
 
