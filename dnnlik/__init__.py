@@ -7,7 +7,10 @@ Three lines to evaluate a published likelihood::
     lik.logpdf({"mu": [0.0, 0.5, 1.0]})          # other parameters at nominal
 
 Importing dnnlik is light: onnxruntime, onnx and jsonschema load on first
-use, and TensorFlow only ever inside :mod:`dnnlik.train`.
+use, and TensorFlow only ever inside :mod:`dnnlik.train`. The public
+subpackages and modules (:data:`PUBLIC_MODULES`: ``dnnlik.infer``,
+``dnnlik.likelihoods``, ``dnnlik.sample``, ``dnnlik.fidelity``, ...) are
+attributes of ``dnnlik``, each imported on first use.
 """
 
 from __future__ import annotations
@@ -24,13 +27,52 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from .errors import DnnlikError
 
 if TYPE_CHECKING:
-    from . import combine
+    from . import bundle as bundle  # the PUBLIC_MODULES, for type checkers (re-exported: `as` the same name)
+    from . import combine as combine
+    from . import examples as examples
+    from . import fidelity as fidelity
+    from . import graph as graph
+    from . import infer as infer
+    from . import likelihoods as likelihoods
+    from . import sample as sample
+    from . import train as train
+    from . import zenodo as zenodo
+    from . import zoo as zoo
     from .api import load, validate
     from .evaluate import Bundle
     from .parameters import Parameter
     from .report import Report
 
-__all__ = ["__version__", "DnnlikError", "Bundle", "Parameter", "Report", "combine", "load", "validate"]
+PUBLIC_MODULES = (
+    "bundle",
+    "combine",  # the package itself, callable: dnnlik.combine([...]) (dnnlik/combine/__init__.py)
+    "examples",
+    "fidelity",
+    "graph",
+    "infer",
+    "likelihoods",
+    "sample",
+    "train",  # imports TensorFlow only when a network is trained, never at its own import
+    "zenodo",
+    "zoo",
+)
+"""The public subpackages (and the ``examples`` module), reachable as ``dnnlik.<name>`` without importing them first.
+
+Not listed: ``cli`` (the command line), ``evaluate`` (its :class:`Bundle` is ``dnnlik.Bundle``)
+and ``schema`` (the spec's schema files): import them by name when needed.
+"""
+
+__all__ = [
+    "__version__",
+    "DnnlikError",
+    "Bundle",
+    "Parameter",
+    "Report",
+    "load",
+    "validate",
+    "PUBLIC_MODULES",
+    *PUBLIC_MODULES,
+]
 
 _LAZY = {
     "load": "api",
@@ -38,7 +80,7 @@ _LAZY = {
     "Bundle": "evaluate",
     "Parameter": "parameters",
     "Report": "report",
-    "combine": "combine",  # the package itself, callable: dnnlik.combine([...]) (dnnlik/combine/__init__.py)
+    **{name: name for name in PUBLIC_MODULES},
 }
 
 
