@@ -91,8 +91,9 @@ def sample(
 
     Raises:
         InvalidInputError: bad options or input (``where`` names the
-            argument), an existing ``out`` without ``resume``/``overwrite``,
-            checkpoints of a run with other options.
+            argument), parameter names a bundle cannot hold (checked first, see
+            :func:`dnnlik.bundle.parameter_names.check_parameter_names`), an existing
+            ``out`` without ``resume``/``overwrite``, checkpoints of a run with other options.
         ChainTooShortError: ``on_short_chain="error"`` and a chain too short
             to trust its autocorrelation time.
         DnnlikError: the output cannot be written, the checkpoints are in use
@@ -215,6 +216,9 @@ def _check_source(source: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         ) from None
     if not params:
         raise InvalidInputError("the likelihood has no parameters", where="source")
+    from ..bundle.parameter_names import check_parameter_names
+
+    check_parameter_names([p.name for p in params], "source")  # before any work: training would refuse them
     nominal = np.array([[p.nominal for p in params]] * 2, dtype=np.float64)
     value = np.asarray(source.logpdf(nominal))
     if value.shape != (2,):

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..bundle.parameter_names import check_parameter_names
 from ..density import LogDensity
 from ..errors import DnnlikError, InvalidInputError
 from ..fsutil import refuse_existing
-from ..schema import matches_string_rule
 from .baseline import prepare
 from .config import TrainConfig
 from .data import TrainingData, check_sizes, load_samples
@@ -19,9 +19,6 @@ from .export import ExportResult, bundle_name, export_bundle
 from .fit import ProgressFn, member_subset
 
 __all__ = ["train_bundle", "check_output", "check_parameters"]
-
-PARAMETER_NAME_RULE = "parameters.schema.json#/$defs/parameter/properties/name"
-"""Where the spec defines a parameter name (checked with :func:`dnnlik.schema.matches_string_rule`)."""
 
 
 def check_output(out: str | os.PathLike[str], overwrite: bool) -> Path:
@@ -57,20 +54,13 @@ def check_parameters(data: TrainingData) -> None:
         data: the training data whose parameters are checked.
 
     Raises:
-        InvalidInputError: a name the bundle schema refuses, a name given twice,
-            empty bounds (lower not below upper), or a nominal value outside the bounds.
+        InvalidInputError: a name the bundle schema refuses (with a suggested rename), a name
+            given twice (:func:`~dnnlik.bundle.parameter_names.check_parameter_names`), empty
+            bounds (lower not below upper), or a nominal value outside the bounds.
     """
-    names = [p.name for p in data.parameters]
+    check_parameter_names([p.name for p in data.parameters], data.where)
     for i, p in enumerate(data.parameters):
         where = f"{data.where}: parameter {i} ({p.name!r})"
-        if not matches_string_rule(PARAMETER_NAME_RULE, p.name):
-            raise InvalidInputError(
-                "is not a valid bundle parameter name (letters, digits, '_', '.', ':', '-'; "
-                "starting with a letter or '_')",
-                where=where,
-            )
-        if names.count(p.name) > 1:
-            raise InvalidInputError("appears more than once", where=where)
         if not p.lower < p.upper:
             raise InvalidInputError(f"has empty bounds {list(p.bounds)}", where=where)
         if not p.lower <= p.nominal <= p.upper:
