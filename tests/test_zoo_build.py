@@ -48,7 +48,7 @@ def test_recipe_epochs_stop_training_deterministically(built):
     member = load(result.bundle_dir).document["training"]["history"]["members"][0]
     assert member["epochs"] == TINY.epochs
     assert member["stopped"] == "epoch-cap"
-    assert not any("cap stopped training" in line for line in lines)
+    assert not any("stopped before the end" in line for line in lines)
 
 
 def test_card_names_the_recipe_and_links_the_plots(built):
@@ -72,8 +72,9 @@ def test_minutes_cap_before_the_recipe_epochs_warns(built, tmp_path):
     result = build_toy_lhc_like(tmp_path / "zoo", work, config, log=lines.append)
     member = json.loads((result.bundle_dir / "bundle.json").read_text())["training"]["history"]["members"][0]
     assert member["stopped"] == "time-cap" and member["epochs"] < 100_000
-    [warning] = [line for line in lines if "cap stopped training" in line]
-    assert f"after {member['epochs']} of the recipe's 100000 epochs" in warning
+    [warning] = [line for line in lines if "stopped before the end of its cosine" in line]  # said once
+    assert "(100000 epochs" in warning and f"stopped it after {member['epochs']} epochs" in warning
+    assert "--train-minutes 0" in warning
     assert any(line.startswith("  reusing") for line in lines)  # the samples were not drawn again
 
 

@@ -23,6 +23,7 @@ import click
 
 from ..errors import DnnlikError
 from ..train.config import ACTIVATIONS, BASELINES, LR_SCHEDULES, TARGETS, TrainConfig
+from ..train.cut_short import relay_cut_short
 from ._common import F, cli_message, config_default, format_option
 
 __all__ = ["train", "ProgressLine"]
@@ -228,6 +229,7 @@ def train(
     }  # fmt: skip
     command = _command_line(samples, out, **{**settings, "layers": ",".join(map(str, layers))}, jit=jit, name=name)
     start = time.monotonic()
+    cut_short: list[str] = []  # the warning that training stopped before its schedule's end
     try:
         config = TrainConfig(**settings, jit_compile=jit)
         check_output(out, overwrite)
@@ -238,16 +240,17 @@ def train(
                 f"{data.n_parameters} parameters",
                 err=True,
             )
-        result, exported = train_bundle(
-            data,
-            out,
-            config,
-            overwrite=overwrite,
-            progress=progress,
-            name=name,
-            authors=[{"name": a} for a in authors] or None,
-            command=command,
-        )
+        with relay_cut_short(lambda w: cut_short.append(str(w))):
+            result, exported = train_bundle(
+                data,
+                out,
+                config,
+                overwrite=overwrite,
+                progress=progress,
+                name=name,
+                authors=[{"name": a} for a in authors] or None,
+                command=command,
+            )
     except DnnlikError as exc:
         progress.close()
         raise click.ClickException(cli_message(exc)) from None
@@ -256,6 +259,8 @@ def train(
         click.echo(f"Interrupted after {time.monotonic() - start:.0f}s: nothing written to {out}", err=True)
         sys.exit(130)
     progress.close()
+    for message in cut_short:  # after the progress line, not in its middle
+        click.echo(f"Warning: {message}", err=True)
     if result.interrupted:
         click.echo("Interrupted: the best weights so far were exported.", err=True)
     _echo_summary(result, exported, fmt)
@@ -282,6 +287,7 @@ def _echo_summary(result: Any, exported: Any, fmt: str) -> None:
                 {
                     "bundle": str(exported.path),
                     "training": result.summary(),
+                    "schedule_cut_short": result.schedule_cut_short,
                     "parity": exported.parity,
                     "export_time_s": exported.export_time_s,
                     "training_time_s": result.wall_time_s,

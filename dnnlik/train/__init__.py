@@ -55,6 +55,7 @@ from __future__ import annotations
 
 from .baseline import Preprocessing, baseline_values, fit_quadratic, prepare
 from .config import BASELINES, TARGETS, TrainConfig, auto_batch_size, parse_layers
+from .cut_short import ScheduleCutShortWarning
 from .data import NonFiniteTargetsWarning, TrainingData, check_sizes, from_arrays, load_samples
 from .ensemble import TrainingResult, predict, train_ensemble
 from .export import ExportResult, build_model, export_bundle
@@ -79,6 +80,7 @@ __all__ = [
     "EpochReport",
     "MemberResult",
     "train_member",
+    "ScheduleCutShortWarning",
     "TrainingResult",
     "train_ensemble",
     "predict",

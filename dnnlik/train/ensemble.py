@@ -14,6 +14,7 @@ deviation (ddof=0) as ``logpdf_spread``, a per-point uncertainty of the surrogat
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..density import LogDensity
 from ..graph import NetworkSpec, mlp_reference
 from .baseline import Preprocessing, prepare
 from .config import TrainConfig
+from .cut_short import ScheduleCutShortWarning, cut_short_record
 from .data import TrainingData
 from .fit import MemberResult, ProgressFn, train_member
 
@@ -54,6 +56,11 @@ class TrainingResult:
         """How many networks were trained (may be fewer than ``config.ensemble`` after a Ctrl-C)."""
         return len(self.members)
 
+    @property
+    def schedule_cut_short(self) -> dict[str, Any] | None:
+        """Members stopped before the schedule's end, and why (:func:`~dnnlik.train.cut_short.cut_short_record`)."""
+        return cut_short_record(self.members, self.config)
+
     def summary(self) -> dict[str, Any]:
         """JSON summary of every member's history (losses also in log-likelihood units).
 
@@ -81,7 +88,10 @@ def train_ensemble(
     """Train ``config.ensemble`` members (one network when it is 1) and return them all.
 
     ``config.max_minutes`` caps the whole run: each member gets an equal share
-    of the time left when it starts. A Ctrl-C stops the run and keeps what was
+    of the time left when it starts. When the cap, or early stopping with the
+    cosine schedule, stops a member before ``config.epochs``, one
+    :class:`~dnnlik.train.cut_short.ScheduleCutShortWarning` says so for the run
+    (and :attr:`TrainingResult.schedule_cut_short` records it). A Ctrl-C stops the run and keeps what was
     trained: the finished members, or the interrupted member's best weights when
     none had finished. A Ctrl-C before the first member has a best epoch (a
     first finite validation loss) propagates: there is nothing to keep.
@@ -140,6 +150,9 @@ def train_ensemble(
                 notes.append(f"interrupted during member {k + 1}: kept the {len(members)} finished member(s)")
             break
         members.append(result)
+    cut = cut_short_record(members, config)
+    if cut is not None:
+        warnings.warn(ScheduleCutShortWarning(cut), stacklevel=2)
     return TrainingResult(
         members=tuple(members),
         preprocessing=prep,

@@ -309,6 +309,9 @@ def _training_section(
     }
     if result.notes:
         section["notes"] = list(result.notes)
+    cut = result.schedule_cut_short
+    if cut is not None:
+        section["schedule_cut_short"] = cut
     if samples_sha256 is not None:
         section["samples_file"] = {"name": Path(data.path or "").name, "sha256": samples_sha256}
     if data.n_dropped:
