@@ -26,10 +26,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("dnnlik.cli.sample", "sample"),
     "zoo": ("dnnlik.cli.zoo", "zoo"),
     "plot": ("dnnlik.cli.plot", "plot"),
+    "fidelity": ("dnnlik.cli.fidelity", "fidelity"),
 }
 """Command name -> (module, attribute): the registry of subcommands."""
 
 _SHORT_HELP = {
+    "fidelity": "Assess a bundle against its reference likelihood; --write stores the validation section.",
     "validate": "Check bundles and combination files: schema, digests, files, ONNX contract, test vectors.",
     "info": "Print a readable summary of a bundle or a combination file.",
     "eval": "Evaluate a bundle's log-likelihood at one point.",

@@ -2,9 +2,16 @@
 
 >>> report = fidelity.assess(bundle, data, reference)     # doctest: +SKIP
 >>> print(report.to_text())                                # doctest: +SKIP
+
+A bundle against its reference, written into its ``validation`` section (what
+``dnnlik fidelity BUNDLE --reference NAME --write`` does)::
+
+    checked = fidelity.assess_bundle("bundle_dir", reference, data, reference_name="toy-lhc-like")
+    fidelity.write_validation("bundle_dir", checked)
 """
 
 from .assess import DEFAULT_GRID, DEFAULT_THRESHOLDS, MIN_POINTS, FidelityData, FidelityReport, assess
+from .bundle_fidelity import BundleFidelity, assess_bundle, read_fidelity_data, sample_fidelity_data, write_validation
 from .figures import FIGURES, bundle_figures
 from .hpdi import HPDI_LEVELS, hpdi, hpdi_levels
 from .ks import KSResult, effective_size, weighted_ks_2samp
@@ -13,6 +20,11 @@ from .quadratic import QuadraticApproximation
 
 __all__ = [
     "assess",
+    "assess_bundle",
+    "BundleFidelity",
+    "read_fidelity_data",
+    "sample_fidelity_data",
+    "write_validation",
     "FidelityData",
     "FidelityReport",
     "DEFAULT_THRESHOLDS",

@@ -199,11 +199,11 @@ def build_entry(
     _save_times(times_file, times)
 
     t0 = time.monotonic()
-    fidelity = _fidelity_stage(toy, bundle_dir, posterior, work, config, log)
+    fidelity = _fidelity_stage(entry, toy, bundle_dir, posterior, work, config, log)
     times["fidelity"] = time.monotonic() - t0
 
     t0 = time.monotonic()
-    entry_dir = _publishing_stage(entry, zoo_dir, bundle_dir, posterior, fidelity, config, times, t0, log)
+    entry_dir = _publishing_stage(entry, zoo_dir, bundle_dir, fidelity, config, times, t0, log)
     times["publishing"] = time.monotonic() - t0
     _save_times(times_file, times)
     report = fidelity.report
@@ -248,6 +248,7 @@ def _training_stage(
         f"{config.epochs} epochs{cap})",
     )
     from ..train import TrainConfig, train_bundle
+    from ..train.cut_short import relay_cut_short
 
     tc = TrainConfig(
         layers=config.layers,
@@ -259,73 +260,74 @@ def _training_stage(
         epochs=config.epochs,
         lr_schedule=config.lr_schedule,
     )
-    train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=entry.name, command=config.command(entry.name))
-    _warn_if_cut_short(bundle_dir, config, log)
+    with relay_cut_short(lambda w: _say(log, _cut_short_line(w.record))):
+        train_bundle(train_samples, bundle_dir, tc, likelihood=toy, name=entry.name, command=config.command(entry.name))
     return False
 
 
-@dataclass
-class _Fidelity:
-    """What the fidelity stage hands to publishing."""
-
-    bundle: Any  # the trained bundle, loaded
-    data: Any  # FidelityData: the two posterior samples
-    offset: float  # the bundle's output offset
-    report: Any  # FidelityReport
+def _cut_short_line(record: dict[str, Any]) -> str:
+    """The training layer's warning that training stopped before its schedule's end, for the build's log."""
+    line = f"  warning: {record['message']}"
+    if any(m["stopped"] == "time-cap" for m in record["members"]):
+        line += (
+            " (this host trains slower than the one that built the published entry, so this network is not "
+            "the published one; rerun with --train-minutes 0 to train every epoch)"
+        )
+    return line
 
 
 def _fidelity_stage(
-    toy: Any, bundle_dir: Path, posterior: list[Path], work: Path, config: BuildConfig, log: Any
-) -> _Fidelity:
-    """[4/5]: assess the trained bundle against the exact likelihood on the two posterior samples."""
+    entry: Recipe, toy: Any, bundle_dir: Path, posterior: list[Path], work: Path, config: BuildConfig, log: Any
+) -> Any:
+    """[4/5]: assess the trained bundle against the exact likelihood on the two posterior samples.
+
+    Returns:
+        The :class:`~dnnlik.fidelity.bundle_fidelity.BundleFidelity` that publishing writes into the bundle.
+    """
     from ..evaluate import load_local as load
-    from ..fidelity import FidelityData, assess
-    from ..sample.dataset import read_dataset
+    from ..fidelity.bundle_fidelity import assess_bundle, read_fidelity_data
 
     _say(log, "[4/5] fidelity against the exact likelihood")
     bundle = load(bundle_dir)
-    a, b = read_dataset(posterior[0]), read_dataset(posterior[1])
-    data = FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
-    offset = float(bundle.document.get("output", {}).get("offset", 0.0))
+    data = read_fidelity_data(posterior, toy)
     own = _surrogate_samples(bundle, toy, work, config, log)
-    report = assess(
-        bundle, data, toy, grid=config.grid, offset=offset, surrogate_samples=own.points, surrogate_weights=own.weight
+    checked = assess_bundle(
+        bundle,
+        toy,
+        data,
+        reference_name=entry.likelihood,
+        samples=[p.name for p in posterior],
+        grid=config.grid,
+        surrogate_samples=own.points,
+        surrogate_weights=own.weight,
     )
-    _say(log, report.to_text())
-    return _Fidelity(bundle, data, offset, report)
+    _say(log, checked.report.to_text())
+    return checked
 
 
 def _publishing_stage(
     entry: Recipe,
     zoo_dir: Path,
     bundle_dir: Path,
-    posterior: list[Path],
-    fidelity: _Fidelity,
+    fidelity: Any,
     config: BuildConfig,
     times: dict[str, float],
     t0: float,
     log: Any,
 ) -> Path:
-    """[5/5]: the validation section into the bundle, the bundle and its card into the zoo, the index updated."""
-    from ..bundle.write import update_bundle
+    """[5/5]: the validation section into the bundle, the bundle and its card into the zoo, the index updated.
+
+    ``fidelity`` is the fidelity stage's :class:`~dnnlik.fidelity.bundle_fidelity.BundleFidelity`.
+    """
     from ..evaluate import load_local as load
-    from ..fidelity.reproduce import DATA_FILE, reproducible_evidence
+    from ..fidelity.bundle_fidelity import write_validation
     from ..fsutil import atomic_directory
     from .card import write_card
     from .index import load_index, make_entry, write_index
 
     _say(log, "[5/5] publishing into the zoo")
     data, offset, report = fidelity.data, fidelity.offset, fidelity.report
-    reference = {
-        "name": entry.likelihood,
-        "samples": [str(p.name) for p in posterior],
-        "n_test": int(data.test_x.shape[0]),
-        "n_reweighted": int(data.train_x.shape[0]),
-    }
-    section = report.to_validation_section(reference)
-    evidence, evidence_bytes = reproducible_evidence(fidelity.bundle, data, "mu", list(config.grid), offset)
-    section["reproducible"] = evidence
-    update_bundle(bundle_dir, {"validation": section}, {DATA_FILE: evidence_bytes})
+    write_validation(bundle_dir, fidelity)
     entry_dir = zoo_dir / entry.name
     with atomic_directory(entry_dir, overwrite=True) as tmp:
         shutil.copytree(bundle_dir, tmp / "bundle")
@@ -361,20 +363,6 @@ def _reused_training_time(bundle_dir: Path, earlier: dict[str, float]) -> float:
 
 def _training_section(bundle_dir: Path) -> dict[str, Any]:
     return dict(json.loads((bundle_dir / "bundle.json").read_text()).get("training", {}))
-
-
-def _warn_if_cut_short(bundle_dir: Path, config: BuildConfig, log: Any) -> None:
-    """Say so when the minutes cap stopped training before the recipe's epochs (a slower host)."""
-    for member in _training_section(bundle_dir).get("history", {}).get("members", []):
-        if member.get("stopped") == "time-cap" and int(member.get("epochs", 0)) < config.epochs:
-            _say(
-                log,
-                f"  warning: the {config.train_minutes:g}-minute cap stopped training after "
-                f"{member['epochs']} of the recipe's {config.epochs} epochs (this host trains slower "
-                "than the one that built the published entry), so this network is not the published "
-                "one; rerun with --train-minutes 0 to train every epoch",
-            )
-            return
 
 
 def _surrogate_samples(bundle: Any, toy: Any, work: Path, config: BuildConfig, log: Any) -> Any:
