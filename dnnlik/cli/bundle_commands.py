@@ -14,7 +14,7 @@ from ._common import clean_errors, format_option
 if TYPE_CHECKING:
     from ..report import Report
 
-__all__ = ["validate", "info", "eval_", "parse_assignments"]
+__all__ = ["validate", "info", "eval_", "parse_assignments", "known_names", "SHOWN_NAMES"]
 
 
 @click.command("validate")
@@ -156,12 +156,45 @@ def _combination_info(path: Path, fmt: str) -> None:
         click.echo(f"  pin of {m.name}: {m.source} ({m.kind}) document_sha256 {m.document_sha256}")
 
 
-def parse_assignments(items: tuple[str, ...], names: list[str]) -> dict[str, float]:
+SHOWN_NAMES = 20
+"""Most parameter names an unknown ``--param`` name's message lists (the POIs always among them)."""
+
+
+def known_names(names: list[str], pois: list[str], path: object = None) -> str:
+    """The parameter names for a message: the parameters of interest first, then the others.
+
+    >>> known_names(["a", "b", "mu"], ["mu"])
+    'mu (parameter of interest), a, b'
+    >>> text = known_names([f"x{i}" for i in range(30)] + ["mu"], ["mu"], "b.zip")
+    >>> text.split(", ")[0], text.split(" and ")[1]
+    ('mu (parameter of interest)', '11 more (dnnlik info b.zip lists them all)')
+
+    Args:
+        names: every parameter name, in the bundle's order.
+        pois: the names with role ``poi``.
+        path: the bundle, for the hint when names are left out.
+
+    Returns:
+        All names when there are at most :data:`SHOWN_NAMES`, else the first of them and how many more.
+    """
+    ordered = [n for n in names if n in pois] + [n for n in names if n not in pois]
+    shown = [f"{n} (parameter of interest)" if n in pois else n for n in ordered[:SHOWN_NAMES]]
+    text = ", ".join(shown)
+    if len(ordered) > SHOWN_NAMES:
+        text += f" and {len(ordered) - SHOWN_NAMES} more (dnnlik info {path or 'BUNDLE'} lists them all)"
+    return text
+
+
+def parse_assignments(
+    items: tuple[str, ...], names: list[str], pois: list[str] | None = None, path: object = None
+) -> dict[str, float]:
     """``("mu=0.5", "jes=-1")`` -> ``{"mu": 0.5, "jes": -1.0}``; raises click.BadParameter.
 
     Args:
         items: the ``--param`` values.
         names: the bundle's parameter names.
+        pois: the names of its parameters of interest (listed first when a name is unknown).
+        path: the bundle, named in the message when not every name can be listed.
 
     Returns:
         The values by name.
@@ -169,6 +202,8 @@ def parse_assignments(items: tuple[str, ...], names: list[str]) -> dict[str, flo
     Raises:
         click.BadParameter: an item is not ``NAME=VALUE`` of a parameter, given once, with a finite number.
     """
+    import difflib
+
     values: dict[str, float] = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -176,8 +211,13 @@ def parse_assignments(items: tuple[str, ...], names: list[str]) -> dict[str, flo
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
         if name not in names:
-            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-            raise click.BadParameter(f"{name!r} is not a parameter of this bundle ({shown})", param_hint="--param")
+            close = difflib.get_close_matches(name, names, n=1)
+            guess = f"; did you mean {close[0]!r}?" if close else "."
+            raise click.BadParameter(
+                f"{name!r} is not a parameter of this bundle{guess} Its parameters: "
+                f"{known_names(names, pois or [], path)}",
+                param_hint="--param",
+            )
         if name in values:
             raise click.BadParameter(f"{name!r} is given twice", param_hint="--param")
         try:
@@ -237,7 +277,7 @@ def eval_(path: Path, params: tuple[str, ...], grad: bool, fmt: str) -> None:
 
     bundle = load(path)
     names = [p.name for p in bundle.parameters]
-    point = parse_assignments(params, names)
+    point = parse_assignments(params, names, [p.name for p in bundle.parameters if p.role == "poi"], path)
     full = {p.name: point.get(p.name, p.nominal) for p in bundle.parameters}
     inside = all(p.lower <= full[p.name] <= p.upper for p in bundle.parameters)
     if grad:
