@@ -1,14 +1,25 @@
 """Maximise a log-density (globally or with some parameters fixed) with L-BFGS-B.
 
 Each local maximisation is L-BFGS-B within the parameters' bounds, using the
-source's analytic gradient (finite differences if it has none). A run counts
-as converged only when a fresh restart from its end point no longer improves
-the log-density (by more than ``1e-8 * max(1, |logpdf|)``): this catches the
-false "convergence" L-BFGS-B reports after a failed line search, and accepts a
-maximum at a kink of the log-density, where the gradient does not vanish.
-Several starts (the first at ``x0`` or the nominal point, the others drawn
-from the parameters' constraints with a seeded generator) return the best
-converged one. Failures raise :class:`~dnnlik.errors.OptimizationError`.
+source's analytic gradient (finite differences if it has none). A run ends
+either with L-BFGS-B's success status and a fresh restart from its end point
+no longer improving the log-density (by more than ``1e-8 * max(1, |logpdf|)``),
+or otherwise (``ABNORMAL`` after a failed line search, the iteration limit),
+or without moving from its start. In every case L-BFGS-B is not taken at its
+word (a gradient spoilt by round-off makes it report success after a step of
+1e-9): a coordinate probe (:meth:`~dnnlik.infer.objective.Objective.probe`:
+steps of 1e-2 and 1e-4 of each parameter's scale, up and down, in one batched
+evaluation) decides. If no step improves, the end point is a maximum (possibly
+at a kink of the log-density, where the gradient does not vanish); if one
+does, L-BFGS-B restarts from the best step, and the fit's notes say so. A
+start still improving after ``MAX_RESTARTS`` runs has failed.
+
+Parameters whose constraint is too narrow to fit (:mod:`~dnnlik.infer.scales`:
+width below 1e-5 of their centre) are held at their constraint's centre, listed
+in the result's ``held`` with a note. Several starts (the first at ``x0`` or
+the nominal point, the others drawn from the parameters' constraints with a
+seeded generator) return the best converged one. Failures raise
+:class:`~dnnlik.errors.OptimizationError`: no number rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from ..parameters import Parameter
 from ..points import as_points
 from .objective import DEFAULT_FD_STEP, Objective
 from .results import FitResult
+from .scales import degenerate_parameters, probe_steps
 
 __all__ = ["maximize", "SeedLike"]
 
@@ -81,8 +93,9 @@ def maximize(
             the source has no gradient (:class:`~dnnlik.errors.NoGradientError`).
 
     Returns:
-        The best converged fit: ``x`` holds every parameter (fixed ones at their
-        value), ``logpdf`` the log-density there.
+        The best converged fit: ``x`` holds every parameter (fixed and held ones
+        at their value), ``logpdf`` the log-density there; ``held`` and ``notes``
+        say which parameters were too narrow to fit and what else was done.
 
     Raises:
         InvalidInputError: ``starts`` is not a positive integer; ``fixed`` names an
@@ -101,7 +114,11 @@ def maximize(
     base = _start_point(x0, params)
     base[fixed_idx] = fixed_val
     free = np.setdiff1d(np.arange(len(params)), fixed_idx)
+    held_idx, held_val, notes = degenerate_parameters(params, free)
+    base[held_idx] = held_val
+    free = np.setdiff1d(free, held_idx)
     fixed_names = tuple(names[i] for i in fixed_idx)
+    held_names = tuple(names[i] for i in held_idx)
     objective = Objective(source, base, free, fd_step=fd_step)
 
     if free.size == 0:
@@ -116,26 +133,28 @@ def maximize(
             logpdf=value,
             fixed=fixed_names,
             method="none (all parameters fixed)",
-            message="all parameters fixed",
+            message="all parameters fixed" if not held_names else "all parameters fixed or held",
             n_evaluations=objective.n_evaluations,
+            held=held_names,
+            notes=tuple(notes),
         )
 
     rng = np.random.default_rng(seed)
     bounds = [(_finite_or_none(objective.lower[j]), _finite_or_none(objective.upper[j])) for j in range(free.size)]
-    outcomes: list[tuple[float, np.ndarray, int, str] | str] = []
+    outcomes: list[_Outcome | str] = []
     for k in range(int(starts)):
         z0 = base[free] if k == 0 else _random_start(objective, params, free, rng)
         if z0 is None:
             outcomes.append(f"no point with a finite log-density found in {_START_TRIES} random draws")
             continue
-        outcomes.append(_local_max(objective, z0, bounds))
+        outcomes.append(_local_max(objective, z0, bounds, params))
 
     good = [o for o in outcomes if not isinstance(o, str)]
     if not good:
         details = "; ".join(f"start {i + 1}: {o}" for i, o in enumerate(outcomes))
         what = f"with {', '.join(fixed_names)} fixed" if fixed_names else "over all parameters"
         raise OptimizationError(f"maximisation {what} failed from every start ({details})", where="maximize")
-    value, z, n_iter, message = max(good, key=lambda o: o[0])
+    value, z, n_iter, message, run_notes = max(good, key=lambda o: o[0])
     x = base.copy()
     x[free] = z
     return FitResult(
@@ -149,13 +168,22 @@ def maximize(
         n_evaluations=objective.n_evaluations,
         starts=int(starts),
         converged_starts=len(good),
+        held=held_names,
+        notes=(*notes, *run_notes),
     )
 
 
+_Outcome = tuple[float, np.ndarray, int, str, tuple[str, ...]]
+"""A converged start: log-density, free parameters, iterations, L-BFGS-B's last message, notes."""
+
+
 def _local_max(
-    objective: Objective, z0: np.ndarray, bounds: Sequence[tuple[float | None, float | None]]
-) -> tuple[float, np.ndarray, int, str] | str:
-    """One start: L-BFGS-B, restarted until no improvement. A string says why it failed."""
+    objective: Objective,
+    z0: np.ndarray,
+    bounds: Sequence[tuple[float | None, float | None]],
+    params: Sequence[Parameter],
+) -> _Outcome | str:
+    """One start: L-BFGS-B, restarted until it converges (see the module docstring). A string says why it failed."""
     objective.reset_best()
     z = np.array(z0, dtype=np.float64)
     start_value = objective.logpdf(z)
@@ -164,6 +192,7 @@ def _local_max(
     value = start_value
     n_iter = 0
     message = ""
+    notes: list[str] = []
     for run in range(MAX_RESTARTS):
         try:
             res = minimize(objective, z, jac=True, method="L-BFGS-B", bounds=bounds, options=_LBFGSB_OPTIONS)
@@ -173,17 +202,26 @@ def _local_max(
         message = str(res.message)
         z_new = np.asarray(res.x, dtype=np.float64)
         new_value = objective.logpdf(z_new)
-        if run > 0 and math.isfinite(new_value) and new_value <= value:
-            return value, z, n_iter, message  # a restart found nothing better
         if not math.isfinite(new_value) or new_value < value:
             return (
                 f"L-BFGS-B ended at a point with log-density {new_value:.10g} below its start "
                 f"({value:.10g}); message: {message}"
             )
         improvement = new_value - value
+        moved = not np.array_equal(z_new, z)
         z, value = z_new, new_value
-        if run > 0 and improvement <= 1e-8 * max(1.0, abs(value)):
-            return value, z, n_iter, message
+        if res.success and moved and (run == 0 or improvement > 1e-8 * max(1.0, abs(value))):
+            continue  # a fresh restart confirms (or improves on) a success
+        # a confirmed success, a stop without success, or a run that did not move: the probe decides
+        try:
+            better = objective.probe(z, value, probe_steps(params, objective.free, z))
+        except OptimizationError as exc:
+            return exc.bare_message
+        if better is None:
+            return value, z, n_iter, message, tuple(notes)
+        value, z = better
+        why = message if moved else f"did not move: {message}"
+        notes.append(f"L-BFGS-B run {run + 1} stopped short ({why}); restarted from a better point nearby")
     return (
         f"not converged: the log-density still improved after {MAX_RESTARTS} L-BFGS-B runs "
         f"(last value {value:.10g}, message: {message})"

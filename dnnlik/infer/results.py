@@ -29,6 +29,10 @@ class FitResult:
         n_evaluations: log-density evaluations over all starts (a batch counts once).
         starts: how many starts were tried.
         converged_starts: how many of them converged.
+        held: the parameters held at their constraint's centre because it is too
+            narrow to fit (:mod:`dnnlik.infer.scales`); not in ``fixed``.
+        notes: what the fit did besides the plain run: each held parameter, each
+            restart after L-BFGS-B stopped short.
     """
 
     names: tuple[str, ...]
@@ -41,6 +45,8 @@ class FitResult:
     n_evaluations: int = 0
     starts: int = 1
     converged_starts: int = 1
+    held: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def point(self) -> np.ndarray:
@@ -80,6 +86,8 @@ class FitResult:
             "n_evaluations": self.n_evaluations,
             "starts": self.starts,
             "converged_starts": self.converged_starts,
+            "held": list(self.held),
+            "notes": list(self.notes),
         }
 
 
