@@ -5,8 +5,9 @@
 >>> round(float(toy.logpdf({"mu": 0.0})), 3)
 -289.32
 
-``get(name)`` builds a registered one, ``available()`` lists the names, and
-:class:`CallableLikelihood` wraps any Python function.
+``get(name)`` builds a registered one, ``available()`` lists the names,
+:class:`CallableLikelihood` wraps any Python function, and :func:`from_pyhf`
+reads a HistFactory workspace (pyhf JSON; the ``pyhf`` extra).
 """
 
 from __future__ import annotations
@@ -17,10 +18,23 @@ from functools import partial
 from ..errors import InvalidInputError
 from .base import ReferenceLikelihood
 from .callable import CallableLikelihood
+from .histfactory import HistFactoryLikelihood, from_pyhf
+from .histfactory_names import dnnlik_name, pyhf_name
 from .toy_categories import CATEGORY_NAMES, ToyLHCLikeCategory
 from .toy_lhc_like import ToyLHCLike
 
-__all__ = ["ReferenceLikelihood", "CallableLikelihood", "ToyLHCLike", "ToyLHCLikeCategory", "get", "available"]
+__all__ = [
+    "ReferenceLikelihood",
+    "CallableLikelihood",
+    "ToyLHCLike",
+    "ToyLHCLikeCategory",
+    "HistFactoryLikelihood",
+    "from_pyhf",
+    "dnnlik_name",
+    "pyhf_name",
+    "get",
+    "available",
+]
 
 _REGISTRY: dict[str, Callable[[], ReferenceLikelihood]] = {
     ToyLHCLike.name: ToyLHCLike,
