@@ -17,7 +17,8 @@ import pytest
 
 from dnnlik.errors import OptimizationError
 from dnnlik.infer import maximize, tmu_scan
-from dnnlik.infer.scales import DEGENERATE_WIDTH, constraint_scale, degenerate_parameters
+from dnnlik.infer.objective import Objective
+from dnnlik.infer.scales import DEGENERATE_WIDTH, constraint_scale, degenerate_parameters, probe_steps
 from dnnlik.likelihoods import CallableLikelihood
 from dnnlik.parameters import Constraint, Parameter
 
@@ -143,3 +144,32 @@ def test_degenerate_gamma_is_found_and_clipped_into_the_bounds() -> None:
     ]
     idx, values, notes = degenerate_parameters(params, np.arange(3))
     assert idx.tolist() == [1, 2] and values.tolist() == [1.0, 0.5] and len(notes) == 2
+
+
+def _noisy_bowl(n: int, amplitude: float):
+    """-290 - |x - c|^2 / 2 plus a deterministic point-to-point scatter of ``amplitude`` (a float32 network's)."""
+    params = [Parameter(f"x{i}", "poi" if i == 0 else "nuisance", bounds=(-5.0, 5.0)) for i in range(n)]
+    centre = np.linspace(-1.0, 1.0, n)
+
+    def noisy(x: np.ndarray) -> np.ndarray:
+        return -290.0 - 0.5 * ((x - centre) ** 2).sum(axis=1) + amplitude * np.sin(1e9 * x @ np.arange(1, n + 1))
+
+    return CallableLikelihood(noisy, params, grad=lambda x: -(x - centre)), centre
+
+
+@pytest.mark.parametrize("amplitude", [3e-7, 3e-6])
+def test_round_off_noise_is_not_taken_for_an_improvement(amplitude: float) -> None:
+    # A float32 network's log L scatters by ~1e-7 from point to point (7.5e-8 rms at log L = -290
+    # on the zoo's toy bundle), above PROBE_TOLERANCE * |log L| = 2.9e-8: at the maximum, the
+    # probe must see that scatter as noise, not as a better point (which would restart L-BFGS-B
+    # until the fit fails as "not converged").
+    lik, centre = _noisy_bowl(35, amplitude)
+    objective = Objective(lik, centre.copy(), np.arange(35))
+    value = float(lik.logpdf(centre[None, :])[0])
+    assert objective.probe(centre, value, probe_steps(lik.parameters, np.arange(35), centre)) is None
+    # a real improvement, far above the noise, is still found: the centre moved off the maximum
+    off = centre + 0.05
+    better = objective.probe(off, float(lik.logpdf(off[None, :])[0]), probe_steps(lik.parameters, np.arange(35), off))
+    assert better is not None and better[0] > float(lik.logpdf(off[None, :])[0]) + 1e-4
+    fit = maximize(lik)
+    assert np.allclose(fit.point, centre, atol=1e-3)

@@ -32,7 +32,17 @@ RUNAWAY = 1e12
 """A free parameter beyond this magnitude means the log-density grows without bound."""
 
 PROBE_TOLERANCE = 1e-10
-"""A probed point counts as better when it beats the centre by more than this times ``max(1, |log-density|)``."""
+"""A probed point counts as better when it beats the centre by more than this times ``max(1, |log-density|)``
+(and by more than :data:`NOISE_FACTOR` times the source's round-off noise there)."""
+
+NOISE_STEP = 1e-7
+"""Relative size (of each parameter's probe scale) of the jitters that measure the round-off noise."""
+
+NOISE_FACTOR = 8.0
+"""How many times the measured noise a probed point must beat the centre by."""
+
+_NOISE_SIGNS = np.random.default_rng(0).choice([-1.0, 1.0], size=(8, 4096))
+"""Fixed sign patterns of the noise jitters (deterministic fits)."""
 
 
 class Objective:
@@ -189,9 +199,16 @@ class Objective:
             value: the log-density at ``z``.
             scales: each free parameter's scale (:func:`~dnnlik.infer.scales.probe_steps`).
 
+        The same batch holds a few jitters of ``z`` itself (every parameter moved
+        by ``NOISE_STEP`` of its scale, signs fixed): at a maximum they change the
+        log-density by round-off alone (a network evaluated in float32, say,
+        scatters by ~1e-7 in log L), so a probed point must also beat ``value`` by
+        more than ``NOISE_FACTOR`` times that scatter: noise is never taken for
+        an improvement.
+
         Returns:
             ``(log-density, point)`` of the best step when it improves on ``value``
-            by more than ``PROBE_TOLERANCE * max(1, |value|)``; None otherwise.
+            by more than ``PROBE_TOLERANCE * max(1, |value|)`` and the noise; None otherwise.
 
         Raises:
             OptimizationError: the log-density is +inf at a probed point.
@@ -208,14 +225,20 @@ class Objective:
         candidates = candidates[np.any(candidates != z, axis=1)]
         if candidates.shape[0] == 0:
             return None
-        full = np.repeat(self.base[None, :], candidates.shape[0], axis=0)
-        full[:, self.free] = candidates
+        signs = _NOISE_SIGNS[:, np.arange(n) % _NOISE_SIGNS.shape[1]]
+        jitters = np.clip(z + NOISE_STEP * signs * scales, self.lower, self.upper)
+        points = np.concatenate([candidates, jitters])
+        full = np.repeat(self.base[None, :], points.shape[0], axis=0)
+        full[:, self.free] = points
         self.n_evaluations += 1
-        values = np.asarray(self.source.logpdf(full), dtype=np.float64).reshape(-1)
+        every = np.asarray(self.source.logpdf(full), dtype=np.float64).reshape(-1)
+        values, jittered = every[: candidates.shape[0]], every[candidates.shape[0] :]
         values[np.isnan(values)] = -np.inf
         best = int(np.argmax(values))
         self._check_not_plus_inf(float(values[best]), candidates[best])
-        if values[best] - value > PROBE_TOLERANCE * max(1.0, abs(value)):
+        finite = jittered[np.isfinite(jittered)]
+        noise = float(np.max(np.abs(finite - value))) if finite.size else 0.0
+        if values[best] - value > max(PROBE_TOLERANCE * max(1.0, abs(value)), NOISE_FACTOR * noise):
             return float(values[best]), candidates[best].copy()
         return None
 
