@@ -24,7 +24,8 @@ the cheapest a member can be, so the gathers and scatters weigh most); members
 that cost nothing ("machinery alone": what the combination itself costs, in
 absolute terms, the steadiest figure on a shared machine); and the zoo's toy
 bundle combined with itself (mu shared, its 94 nuisances kept apart), a network
-member with its in-graph gradient.
+member with its in-graph gradient; and the zoo's three per-category bundles
+combined (the published combination ``zoo/combinations``).
 
 On the 2-core development VM the ratios move by +-10 points from run to run,
 and batches of about 1e3 to 1e5 points are dominated by glibc handing freed
@@ -179,6 +180,23 @@ def bundle_rows(repeats: int) -> list[tuple[str, str, bool]]:
     return rows
 
 
+def category_bundle_rows(repeats: int) -> list[tuple[str, str, bool]]:
+    """The zoo's three per-category bundles combined: the published combination's scan time and cost."""
+    try:
+        bundles = [dnnlik.load(f"zoo:toy-lhc-like-cat{c}") for c in (1, 2, 3)]
+    except dnnlik.DnnlikError as exc:  # a checkout without the category entries
+        print(f"(no category-bundle rows: {exc})")
+        return []
+    joint = dnnlik.combine(bundles)
+    values = np.round(np.linspace(0.0, 1.0, 11), 10)
+    [scan] = interleaved([lambda: infer.tmu_scan(joint, values)], max(2, repeats // 3))
+    rows = [("11-point t_mu scan, 3 category bundles", f"{min(scan):.3f} s (< 3 s)", min(scan) < 3.0)]
+    rng = np.random.default_rng(3)
+    for n, calls in ((1, 100), (1_000, 10), (10_000, 1)):
+        rows += cost_rows(joint, toy_points(n, rng), calls, repeats, "category bundles")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -201,6 +219,7 @@ def main() -> None:
         rows += cost_rows(joint, toy_points(n, rng), calls, repeats, "toy categories")
     rows += machinery_rows(cats, repeats)
     rows += bundle_rows(repeats)
+    rows += category_bundle_rows(repeats)
 
     width = max(len(r[0]) for r in rows)
     print(f"{'what':<{width}}  measured (overhead: median over rounds of the paired ratio; target <= +10%)")
