@@ -13,8 +13,8 @@ import json
 import click
 
 from ..errors import DnnlikError
-from ._common import cli_message, format_option
-from .tmu import _text_table, _values_callback
+from ._common import cli_message
+from .tmu import _text_table, scan_options
 
 __all__ = ["combine"]
 
@@ -23,23 +23,7 @@ _FLAGS = {"poi": "--poi", "values": "--tmu"}
 
 @click.command("combine")
 @click.argument("file", metavar="FILE")
-@click.option(
-    "--tmu",
-    "values",
-    required=True,
-    callback=_values_callback,
-    help="Values of the parameter of interest: start:stop:step (stop included) or a,b,c.",
-)
-@click.option("--poi", default=None, help="Parameter to scan (default: the file's first poi).")
-@click.option(
-    "--starts",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Starting points per fit (extra ones random, seeded by --seed).",
-)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random starts.")
-@format_option(help="Aligned table or machine-readable JSON.")
+@scan_options("--tmu", "the file's first poi")
 def combine(file: str, values: list[float], poi: str | None, starts: int, seed: int, fmt: str) -> None:
     """Profile-likelihood t_mu of the combination described by FILE (a combination file).
 

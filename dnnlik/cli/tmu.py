@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ import click
 from ..errors import DnnlikError
 from ._common import format_option
 
-__all__ = ["tmu", "parse_values", "MAX_VALUES"]
+__all__ = ["tmu", "parse_values", "scan_options", "MAX_VALUES"]
 
 MAX_VALUES = 10000
 """Most values one scan may have."""
@@ -100,25 +101,45 @@ def _text_table(scan: Any) -> str:
     return "\n".join(lines)
 
 
+def scan_options(values_flag: str, poi_default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of a t_mu scan: the values (as ``values_flag``), --poi, --starts, --seed, --format.
+
+    Args:
+        values_flag: the option that takes the POI values (``--values``, ``--tmu``).
+        poi_default: what ``--poi`` defaults to, in words (its help).
+    """
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(
+            [
+                click.option(
+                    values_flag,
+                    "values",
+                    required=True,
+                    callback=_values_callback,
+                    help="Values of the parameter of interest: start:stop:step (stop included) or a,b,c.",
+                ),
+                click.option("--poi", default=None, help=f"Parameter to scan (default: {poi_default})."),
+                click.option(
+                    "--starts",
+                    default=1,
+                    show_default=True,
+                    type=click.IntRange(min=1),
+                    help="Starting points per fit (extra ones random, seeded by --seed).",
+                ),
+                click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random starts."),
+                format_option(help="Aligned table or machine-readable JSON."),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @click.command("tmu")
 @click.argument("source")
-@click.option(
-    "--values",
-    "values",
-    required=True,
-    callback=_values_callback,
-    help="Values of the parameter of interest: start:stop:step (stop included) or a,b,c.",
-)
-@click.option("--poi", default=None, help="Parameter to scan (default: the one with role 'poi').")
-@click.option(
-    "--starts",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Starting points per fit (extra ones random, seeded by --seed).",
-)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random starts.")
-@format_option(help="Aligned table or machine-readable JSON.")
+@scan_options("--values", "the one with role 'poi'")
 def tmu(source: str, values: list[float], poi: str | None, starts: int, seed: int, fmt: str) -> None:
     """Profile-likelihood test statistic t_mu of SOURCE along a scan of its parameter of interest.
 
