@@ -21,7 +21,7 @@ LAYERS = [
     {"bundle"},
     {"evaluate", "likelihoods", "infer", "sample", "graph", "examples"},
     {"fidelity"},
-    {"train", "zenodo", "zoo"},
+    {"train", "zenodo", "zoo", "builder"},
     {"api"},
     {"combine"},  # above api: a member may be a path or zoo:/zenodo: reference that dnnlik.load reads
     {"cli", "__main__"},
