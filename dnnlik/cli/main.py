@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "zoo": ("dnnlik.cli.zoo", "zoo"),
     "plot": ("dnnlik.cli.plot", "plot"),
     "fidelity": ("dnnlik.cli.fidelity", "fidelity"),
+    "build": ("dnnlik.cli.build", "build"),
 }
 """Command name -> (module, attribute): the registry of subcommands."""
 
@@ -45,6 +46,7 @@ _SHORT_HELP = {
     "fetch": "Fetch an archived bundle from Zenodo into the cache, verified.",
     "zoo": "The zoo of published bundles: list, info, build.",
     "plot": "Draw a bundle's figures: t_mu, HPDI, training curves, marginals.",
+    "build": "Build a validated bundle from a HistFactory (pyhf) workspace: sample, train, validate.",
 }
 
 

@@ -28,6 +28,7 @@ or a failed validation never leaves a half-written bundle.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import platform
 import re
@@ -348,6 +349,24 @@ def _file_sha256(path: str | None) -> str | None:
     return h.hexdigest()
 
 
+def _fixed_parameters(data: TrainingData, given: Mapping[str, float] | None) -> list[dict[str, Any]]:
+    """``fixed_parameters``: ``given``, else what the samples' source records (``describe()``), as JSON."""
+    fixed = given if given is not None else data.source.get("fixed_parameters")
+    if not isinstance(fixed, Mapping):
+        return []
+    names = {p.name for p in data.parameters}
+    out = []
+    for name, value in fixed.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise InvalidInputError(
+                f"fixed parameter {name!r} has the value {value!r}, not a finite number", where="fixed_parameters"
+            )
+        if name in names:
+            raise InvalidInputError(f"{name!r} is both a parameter and fixed", where="fixed_parameters")
+        out.append({"name": str(name), "value": float(value), "description": "held fixed by the reference likelihood"})
+    return out
+
+
 def _document(
     result: TrainingResult,
     data: TrainingData,
@@ -359,6 +378,8 @@ def _document(
     license: str,
     command: str | None,
     parity: dict[str, Any],
+    provenance: Mapping[str, Any] | None = None,
+    fixed_parameters: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """``bundle.json`` (before digests) and the files, from :func:`dnnlik.graph.mlp_bundle_document`."""
     from ..graph import mlp_bundle_document
@@ -377,9 +398,11 @@ def _document(
     best = _best_fit(result, data)
     if best is not None:
         output["best_fit"] = best
-    provenance: dict[str, Any] = {"command": command or "dnnlik.train.export_bundle"}
+    recorded: dict[str, Any] = {"command": command or "dnnlik.train.export_bundle"}
     if source_name:
-        provenance["source_likelihood"] = {"name": source_name}
+        recorded["source_likelihood"] = {"name": source_name}
+    recorded.update(provenance or {})
+    fixed = _fixed_parameters(data, fixed_parameters)
     x_pool = data.x_test if data.n_test else data.x_val
     document, files = mlp_bundle_document(
         _network(result),
@@ -405,7 +428,8 @@ def _document(
             "keywords": ["dnnlikelihood", "surrogate"],
             "sampling": _sampling_section(data),
             "training": _training_section(result, data, parity, _file_sha256(data.path)),
-            "provenance": provenance,
+            "provenance": recorded,
+            **({"fixed_parameters": fixed} if fixed else {}),
         },
     )
     model = document["model"]
@@ -429,6 +453,8 @@ def export_bundle(
     authors: Sequence[Mapping[str, Any]] | None = None,
     license: str = "CC-BY-4.0",
     command: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    fixed_parameters: Mapping[str, float] | None = None,
 ) -> ExportResult:
     """Write the bundle folder ``out`` from ``result``; validate it before it appears (see the module docstring).
 
@@ -445,12 +471,16 @@ def export_bundle(
         authors: the ``authors`` of ``bundle.json``; default ``[{"name": "dnnlik train"}]``.
         license: an SPDX licence identifier for the bundle.
         command: the command line that made it, recorded as ``provenance.command``.
+        provenance: further members of ``provenance`` (they replace the ones written here).
+        fixed_parameters: ``{name: value}`` of the parameters the reference likelihood holds
+            fixed, written as ``fixed_parameters``; default what the samples' source records.
 
     Returns:
         The folder, its final ``bundle.json``, the parity figures and the export time.
 
     Raises:
-        InvalidInputError: ``out`` ends in .zip, ``result`` has no member, or ``name`` is invalid.
+        InvalidInputError: ``out`` ends in .zip, ``result`` has no member, ``name`` is invalid, or a
+            fixed parameter's value is not a finite number or its name is also a parameter's.
         OutputExistsError: ``out`` exists and ``overwrite`` is false.
         InvalidBundleError: the bundle would not validate (the report is attached);
             ``out`` is then left as it was.
@@ -481,6 +511,8 @@ def export_bundle(
         license=license,
         command=command,
         parity={},
+        provenance=provenance,
+        fixed_parameters=fixed_parameters,
     )
     # parity of the very model that is written
     session = ort.InferenceSession(files[document["model"]["file"]], providers=["CPUExecutionProvider"])

@@ -80,6 +80,8 @@ def train_bundle(
     name: str | None = None,
     authors: Sequence[Mapping[str, Any]] | None = None,
     command: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    title: str | None = None,
 ) -> tuple[TrainingResult, ExportResult]:
     """Load ``samples``, train ``config`` (an ensemble when ``config.ensemble > 1``), export to ``out``.
 
@@ -101,6 +103,11 @@ def train_bundle(
         name: the bundle's name; default derived from the source likelihood's name + ``-dnn``.
         authors: the ``authors`` of ``bundle.json`` (objects with at least ``name``).
         command: the command line that made it, recorded as ``provenance.command``.
+        provenance: further members of the bundle's ``provenance`` section.
+        title: the bundle's title; default "DNNLikelihood of <source likelihood>".
+
+    The bundle's ``fixed_parameters`` are ``likelihood.fixed_parameters`` (a mapping name ->
+    value) when the likelihood has them, else those the samples file's source records.
 
     Returns:
         ``(training result, export result)``: the trained members and the written bundle.
@@ -125,5 +132,17 @@ def train_bundle(
     check_sizes(data, config.batch_size_for(len(member_subset(data.n_train, config, config.seed))))
     prep = prepare(data, config, likelihood)
     result = train_ensemble(data, config, preprocessing=prep, progress=progress)
-    exported = export_bundle(result, data, out_path, overwrite=overwrite, name=name, authors=authors, command=command)
+    fixed = getattr(likelihood, "fixed_parameters", None) if likelihood is not None else None
+    exported = export_bundle(
+        result,
+        data,
+        out_path,
+        overwrite=overwrite,
+        name=name,
+        title=title,
+        authors=authors,
+        command=command,
+        provenance=provenance,
+        fixed_parameters=fixed,
+    )
     return result, exported
