@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import DnnlikError, InvalidInputError
-from ..sample.options import STRATEGIES, SampleOptions
+from ..sample.options import STRATEGIES, TRANSFORM_MODES, SampleOptions
 from ._common import cli_message as common_cli_message
 from ._common import config_default, format_option
 
@@ -91,6 +91,7 @@ _FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "seed": ("--seed", {}),
     "n_walkers": ("--walkers", {}),
     "moves": ("--moves", {}),
+    "transform": ("--transform", {"type": click.Choice(TRANSFORM_MODES)}),
     "n_chains": ("--chains", {}),
     "profile_fraction": ("--profile-fraction", {}),
     "poi": ("--poi", {}),

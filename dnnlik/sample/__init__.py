@@ -12,14 +12,19 @@ Where things are:
 - :mod:`.pipeline`: :func:`sample`, one run step by step (check, plan or
   resume, run, collect, R-hat, write);
 - :mod:`.strategies`: the segments (independent ensembles) of a strategy and
-  the run's :class:`~.strategies.Plan`;
+  the run's :class:`~.strategies.Plan`; :mod:`.segment`: one segment, its
+  coordinates and its checkpointed form;
+- :mod:`.proposal` with :mod:`.transform`: each segment's coordinates (bounded
+  parameters through log/logit where the Laplace approximation fails there,
+  degenerate parameters held) and its Laplace approximation in them;
 - :mod:`.moves` with :mod:`.laplace`: the emcee moves and the Laplace approximation;
 - :mod:`.runner`: the checkpointed ensembles, segment after segment;
 - :mod:`.storage`: crash-safe checkpoints and atomic HDF5 writes;
 - :mod:`.diagnostics`: autocorrelation time, R-hat, burn-in and thinning;
 - :mod:`.metadata`: the ``sampling`` section (bundle schema) of a run;
 - :mod:`.dataset`: the samples file; :mod:`.result`: :class:`SampleResult`;
-- :mod:`.ridge`: extra training points along the profile ridge.
+- :mod:`.ridge`: extra training points along the profile ridge; :mod:`.poi_line`:
+  extra training points on and near the POI line at nominal nuisances.
 
 Names are imported on first use, so ``import dnnlik.sample.options`` loads
 neither emcee nor h5py.
@@ -35,9 +40,12 @@ if TYPE_CHECKING:
     from .diagnostics import ChainTooShortError, ShortChainWarning, integrated_time, split_rhat
     from .laplace import Laplace, PreconditionedSource, hessian, laplace_at
     from .moves import CountingMove, LaplaceIndependenceMove, LaplaceRandomWalkMove
-    from .options import MOVE_SETS, STRATEGIES, SampleOptions, default_walkers, parse_moves
+    from .options import MOVE_SETS, STRATEGIES, TRANSFORM_MODES, SampleOptions, default_walkers, parse_moves
     from .pipeline import sample
+    from .poi_line import poi_line_samples
     from .result import SampleResult
+    from .ridge import ridge_samples
+    from .transform import BoundTransform
 
 __all__ = [
     "sample",
@@ -61,7 +69,11 @@ __all__ = [
     "parse_moves",
     "MOVE_SETS",
     "STRATEGIES",
+    "TRANSFORM_MODES",
     "default_walkers",
+    "BoundTransform",
+    "ridge_samples",
+    "poi_line_samples",
 ]
 
 _LAZY = {
@@ -86,7 +98,11 @@ _LAZY = {
     "parse_moves": "options",
     "MOVE_SETS": "options",
     "STRATEGIES": "options",
+    "TRANSFORM_MODES": "options",
     "default_walkers": "options",
+    "BoundTransform": "transform",
+    "ridge_samples": "ridge",
+    "poi_line_samples": "poi_line",
 }
 """Public name -> the submodule that defines it."""
 

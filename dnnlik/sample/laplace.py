@@ -3,8 +3,9 @@
 The Hessian is built from central finite differences of the source's
 gradient (analytic for the reference likelihoods), all 2P shifted points in one
 batched call; a step that would leave a parameter's bounds is made one-sided.
-The negated Hessian (the precision matrix) is symmetrised and its eigenvalues
-are floored so that it is positive definite; how many were floored is recorded.
+The negated Hessian (the precision matrix) is symmetrised and, scaled to a unit
+diagonal, its eigenvalues are floored so that it is positive definite; how many
+were floored is recorded.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ __all__ = ["Laplace", "PreconditionedSource", "hessian", "laplace_at"]
 FD_REL_STEP = 1e-5
 """Relative step of the finite differences of the gradient."""
 EIGEN_FLOOR = 1e-8
-"""Smallest precision eigenvalue kept, relative to the largest."""
+"""Smallest eigenvalue kept of the precision scaled to a unit diagonal, relative to its largest."""
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,8 @@ def hessian(source: LogDensity, x: np.ndarray, indices: Sequence[int] | np.ndarr
 def laplace_at(source: LogDensity, x: np.ndarray, indices: Sequence[int] | np.ndarray | None = None) -> Laplace:
     """The Laplace approximation at ``x`` (normally a maximum) over ``indices``.
 
-    The precision is minus the Hessian, its eigenvalues floored at
-    :data:`EIGEN_FLOOR` times the largest (how many, recorded).
+    The precision is minus the Hessian; scaled to a unit diagonal, its eigenvalues are
+    floored at :data:`EIGEN_FLOOR` times the largest (how many, recorded).
 
     Args:
         source: the log-density.
@@ -132,7 +133,18 @@ def laplace_at(source: LogDensity, x: np.ndarray, indices: Sequence[int] | np.nd
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     idx = np.arange(x.size) if indices is None else np.asarray(indices, dtype=np.intp)
     precision = -hessian(source, x, idx)
-    vals, vecs = np.linalg.eigh(precision)
+    diag = np.diag(precision)
+    top_diag = float(diag.max()) if diag.size else 1.0
+    if not np.isfinite(top_diag) or top_diag <= 0.0:
+        raise InvalidInputError(
+            "the log-density has no curvature downwards at its maximum: no Laplace approximation", where="hessian"
+        )
+    # The floor applies to the precision scaled to a unit diagonal, so that it is relative to each direction's
+    # own curvature: relative to the largest eigenvalue of the raw matrix, one parameter a million times
+    # narrower than the rest (a HistFactory gamma with tau = 1e11) would floor every other direction.
+    scale = 1.0 / np.sqrt(np.maximum(diag, EIGEN_FLOOR * top_diag))
+    scaled = precision * scale[:, None] * scale[None, :]
+    vals, vecs = np.linalg.eigh(scaled)
     top = float(vals.max()) if vals.size else 1.0
     if not np.isfinite(top) or top <= 0.0:
         raise InvalidInputError(
@@ -142,7 +154,8 @@ def laplace_at(source: LogDensity, x: np.ndarray, indices: Sequence[int] | np.nd
     floored = int(np.count_nonzero(vals < floor))
     if floored:
         vals = np.maximum(vals, floor)
-        precision = (vecs * vals) @ vecs.T
+        scaled = (vecs * vals) @ vecs.T
+        precision = scaled / scale[:, None] / scale[None, :]
         precision = 0.5 * (precision + precision.T)
     return Laplace(
         mean=x[idx].copy(),

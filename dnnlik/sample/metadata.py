@@ -199,6 +199,11 @@ def _diagnostics(chains: Chains, rhat_max: float | None, notes: list[str], timin
         else f"walkers of each ensemble with at least {2 * RHAT_MIN_HALF} kept steps, split in halves "
         "(max over ensembles)",
         "effective_samples": n_eff,
+        **(
+            {"effective_samples_per_parameter": [float(v) for v in chains.effective_per_parameter]}
+            if chains.effective_per_parameter is not None
+            else {}
+        ),
         "effective_samples_per_s": n_eff / wall if wall > 0 else None,
         "warnings": list(notes),
         "timing_s": timing.record(),

@@ -37,6 +37,7 @@ __all__ = [
     "needs_laplace",
     "uses_red_blue",
     "STRATEGIES",
+    "TRANSFORM_MODES",
     "MOVE_NAMES",
     "MOVE_SETS",
     "FALLBACK_MOVE_SET",
@@ -49,6 +50,11 @@ __all__ = [
 
 STRATEGIES = ("unbiased", "profile", "mixed")
 """``unbiased`` (posterior), ``profile`` (chains along the profile ridge), ``mixed`` (both)."""
+
+TRANSFORM_MODES = ("auto", "all", "none")
+"""How bounded parameters are sampled (:mod:`.transform`): ``auto`` holds degenerate parameters and
+samples through a log/logit transform the bounded ones whose Laplace marginal crosses a bound; ``all``
+transforms every bounded parameter; ``none`` samples every parameter as it is."""
 
 DEFAULT_SPLIT = (0.8, 0.1, 0.1)
 """Train, validation and test fractions of the samples file."""
@@ -260,6 +266,11 @@ class SampleOptions:
         None, "Walkers per ensemble.", minimum=2, default_text="max(64, 2 x dimensions + 10)"
     )
     moves: str = _option("auto", f"Move set: {', '.join(MOVE_SETS)}, or name:weight,... of {', '.join(MOVE_NAMES)}.")
+    transform: str = _option(
+        "auto",
+        "Bounded parameters: 'auto' (hold degenerate ones; log/logit-transform those whose Laplace "
+        "marginal crosses a bound), 'all' (every bounded one), 'none' (sample every parameter as it is).",
+    )
     df: float | None = _option(DEFAULT_DF, "Degrees of freedom of the Student-t Laplace proposal (None: a normal).")
     n_chains: int = _option(2, "Independent unbiased ensembles (R-hat is computed over all their walkers).", minimum=1)
     profile_fraction: float = _option(0.5, "Fraction of profile samples in a mixed run.", interval=(0.0, 1.0))
@@ -344,6 +355,10 @@ class SampleOptions:
                 raise InvalidInputError(
                     f"must be two finite numbers lo < hi, got {self.poi_range!r}", where="poi_range"
                 )
+        if self.transform not in TRANSFORM_MODES:
+            raise InvalidInputError(
+                f"must be one of {', '.join(TRANSFORM_MODES)}, got {self.transform!r}", where="transform"
+            )
         if self.on_short_chain not in ("warn", "error"):
             raise InvalidInputError(f"must be 'warn' or 'error', got {self.on_short_chain!r}", where="on_short_chain")
         parse_moves(self.moves)

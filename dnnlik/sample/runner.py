@@ -37,8 +37,8 @@ from .diagnostics import (
 )
 from .moves import CountingMove, LaplaceIndependenceMove, build_moves
 from .options import TUNE_DISCARD, MoveSpec, SampleOptions
+from .segment import Segment
 from .storage import CheckpointStore, Chunk
-from .strategies import Segment
 
 __all__ = ["Runner", "Chains", "checked_target", "multiplicities", "TAU_MAX_WALKERS", "TAU_MAX_STEPS", "RHAT_MIN_HALF"]
 
@@ -102,6 +102,8 @@ class Chains:
     """Walker steps that moved, summed over segments."""
     rhat: np.ndarray | None = None
     """R-hat per parameter pooled over the walkers of all unbiased segments (None: too short or none)."""
+    effective_per_parameter: np.ndarray | None = None
+    """Effective samples per parameter of the source, (P,), summed over segments."""
 
     @property
     def acceptance_fraction(self) -> float:
@@ -195,7 +197,7 @@ class Runner:
         ref = self.segments[0]
         chains = [self.store.read_chunk(p) for seg, _, p in self.store.chunk_names() if seg == ref.index]
         steps = np.concatenate([c.steps for c in chains])
-        chain = np.concatenate([c.chain for c in chains])[steps <= self.opts.tune_steps]
+        chain = ref.to_parameters(np.concatenate([c.chain for c in chains])[steps <= self.opts.tune_steps])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             bt = choose_burn_in_and_thin(
@@ -244,7 +246,7 @@ class Runner:
         """
         w = self.n_walkers
         if seg.kind == "unbiased" and self.initial is not None:
-            coords = self.initial[:, seg.free].copy()
+            coords = seg.to_sampler(self.initial[:, seg.free])
             lp = target(coords)
             if not np.all(np.isfinite(lp)):
                 bad = int(np.flatnonzero(~np.isfinite(lp))[0])
@@ -259,7 +261,8 @@ class Runner:
                 return proposal.draw(k, rng)
 
         else:
-            centre = seg.base[seg.free]
+            x_centre = seg.base[seg.free]
+            centre = seg.to_sampler(x_centre if seg.transform is None else seg.transform.inside(x_centre))
 
             def draw(k: int) -> np.ndarray:
                 z = centre + 1e-3 * np.maximum(1.0, np.abs(centre)) * rng.standard_normal((k, centre.size))
@@ -519,7 +522,10 @@ class Runner:
                 mc = out.move_counts.setdefault(name, [0, 0])
                 mc[0] += prop
                 mc[1] += acc
-            out.infos.append(self._segment_info(seg, kept, chunks[-1], n_kept[seg.index]))
+            info, per_parameter = self._segment_info(seg, kept, chunks[-1], n_kept[seg.index])
+            out.infos.append(info)
+            total = out.effective_per_parameter
+            out.effective_per_parameter = per_parameter if total is None else total + per_parameter
         out.rhat = SplitRhatAccumulator.pooled_rhat(list(pool.values())) if pool else None
         return out
 
@@ -542,6 +548,9 @@ class Runner:
             if not keep.any():
                 continue
             rows, logp = c.chain[keep], c.log_prob[keep]
+            if seg.transform is not None:  # the stored log-density is the source's, without the Jacobian
+                logp = logp - seg.log_jacobian(rows.reshape(-1, seg.ndim)).reshape(rows.shape[:2])
+            params = seg.to_parameters(rows)  # diagnostics of the parameters themselves
             fr = np.empty(rows.shape[:2], dtype=bool)
             fr[0] = True if prev_row is None else np.any(rows[0] != prev_row, axis=1)
             fr[1:] = np.any(rows[1:] != rows[:-1], axis=2)
@@ -552,12 +561,12 @@ class Runner:
                 lp_parts.append(logp[fr])
                 n_z += z_parts[-1].shape[0]
             if own is not None:
-                own.add(rows, index)
+                own.add(params, index)
             if pooled is not None:
-                pooled.add(rows, index)
+                pooled.add(params, index)
             first_tau = k_seg - TAU_MAX_STEPS
             if index + rows.shape[0] > first_tau:
-                tau_parts.append(rows[max(0, first_tau - index) :, :TAU_MAX_WALKERS].copy())
+                tau_parts.append(params[max(0, first_tau - index) :, :TAU_MAX_WALKERS].copy())
             index += rows.shape[0]
         return _Kept(
             z=np.concatenate(z_parts)[: seg.n_target],
@@ -567,16 +576,24 @@ class Runner:
             rhat=own.rhat() if own is not None else np.full(seg.ndim, np.nan),
         )
 
-    def _segment_info(self, seg: Segment, kept: _Kept, last: Chunk, k_seg: int) -> dict[str, Any]:
-        """A segment's entry in the metadata's ``strategy_options.segments``: its plan and its diagnostics."""
+    def _segment_info(self, seg: Segment, kept: _Kept, last: Chunk, k_seg: int) -> tuple[dict[str, Any], np.ndarray]:
+        """A segment's entry in the metadata's ``strategy_options.segments`` (its plan and its diagnostics),
+        and its effective samples per parameter of the source (its sample size for the parameters it holds).
+
+        The effective samples of a parameter are ``min(n_samples, kept chain length / tau)``, tau the
+        parameter's integrated autocorrelation time in kept steps (0 where it cannot be estimated).
+        """
         tail = kept.tau_tail
         tau_kept = integrated_time(tail) if tail.shape[0] >= 2 else np.full(seg.ndim, np.nan)
         tau_kept_max = float(np.nanmax(tau_kept)) if np.isfinite(tau_kept).any() else float("nan")
-        n_eff = (
-            min(float(kept.z.shape[0]), k_seg * self.n_walkers / tau_kept_max) if math.isfinite(tau_kept_max) else 0.0
-        )
+        n_samples = float(kept.z.shape[0])
+        n_eff = min(n_samples, k_seg * self.n_walkers / tau_kept_max) if math.isfinite(tau_kept_max) else 0.0
+        per_parameter = np.full(seg.base.size, n_samples)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            free_eff = np.minimum(n_samples, k_seg * self.n_walkers / tau_kept)
+        per_parameter[seg.free] = np.where(np.isfinite(free_eff), free_eff, 0.0)
         n_steps, moved = last.step_end, last.moved
-        return {
+        info = {
             **seg.describe(),
             "n_steps": int(n_steps),
             "n_kept_steps": k_seg,
@@ -587,6 +604,7 @@ class Runner:
             "effective_samples": n_eff,
             "trusted": bool(k_seg >= TRUST_FACTOR * tau_kept_max),
         }
+        return info, per_parameter
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ deviations, within the POI's bounds (+-5 sigma covers t_mu up to about 25).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import h5py
@@ -26,8 +25,10 @@ import numpy as np
 
 from ..density import LogDensity
 from ..errors import InvalidInputError
-from .laplace import Laplace, laplace_at
+from .laplace import Laplace
 from .options import FALLBACK_MOVE_SET, STRATEGIES, MoveSpec, SampleOptions, needs_laplace, parse_moves
+from .proposal import held_indices, plan_proposal
+from .segment import Segment, segments_from_h5, segments_to_h5
 
 __all__ = [
     "STRATEGIES",
@@ -39,108 +40,6 @@ __all__ = [
     "segments_to_h5",
     "segments_from_h5",
 ]
-
-
-@dataclass
-class Segment:
-    """One independent ensemble of a run.
-
-    The sampler works in coordinates ``free`` (indices of the source's
-    parameters); the others stay at their value in ``base``. With
-    ``window=(k, lo, hi)``, sampler coordinate ``k`` (the POI) is confined to
-    [lo, hi].
-
-    Attributes:
-        index: its place in the run (0: the reference segment).
-        kind: ``"unbiased"`` (posterior) or ``"profile"`` (a chain along the profile ridge).
-        n_target: distinct samples it is to contribute.
-        free: indices of the sampled parameters, (d,).
-        base: a full (P,) point giving the other parameters' values.
-        window: ``(k, lo, hi)`` confining sampler coordinate ``k``; None: unconfined.
-        laplace_mean: the Laplace approximation's mean in sampler coordinates, (d,), if any.
-        laplace_precision: its precision, (d, d).
-        poi_value: the POI value a profile segment is centred on.
-        reference: whether this is the segment whose tuning chain fixes burn-in and thinning.
-        info: more of its plan, for the metadata.
-    """
-
-    index: int
-    kind: str
-    n_target: int
-    free: np.ndarray
-    base: np.ndarray
-    window: tuple[int, float, float] | None = None
-    laplace_mean: np.ndarray | None = None
-    laplace_precision: np.ndarray | None = None
-    poi_value: float | None = None
-    reference: bool = False
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ndim(self) -> int:
-        """The number of sampler coordinates."""
-        return int(self.free.size)
-
-    def full_points(self, z: np.ndarray) -> np.ndarray:
-        """Sampler coordinates (n, d) -> the source's parameter points (n, P).
-
-        Args:
-            z: points in sampler coordinates, (n, d).
-
-        Returns:
-            The full points, (n, P): ``base`` with the free columns set to ``z``.
-        """
-        if self.free.size == self.base.size:  # all parameters sampled, in order
-            return np.asarray(z, dtype=np.float64)
-        x = np.repeat(self.base[None, :], z.shape[0], axis=0)
-        x[:, self.free] = z
-        return x
-
-    def target(self, source: LogDensity) -> Callable[[np.ndarray], np.ndarray]:
-        """The vectorised log-density emcee samples for this segment.
-
-        Args:
-            source: the log-density.
-
-        Returns:
-            ``log_prob(z)``: (n, d) sampler points -> (n,) log-densities, ``-inf``
-            outside the POI window.
-        """
-        window = self.window
-
-        def log_prob(z: np.ndarray) -> np.ndarray:
-            z = np.asarray(z, dtype=np.float64)
-            if window is None:
-                return np.asarray(source.logpdf(self.full_points(z)), dtype=np.float64)
-            k, lo, hi = window
-            inside = (z[:, k] >= lo) & (z[:, k] <= hi)
-            out = np.full(z.shape[0], -np.inf)
-            if inside.any():
-                out[inside] = source.logpdf(self.full_points(z[inside]))
-            return out
-
-        return log_prob
-
-    def describe(self) -> dict[str, Any]:
-        """The segment's plan for the metadata (``strategy_options.segments``).
-
-        Returns:
-            ``index``, ``kind``, ``n_target``, ``n_dimensions``, ``reference``, then
-            ``poi_value`` and ``poi_window`` when set, and ``info``.
-        """
-        out: dict[str, Any] = {
-            "index": self.index,
-            "kind": self.kind,
-            "n_target": self.n_target,
-            "n_dimensions": self.ndim,
-            "reference": self.reference,
-        }
-        if self.poi_value is not None:
-            out["poi_value"] = self.poi_value
-        if self.window is not None:
-            out["poi_window"] = [self.window[1], self.window[2]]
-        out.update(self.info)
-        return out
 
 
 def split_counts(total: int, parts: int) -> list[int]:
@@ -160,15 +59,6 @@ def split_counts(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def _laplace_or_none(source: LogDensity, x: np.ndarray, idx: np.ndarray, need: bool) -> Laplace | None:
-    try:
-        return laplace_at(source, x, idx)
-    except InvalidInputError:
-        if need:
-            raise
-        return None
-
-
 def build_segments(
     source: LogDensity,
     *,
@@ -182,14 +72,20 @@ def build_segments(
     poi_sigmas: float,
     window: str | float,
     need_laplace: bool,
+    transform: str = "none",
 ) -> tuple[list[Segment], dict[str, Any]]:
     """The segments of a run and the choices made (for the metadata).
+
+    Parameters the maximum holds (a constraint too narrow to sample: see
+    :func:`dnnlik.infer.scales.degenerate_parameters`) stay at their value in
+    every segment, unless ``transform`` is ``"none"``; the bounded parameters
+    are transformed as ``transform`` says (:mod:`.transform`, :func:`.proposal.plan_proposal`).
 
     Args:
         source: the likelihood (``parameters``, ``logpdf``; a gradient for the
             maximum and the Laplace approximation).
         strategy, n, n_chains, profile_fraction, poi, poi_grid, poi_range,
-            poi_sigmas, window: the fields of :class:`~.options.SampleOptions`.
+            poi_sigmas, window, transform: the fields of :class:`~.options.SampleOptions`.
         need_laplace: fail when a Laplace approximation is missing (the moves
             need it) instead of leaving the segment without one.
 
@@ -206,29 +102,25 @@ def build_segments(
 
     params = tuple(source.parameters)
     best = maximize(source)
-    everything = np.arange(len(params))
-    lap = _laplace_or_none(source, best.point, everything, need_laplace)
+    held = held_indices(source, best.held) if transform != "none" else np.empty(0, dtype=np.intp)
+    sampled = np.setdiff1d(np.arange(len(params)), held)
+    centre = Segment(0, "unbiased", 0, sampled, best.point.copy(), info={"centre": "global maximum"})
+    lap = plan_proposal(source, centre, transform, need=need_laplace)
     choices: dict[str, Any] = {"maximum": {"logpdf": best.logpdf, "point": list(best.x)}}
     if lap is not None:
         choices["laplace"] = {**lap.info}
+    choices["transform"] = {"mode": transform, **centre.info.get("transformed", {})}
+    if held.size:
+        choices["held"] = {"parameters": list(best.held), "notes": [n for n in best.notes if " held at " in n]}
 
     n_unbiased, n_profile = _sample_counts(strategy, n, profile_fraction)
     segments = [
-        Segment(
-            index=0,
-            kind="unbiased",
-            n_target=count,
-            free=everything.copy(),
-            base=best.point.copy(),
-            laplace_mean=None if lap is None else lap.mean,
-            laplace_precision=None if lap is None else lap.precision,
-            info={"centre": "global maximum"},
-        )
+        replace(centre, n_target=count, free=sampled.copy(), base=best.point.copy(), info=dict(centre.info))
         for count in (split_counts(n_unbiased, n_chains) if n_unbiased else [])
     ]
     if n_profile:
         grid = _profile_grid(source, poi, poi_grid, poi_range, poi_sigmas, window, best.point, lap)
-        segments += _profile_segments(source, grid, n_profile, best.point, need_laplace)
+        segments += _profile_segments(source, grid, n_profile, best.point, sampled, transform, need_laplace)
         choices["profile"] = grid.choices()
 
     segments = [s for s in segments if s.n_target > 0]  # fewer samples than ensembles
@@ -295,7 +187,9 @@ def _profile_grid(
     if poi_range is None:
         if lap is None:
             raise InvalidInputError("no Laplace approximation to choose the POI range from; give it", where="poi_range")
-        sigma = float(lap.sigma[j])
+        if j not in lap.indices:
+            raise InvalidInputError(f"the POI {poi_name!r} is held: no profile grid", where="poi")
+        sigma = float(lap.sigma[int(np.flatnonzero(lap.indices == j)[0])])
         lo, hi = best[j] - poi_sigmas * sigma, best[j] + poi_sigmas * sigma
         rule = f"best fit +- {poi_sigmas:g} Laplace sigma ({sigma:.4g}), within the bounds"
     else:
@@ -319,35 +213,37 @@ def _profile_grid(
 
 
 def _profile_segments(
-    source: LogDensity, grid: _ProfileGrid, n_profile: int, best: np.ndarray, need_laplace: bool
+    source: LogDensity,
+    grid: _ProfileGrid,
+    n_profile: int,
+    best: np.ndarray,
+    sampled: np.ndarray,
+    transform: str,
+    need_laplace: bool,
 ) -> list[Segment]:
     """One segment per POI value, started at the profiled maximum there (the POI fixed for a zero window)."""
     from ..infer import profile
 
     fits = profile(source, grid.poi, grid.centres, x0=best)
-    everything = np.arange(best.size)
-    others = np.array([i for i in everything if i != grid.index], dtype=np.intp)
+    others = sampled[sampled != grid.index]
+    k = int(np.flatnonzero(sampled == grid.index)[0]) if grid.index in sampled else -1
     segments = []
     for count, c, (wlo, whi), fit in zip(
         split_counts(n_profile, len(grid.centres)), grid.centres, grid.windows, fits, strict=True
     ):
-        fixed = whi <= wlo
-        free = others if fixed else everything.copy()
-        plap = _laplace_or_none(source, fit.point, free, need_laplace)
-        segments.append(
-            Segment(
-                index=0,
-                kind="profile",
-                n_target=count,
-                free=free,
-                base=fit.point.copy(),
-                window=None if fixed else (grid.index, float(wlo), float(whi)),
-                laplace_mean=None if plap is None else plap.mean,
-                laplace_precision=None if plap is None else plap.precision,
-                poi_value=float(c),
-                info={"centre": "profiled maximum", "profiled_logpdf": fit.logpdf},
-            )
+        fixed = whi <= wlo or k < 0
+        seg = Segment(
+            index=0,
+            kind="profile",
+            n_target=count,
+            free=others.copy() if fixed else sampled.copy(),
+            base=fit.point.copy(),
+            window=None if fixed else (k, float(wlo), float(whi)),
+            poi_value=float(c),
+            info={"centre": "profiled maximum", "profiled_logpdf": fit.logpdf},
         )
+        plan_proposal(source, seg, transform, need=need_laplace)
+        segments.append(seg)
     return segments
 
 
@@ -456,6 +352,7 @@ def plan_run(source: LogDensity, opts: SampleOptions) -> Plan:
         poi_range=opts.poi_range,
         poi_sigmas=opts.poi_sigmas,
         window=opts.window,
+        transform=opts.transform,
         need_laplace=needs_laplace(parse_moves(opts.moves)) and opts.moves != "auto",
     )
     if opts.moves == "auto" and any(s.laplace_mean is None for s in segments):
@@ -466,62 +363,3 @@ def plan_run(source: LogDensity, opts: SampleOptions) -> Plan:
             f"no Laplace approximation: moves '{FALLBACK_MOVE_SET}' instead of 'auto'",
         )
     return Plan(segments, choices, opts.moves)
-
-
-def segments_to_h5(group: h5py.Group, segments: Sequence[Segment]) -> None:
-    """Store the segments in ``group``, one subgroup ``<index>`` each.
-
-    Args:
-        group: an HDF5 group open for writing.
-        segments: the segments (subgroups named by index, three digits).
-    """
-    import json
-
-    for s in segments:
-        g = group.create_group(f"{s.index:03d}")
-        g.attrs["kind"] = s.kind
-        g.attrs["n_target"] = s.n_target
-        g.attrs["reference"] = s.reference
-        g.attrs["info"] = json.dumps(s.info)
-        if s.poi_value is not None:
-            g.attrs["poi_value"] = s.poi_value
-        if s.window is not None:
-            g.attrs["window"] = np.array([s.window[0], s.window[1], s.window[2]], dtype=np.float64)
-        g.create_dataset("free", data=s.free)
-        g.create_dataset("base", data=s.base)
-        if s.laplace_mean is not None:
-            g.create_dataset("laplace_mean", data=s.laplace_mean)
-            g.create_dataset("laplace_precision", data=s.laplace_precision)
-
-
-def segments_from_h5(group: h5py.Group) -> list[Segment]:
-    """The segments stored by :func:`segments_to_h5`, in order.
-
-    Args:
-        group: the group :func:`segments_to_h5` wrote.
-
-    Returns:
-        The segments.
-    """
-    import json
-
-    out = []
-    for key in sorted(group):
-        g = group[key]
-        w = g.attrs.get("window")
-        out.append(
-            Segment(
-                index=int(key),
-                kind=str(g.attrs["kind"]),
-                n_target=int(g.attrs["n_target"]),
-                free=g["free"][()],
-                base=g["base"][()],
-                window=None if w is None else (int(w[0]), float(w[1]), float(w[2])),
-                laplace_mean=g["laplace_mean"][()] if "laplace_mean" in g else None,
-                laplace_precision=g["laplace_precision"][()] if "laplace_precision" in g else None,
-                poi_value=float(g.attrs["poi_value"]) if "poi_value" in g.attrs else None,
-                reference=bool(g.attrs["reference"]),
-                info=json.loads(g.attrs["info"]),
-            )
-        )
-    return out
