@@ -10,12 +10,22 @@ A bundle against its reference, written into its ``validation`` section (what
     fidelity.write_validation("bundle_dir", checked)
 """
 
-from .assess import DEFAULT_GRID, DEFAULT_THRESHOLDS, MIN_POINTS, FidelityData, FidelityReport, assess
+from .assess import (
+    DEFAULT_GRID,
+    DEFAULT_THRESHOLDS,
+    JUDGED_ON_SAMPLES,
+    MIN_POINTS,
+    FidelityData,
+    FidelityReport,
+    assess,
+)
 from .bundle_fidelity import BundleFidelity, assess_bundle, read_fidelity_data, sample_fidelity_data, write_validation
+from .data import SampleConvergence, convergence_problems
 from .figures import FIGURES, bundle_figures
 from .hpdi import HPDI_LEVELS, hpdi, hpdi_levels
 from .ks import KSResult, effective_size, weighted_ks_2samp
 from .metrics import Metric, verdict
+from .poi_line import POI_LINE_THRESHOLDS, poi_line_metrics
 from .quadratic import QuadraticApproximation
 
 __all__ = [
@@ -26,7 +36,12 @@ __all__ = [
     "sample_fidelity_data",
     "write_validation",
     "FidelityData",
+    "SampleConvergence",
+    "convergence_problems",
     "FidelityReport",
+    "JUDGED_ON_SAMPLES",
+    "POI_LINE_THRESHOLDS",
+    "poi_line_metrics",
     "DEFAULT_THRESHOLDS",
     "DEFAULT_GRID",
     "MIN_POINTS",

@@ -13,6 +13,9 @@ the DNNLikelihood paper (arXiv:1911.03305):
 - the profiled t_mu of the surrogate against the exact one on a grid
   (``tmu_mean_abs_delta``, ``tmu_max_abs_delta``), the best-fit POI, and the
   intervals at t_mu = 1 and 3.84;
+- log L on the POI line with every other parameter at its nominal value, where
+  users evaluate (``poi_line_mean_abs_delta_logpdf``, ``poi_line_max_abs_delta_logpdf``:
+  :mod:`.poi_line`);
 - the ensemble spread along the profile, when the surrogate is an ensemble;
 - the K-S figures of the exact likelihood itself on the same two samples
   (``ks_median_pvalue_exact``, ``ks_fraction_below_0.05_exact``): what a
@@ -21,6 +24,13 @@ the DNNLikelihood paper (arXiv:1911.03305):
   likelihood itself misses a K-S threshold, that threshold is within the noise
   and the surrogate is judged against the exact likelihood's score instead.
 
+The posterior samples are MCMC samples. K-S p-values use each sample's
+effective size (the MCMC one where the draws are autocorrelated:
+:func:`.data.ks_effective_sizes`), and when a sample's chains did not converge
+(R-hat above 1.01, or fewer than :data:`MIN_POINTS` effective samples:
+:func:`.data.convergence_problems`) the K-S and HPDI metrics
+(:data:`JUDGED_ON_SAMPLES`) are reported but not judged, with a note saying why.
+
 The same metrics for the quadratic (Laplace) approximation of the reference
 are reported beside them, with no network at all.
 """
@@ -28,7 +38,7 @@ are reported beside them, with no network at all.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,11 +46,23 @@ import numpy as np
 from ..density import LogDensity
 from ..errors import InvalidInputError
 from ..infer import TmuScan, poi_index, tmu_interval, tmu_scan
-from .hpdi import HPDI_LEVELS, hpdi_levels
-from .ks import KSResult, effective_size, weighted_ks_2samp
+from .data import MIN_POINTS, FidelityData, SampleConvergence, convergence_problems
 from .metrics import Metric, verdict
+from .poi_line import POI_LINE_THRESHOLDS, poi_line_metrics
+from .posterior import ks_floor_notes, ks_noise_floor
+from .posterior import posterior_metrics as _posterior_metrics
 
-__all__ = ["FidelityData", "FidelityReport", "assess", "DEFAULT_THRESHOLDS", "DEFAULT_GRID", "MIN_POINTS"]
+__all__ = [
+    "FidelityData",
+    "SampleConvergence",
+    "FidelityReport",
+    "assess",
+    "DEFAULT_THRESHOLDS",
+    "DEFAULT_GRID",
+    "MIN_POINTS",
+    "POI_LINE_THRESHOLDS",
+    "JUDGED_ON_SAMPLES",
+]
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "tmu_mean_abs_delta": 0.005,
@@ -53,56 +75,9 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 """The zoo's publication thresholds (issue 5); pass ``thresholds`` to change them."""
 
 DEFAULT_GRID = tuple(round(0.1 * i, 10) for i in range(11))
-MIN_POINTS = 1000
-"""Fewer (effective) points than this make K-S and HPDI figures too noisy to trust: the report says so."""
 
-
-@dataclass(frozen=True)
-class FidelityData:
-    """Two independent samples of the reference posterior with exact log-likelihoods.
-
-    ``*_weight`` are the points' multiplicities (deduplicated MCMC samples carry
-    them; see :mod:`dnnlik.sample.dataset`); ones by default.
-
-    Attributes:
-        test_x: the held-out sample, (N, P), stored as float64.
-        test_logpdf: the exact log-likelihood at each test point, (N,).
-        train_x: an independent sample, (M, P).
-        train_logpdf: the exact log-likelihood at each train point, (M,).
-        test_weight: the test points' multiplicities, (N,); ones when not given.
-        train_weight: the train points' multiplicities, (M,); ones when not given.
-
-    Raises:
-        InvalidInputError: on construction, when a sample's points, log-likelihoods
-            and weights do not match in length (or the points are not 2-D), hold NaN
-            or infinities, or the weights are negative or all zero.
-    """
-
-    test_x: np.ndarray
-    test_logpdf: np.ndarray
-    train_x: np.ndarray
-    train_logpdf: np.ndarray
-    test_weight: np.ndarray | None = None
-    train_weight: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("test", "train"):
-            x = np.asarray(getattr(self, f"{name}_x"), dtype=np.float64)
-            y = np.asarray(getattr(self, f"{name}_logpdf"), dtype=np.float64).reshape(-1)
-            w_in = getattr(self, f"{name}_weight")
-            w = np.ones(y.shape) if w_in is None else np.asarray(w_in, dtype=np.float64).reshape(-1)
-            if x.ndim != 2 or x.shape[0] != y.shape[0] or w.shape != y.shape:
-                raise InvalidInputError(
-                    f"points {x.shape}, log-likelihoods {y.shape} and weights {w.shape} do not match",
-                    where=f"{name} sample",
-                )
-            if not (np.isfinite(x).all() and np.isfinite(y).all()):
-                raise InvalidInputError("holds NaN or infinite values", where=f"{name} sample")
-            if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-                raise InvalidInputError("weights must be finite, non-negative, not all zero", where=f"{name} sample")
-            object.__setattr__(self, f"{name}_x", x)
-            object.__setattr__(self, f"{name}_logpdf", y)
-            object.__setattr__(self, f"{name}_weight", w)
+JUDGED_ON_SAMPLES = ("ks_median_pvalue", "ks_fraction_below_0.05", "hpdi_max_abs_delta")
+"""The metrics that measure the posterior samples as much as the surrogate: not judged on unconverged samples."""
 
 
 @dataclass
@@ -225,228 +200,6 @@ def _check_parameters(surrogate: LogDensity, reference: LogDensity) -> None:
     )
 
 
-def _posterior_metrics(
-    source: LogDensity,
-    data: FidelityData,
-    poi_index: int,
-    poi: str,
-    thresholds: Mapping[str, float],
-    offset: float,
-    source_samples: np.ndarray | None,
-    source_weights: np.ndarray | None = None,
-    ks_floor: Sequence[Metric] = (),
-) -> tuple[list[Metric], list[str]]:
-    """The posterior metrics, in report order: log L errors, K-S (then ``ks_floor``, the exact
-    likelihood's own K-S figures, when given), HPDI, and the HPDI of ``source_samples``."""
-    s_test = np.asarray(source.logpdf(data.test_x), dtype=np.float64) - offset
-    metrics, notes = _logpdf_metrics(s_test, data)
-    s_train = np.asarray(source.logpdf(data.train_x), dtype=np.float64) - offset
-    weights = _reweighted(data.train_weight, s_train - data.train_logpdf)
-    n_eff = effective_size(weights)
-    assert data.test_weight is not None  # FidelityData.__post_init__ makes every weight an array
-    n_min = min(n_eff, effective_size(data.test_weight))
-    if n_min < MIN_POINTS:
-        notes.append(
-            f"K-S and HPDI use {n_min:.0f} effective points, fewer than {MIN_POINTS}: too few to be meaningful"
-        )
-    metrics += _ks_metrics(data, weights, n_eff, thresholds)
-    metrics += ks_floor
-    hpdi_metric, exact, detail = _hpdi_metric(data, s_test, weights, poi_index, poi, thresholds)
-    metrics.append(hpdi_metric)
-    if source_samples is not None:
-        metrics += _sampled_hpdi(
-            np.asarray(source_samples, dtype=np.float64)[:, poi_index],
-            source_weights,
-            data,
-            poi_index,
-            exact,
-            detail,
-            poi,
-        )
-    return metrics, notes
-
-
-def _reweighted(weights: np.ndarray | None, log_ratio: np.ndarray) -> np.ndarray:
-    """``weights`` times exp(``log_ratio``), scaled to a largest factor of 1 (non-finite ratios weigh 0).
-
-    ``log_ratio`` is overwritten.
-    """
-    log_ratio[~np.isfinite(log_ratio)] = -np.inf
-    return weights * np.exp(log_ratio - np.max(log_ratio))
-
-
-def _logpdf_metrics(s_test: np.ndarray, data: FidelityData) -> tuple[list[Metric], list[str]]:
-    """The errors of the surrogate's log L (``s_test``, offset removed) on the test sample, and a note
-    when it is not finite somewhere."""
-    err = s_test - data.test_logpdf
-    finite = np.isfinite(err)
-    metrics = [
-        Metric(
-            "logpdf_mse",
-            float(np.mean(err[finite] ** 2)) if finite.any() else float("inf"),
-            description="mean squared error of log L on the test sample (log-likelihood units squared).",
-        ),
-        Metric(
-            "logpdf_mean_error",
-            float(np.mean(err[finite])) if finite.any() else float("inf"),
-            description="mean of (surrogate - exact) log L on the test sample.",
-        ),
-    ]
-    notes = [] if finite.all() else [f"{int((~finite).sum())} test point(s) where the surrogate is not finite"]
-    return metrics, notes
-
-
-def _ks_metrics(data: FidelityData, weights: np.ndarray, n_eff: float, thresholds: Mapping[str, float]) -> list[Metric]:
-    """The weighted K-S figures: the test sample against the train sample reweighted to the surrogate."""
-    ks = _ks_tests(data, weights)
-    p = np.array([k.pvalue for k in ks])
-    return [
-        Metric(
-            "ks_median_pvalue",
-            float(np.median(p)),
-            thresholds.get("ks_median_pvalue"),
-            ">=",
-            "median over parameters of the weighted K-S p-value, test sample vs the train sample "
-            "reweighted to the surrogate (about 0.5 for a perfect surrogate).",
-            detail={
-                "pvalues": [float(v) for v in p],
-                "statistics": [k.statistic for k in ks],
-                "n_eff_test": ks[0].n_eff_a,
-                "n_eff_reweighted": n_eff,
-            },
-        ),
-        Metric(
-            "ks_fraction_below_0.05",
-            float(np.mean(p < 0.05)),
-            thresholds.get("ks_fraction_below_0.05"),
-            "<=",
-            "fraction of parameters whose weighted K-S p-value is below 0.05.",
-        ),
-    ]
-
-
-def _hpdi_metric(
-    data: FidelityData,
-    s_test: np.ndarray,
-    weights: np.ndarray,
-    poi_index: int,
-    poi: str,
-    thresholds: Mapping[str, float],
-) -> tuple[Metric, dict[float, tuple[float, float]], dict[str, Any]]:
-    """``hpdi_max_abs_delta``, the exact HPDI and the metric's detail (which :func:`_sampled_hpdi` extends).
-
-    The test sample, and the same sample reweighted to the surrogate, so that the difference
-    measures the surrogate and not the sampling noise between two samples.
-    """
-    exact = hpdi_levels(data.test_x[:, poi_index], data.test_weight)
-    reweighted = hpdi_levels(data.test_x[:, poi_index], _reweighted(data.test_weight, s_test - data.test_logpdf))
-    independent = hpdi_levels(data.train_x[:, poi_index], weights)
-    detail: dict[str, Any] = {
-        str(lv): {
-            "exact": list(exact[lv]),
-            "reweighted": list(reweighted[lv]),
-            "independent_reweighted": list(independent[lv]),
-        }
-        for lv in HPDI_LEVELS
-    }
-    deltas = [abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], reweighted[lv], strict=True)]
-    metric = Metric(
-        "hpdi_max_abs_delta",
-        float(max(deltas)),
-        thresholds.get("hpdi_max_abs_delta"),
-        "<=",
-        f"largest |difference| of the {poi} HPDI endpoints (68.27/95.45/99.73%) between the "
-        "test sample and the same sample reweighted to the surrogate.",
-        detail=detail,
-    )
-    return metric, exact, detail
-
-
-def _sampled_hpdi(
-    own_poi: np.ndarray,
-    own_weights: np.ndarray | None,
-    data: FidelityData,
-    poi_index: int,
-    exact: dict[float, tuple[float, float]],
-    detail: dict[str, Any],
-    poi: str,
-) -> list[Metric]:
-    """HPDI from samples drawn on the surrogate itself, and the noise two exact samples show."""
-    own = hpdi_levels(own_poi, own_weights)
-    other = hpdi_levels(data.train_x[:, poi_index], data.train_weight)
-    for lv in HPDI_LEVELS:
-        detail[str(lv)]["sampled"] = list(own[lv])
-        detail[str(lv)]["independent_exact"] = list(other[lv])
-    sampled = max(abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], own[lv], strict=True))
-    noise = max(abs(a - b) for lv in HPDI_LEVELS for a, b in zip(exact[lv], other[lv], strict=True))
-    return [
-        Metric(
-            "hpdi_sampled_max_abs_delta",
-            float(sampled),
-            description=f"largest |difference| of the {poi} HPDI endpoints between the test sample and a "
-            f"posterior sampled on the surrogate itself ({own_poi.size} points); it includes "
-            "the sampling noise of two independent samples (see hpdi_sampling_noise).",
-        ),
-        Metric(
-            "hpdi_sampling_noise",
-            float(noise),
-            description="the same difference between two independent samples of the exact posterior: the "
-            "noise floor of hpdi_sampled_max_abs_delta.",
-        ),
-    ]
-
-
-def _ks_tests(data: FidelityData, train_weight: np.ndarray | None) -> list[KSResult]:
-    """Per parameter, the weighted K-S test of the test sample against the train sample weighted by ``train_weight``."""
-    return [
-        weighted_ks_2samp(data.test_x[:, i], data.train_x[:, i], data.test_weight, train_weight)
-        for i in range(data.test_x.shape[1])
-    ]
-
-
-def _ks_noise_floor(data: FidelityData) -> list[Metric]:
-    """The K-S figures with the exact likelihood as the surrogate: no reweighting, the two samples as drawn."""
-    p = np.array([k.pvalue for k in _ks_tests(data, data.train_weight)])
-    return [
-        Metric(
-            "ks_median_pvalue_exact",
-            float(np.median(p)),
-            description="ks_median_pvalue with the exact likelihood in place of the surrogate: what a perfect "
-            "surrogate scores on these two samples (p-values of equal distributions are uniform, "
-            "so this median scatters by about 0.5/sqrt(n_parameters) from sample to sample).",
-            detail={"pvalues": [float(v) for v in p]},
-        ),
-        Metric(
-            "ks_fraction_below_0.05_exact",
-            float(np.mean(p < 0.05)),
-            description="ks_fraction_below_0.05 with the exact likelihood in place of the surrogate.",
-        ),
-    ]
-
-
-def _ks_floor_notes(floor: list[Metric], metrics: list[Metric]) -> list[str]:
-    """Judge a K-S figure against its noise where the exact likelihood itself misses its threshold.
-
-    A perfect surrogate scores what the exact likelihood scores on these two
-    samples; when that is beyond the threshold, the threshold is within the
-    noise of the K-S test here, and the surrogate's figure is judged against
-    the exact one instead (its ``threshold`` becomes that score), with a note.
-    """
-    twins = {m.name: m for m in metrics}
-    notes = []
-    for m in floor:
-        twin = twins[m.name.removesuffix("_exact")]
-        if replace(m, threshold=twin.threshold, comparison=twin.comparison).passed is False:
-            notes.append(
-                f"the exact likelihood itself scores {twin.name} = {m.value:.4g} on these two samples, "
-                f"beyond the threshold {twin.threshold:g}: that threshold is within the noise of the "
-                f"K-S test here, so the surrogate's {twin.name} is judged against the exact likelihood's own "
-                "score instead"
-            )
-            twin.threshold = m.value
-    return notes
-
-
 def _scan_metrics(source: LogDensity, exact: TmuScan, thresholds: Mapping[str, float]) -> tuple[list[Metric], TmuScan]:
     scan = tmu_scan(source, exact.values, poi=exact.poi)
     delta = np.abs(np.array(scan.tmu) - np.array(exact.tmu))
@@ -563,15 +316,17 @@ def assess(
         surrogate_samples is None or np.shape(surrogate_weights) != (np.shape(surrogate_samples)[0],)
     ):
         raise InvalidInputError("needs one weight per row of surrogate_samples", where="surrogate_weights")
-    floor = _ks_noise_floor(data)
+    floor = ks_noise_floor(data)
     metrics, notes = _posterior_metrics(
         surrogate, data, j, poi, thresholds, offset, surrogate_samples, surrogate_weights, ks_floor=floor
     )
-    notes += _ks_floor_notes(floor, metrics)
+    problems = convergence_problems(data)
+    notes += _not_judged(metrics, problems) if problems else ks_floor_notes(floor, metrics)
     scan_metrics, scan = _scan_metrics(surrogate, exact, thresholds)
     metrics += scan_metrics
     if intervals:
         metrics.append(_interval_metric(surrogate, reference, poi, scan, exact))
+    metrics += poi_line_metrics(surrogate, reference, j, list(grid), offset=offset, thresholds=thresholds)
     if getattr(surrogate, "is_ensemble", False):
         points = np.array([p.point for p in scan.profiles])
         ensemble: Any = surrogate  # an ensemble bundle: beyond LogDensity, it has logpdf_spread
@@ -594,4 +349,24 @@ def assess(
         report.quadratic = q_metrics + q_scan
         if intervals:
             report.quadratic.append(_interval_metric(quad, reference, poi, q, exact))
+        report.quadratic += poi_line_metrics(quad, reference, j, list(grid))
     return report
+
+
+def _not_judged(metrics: list[Metric], problems: list[str]) -> list[str]:
+    """Report the K-S and HPDI metrics without judging them: the samples are not converged.
+
+    Each keeps its value; its threshold is dropped (so the verdict ignores it) and named in a note.
+    """
+    why = "; ".join(problems)
+    for m in metrics:
+        if m.name in JUDGED_ON_SAMPLES and m.threshold is not None:
+            kind = "HPDI" if m.name.startswith("hpdi") else "K-S"
+            threshold = f"{m.comparison} {m.threshold:g}"
+            m.notes.append(f"samples not converged ({why}): {kind} not judged (threshold {threshold} not applied)")
+            m.threshold = None
+    return [
+        f"the fidelity samples are not converged ({why}): K-S and HPDI are reported, not judged; "
+        "their chains disagree, so these figures measure the sampling rather than the surrogate "
+        "(sample longer, or with fewer walkers, until R-hat <= 1.01)"
+    ]

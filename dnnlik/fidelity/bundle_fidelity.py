@@ -29,6 +29,7 @@ import numpy as np
 from ..density import LogDensity
 from ..errors import InvalidInputError
 from .assess import DEFAULT_GRID, FidelityData, FidelityReport, _check_parameters, assess
+from .data import SampleConvergence
 
 __all__ = [
     "BundleFidelity",
@@ -116,7 +117,8 @@ def read_fidelity_data(paths: Sequence[str | os.PathLike[str]], reference: LogDe
         reference: the reference likelihood the samples must come from.
 
     Returns:
-        The points, their log-likelihoods as the files record them, and their multiplicities.
+        The points, their log-likelihoods as the files record them, their multiplicities,
+        and how well each file's chains converged (its R-hat and effective sizes).
 
     Raises:
         InvalidInputError: not exactly two files; a file whose parameters are not the reference's
@@ -145,7 +147,16 @@ def read_fidelity_data(paths: Sequence[str | os.PathLike[str]], reference: LogDe
         _check_recorded_logpdf(ds.points, ds.logpdf, reference, str(path))
         sets.append(ds)
     a, b = sets
-    return FidelityData(a.points, a.logpdf, b.points, b.logpdf, test_weight=a.weight, train_weight=b.weight)
+    return FidelityData(
+        a.points,
+        a.logpdf,
+        b.points,
+        b.logpdf,
+        test_weight=a.weight,
+        train_weight=b.weight,
+        test_convergence=SampleConvergence.from_sampling(a.sampling),
+        train_convergence=SampleConvergence.from_sampling(b.sampling),
+    )
 
 
 def _check_recorded_logpdf(points: np.ndarray, logpdf: np.ndarray, reference: LogDensity, where: str) -> None:

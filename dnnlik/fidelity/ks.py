@@ -64,15 +64,33 @@ def _weights(values: np.ndarray, weights: np.ndarray | None, name: str) -> np.nd
     return w
 
 
+def _positive(value: float, name: str) -> float:
+    v = float(value)
+    if not (np.isfinite(v) and v > 0):
+        raise InvalidInputError(f"must be a positive number, got {value!r}", where=name)
+    return v
+
+
 def _ecdf(sorted_values: np.ndarray, cumulative: np.ndarray, at: np.ndarray) -> np.ndarray:
     idx = np.searchsorted(sorted_values, at, side="right")
     return np.where(idx > 0, cumulative[np.maximum(idx - 1, 0)], 0.0)
 
 
 def weighted_ks_2samp(
-    a: np.ndarray, b: np.ndarray, weights_a: np.ndarray | None = None, weights_b: np.ndarray | None = None
+    a: np.ndarray,
+    b: np.ndarray,
+    weights_a: np.ndarray | None = None,
+    weights_b: np.ndarray | None = None,
+    *,
+    n_eff_a: float | None = None,
+    n_eff_b: float | None = None,
 ) -> KSResult:
     """Two-sample K-S test of 1-D samples ``a`` and ``b`` with optional non-negative weights.
+
+    The Kolmogorov distribution assumes independent draws. Autocorrelated ones (an
+    MCMC chain) carry less information than their number: give their effective sizes
+    ``n_eff_a``/``n_eff_b`` (from the chain's autocorrelation time) to use instead of
+    Kish's size of the weights.
 
     >>> rng = np.random.default_rng(1)
     >>> a, b = rng.normal(size=500), rng.normal(size=500)
@@ -84,13 +102,16 @@ def weighted_ks_2samp(
         b: the second sample (flattened).
         weights_a: one weight per value of ``a``; default all equal.
         weights_b: one weight per value of ``b``; default all equal.
+        n_eff_a: the effective size of ``a`` in the p-value; default Kish's, ``(sum w)^2 / sum w^2``.
+        n_eff_b: the same for ``b``.
 
     Returns:
         ``D``, its p-value (the Kolmogorov distribution at the effective sizes) and the effective sizes.
 
     Raises:
         InvalidInputError: a sample has fewer than 2 values or non-finite ones; the
-            weights do not match their sample, are negative or non-finite, or are all zero.
+            weights do not match their sample, are negative or non-finite, or are all zero;
+            an effective size that is not a positive number.
     """
     from scipy.stats import kstwobign
 
@@ -109,7 +130,8 @@ def weighted_ks_2samp(
     cb /= cb[-1]
     at = np.concatenate([sa, sb])
     d = float(np.max(np.abs(_ecdf(sa, ca, at) - _ecdf(sb, cb, at))))
-    na, nb = effective_size(wa), effective_size(wb)
+    na = effective_size(wa) if n_eff_a is None else _positive(n_eff_a, "n_eff_a")
+    nb = effective_size(wb) if n_eff_b is None else _positive(n_eff_b, "n_eff_b")
     en = np.sqrt(na * nb / (na + nb))
     # Stephens' small-sample correction of the asymptotic distribution
     p = float(kstwobign.sf((en + 0.12 + 0.11 / en) * d))

@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_SPLIT",
     "DEFAULT_POI_SIGMAS",
     "TUNE_DISCARD",
+    "RHAT_TARGET",
     "MIN_TUNE_STEPS",
 ]
 
@@ -64,6 +65,9 @@ DEFAULT_DF = 50.0
 
 DEFAULT_POI_SIGMAS = 5.0
 """Half-width of the default POI range, in Laplace standard deviations."""
+
+RHAT_TARGET = 1.01
+"""R-hat above this: the chains disagree (a run warns; fidelity does not judge K-S and HPDI on such samples)."""
 
 TUNE_DISCARD = 0.25
 """Fraction of the tuning chain left out of its autocorrelation time."""

@@ -41,16 +41,13 @@ from ..fsutil import refuse_existing
 from .dataset import deduplicate, split_indices, write_dataset
 from .diagnostics import TRUST_FACTOR, ChainTooShortError, ShortChainWarning
 from .metadata import Timing, sampling_section
-from .options import SampleOptions, check_walkers, default_walkers
+from .options import RHAT_TARGET, SampleOptions, check_walkers, default_walkers
 from .result import SampleResult
 from .runner import Chains, Runner
 from .storage import CheckpointStore
 from .strategies import Plan, plan_run
 
 __all__ = ["SampleOptions", "SampleResult", "sample", "default_walkers", "RHAT_TARGET"]
-
-RHAT_TARGET = 1.01
-"""R-hat above this gives a warning."""
 
 
 def sample(
