@@ -85,6 +85,7 @@ def test_bad_transforms_are_refused() -> None:
 
 
 def test_auto_transforms_only_where_the_laplace_approximation_says_nothing() -> None:
+    gamma = Constraint("gamma", tau=0.06)
     params = [
         Parameter("truncated", bounds=(-1.0, 5.0)),  # maximum 1 sigma above the bound: kept as it is
         Parameter("on_bound", bounds=(0.0, 10.0)),  # maximum on the bound
@@ -92,13 +93,18 @@ def test_auto_transforms_only_where_the_laplace_approximation_says_nothing() -> 
         Parameter("free"),  # no bounds: nothing to transform
         Parameter("positive", bounds=(0.0, INF)),  # one bound, far away
         Parameter("window", bounds=(0.0, 10.0)),  # kept: a POI confined to a window
+        Parameter("gamma_near", bounds=(1e-10, 10.0), constraint=gamma),  # a gamma 2 sigma above its bound
+        Parameter("gamma_far", bounds=(1e-10, 10.0), constraint=gamma),  # a gamma 3 sigma above it: kept
     ]
     idx = np.arange(len(params))
-    centre = np.array([0.0, 0.0, 5.0, 0.0, 10.0, 0.0])
-    sigma = np.array([1.0, 1.0, FLAT_FRACTION * 10.0 * 1.01, 1.0, 1.0, 1.0])
+    centre = np.array([0.0, 0.0, 5.0, 0.0, 10.0, 0.0, 2.0, 3.0])
+    sigma = np.array([1.0, 1.0, FLAT_FRACTION * 10.0 * 1.01, 1.0, 1.0, 1.0, 1.0, 1.0])
     auto = choose_kinds(params, idx, centre, sigma, "auto", keep=[5])
-    assert auto.kinds == ("identity", "logit", "logit", "identity", "identity", "identity")
-    assert choose_kinds(params, idx, centre, sigma, "all").kinds == ("logit",) * 3 + ("identity", "log", "logit")
+    expected = ("identity", "logit", "logit", "identity", "identity", "identity", "logit", "identity")
+    assert auto.kinds == expected
+    assert (
+        choose_kinds(params, idx, centre, sigma, "all").kinds == ("logit",) * 3 + ("identity", "log") + ("logit",) * 3
+    )
     assert choose_kinds(params, idx, centre, sigma, "none").is_identity
     # just inside the bound by more than AT_BOUND sigma: kept; no Laplace approximation: every bounded one
     nudged = centre.copy()

@@ -25,15 +25,20 @@ bound moves inside, where the Jacobian bends the density down.
 
 Transforming does not help a posterior that a bound merely truncates: its
 density in ``y`` gets an exponential tail towards the bound (``p(a) e^y``),
-heavier than a Gaussian's, where an independence proposal gets stuck
-(measured on the toy's categories, whose POI is cut at -1 about one Laplace
-sigma below its maximum: R-hat 1.004 became 1.02). In its own coordinates a
-truncated Gaussian is lighter-tailed than the proposal, which only loses the
-draws beyond the bound. :func:`choose_kinds` with ``mode="auto"`` therefore
-transforms only the bounded parameters whose Laplace approximation says
-nothing: a maximum on a bound (:data:`AT_BOUND`), a Laplace width that is a
+heavier than the Gaussian proposal's, where an independence proposal gets
+stuck. Measured with 2 x 100,000 samples: the toy's categories, whose POI is
+cut at -1 about one Laplace sigma below its maximum, went from R-hat 1.004 to
+1.02 with it; the 98-parameter test workspace, whose POI sits 0.1 sigma above 0,
+from 1.015 to 1.03. A HistFactory ``gamma`` (shapesys) parameter is another
+matter: its Poisson constraint makes its posterior Gamma-like, skewed, with a
+long tail away from the bound that a Gaussian in ``x`` misses (two gammas with
+tau = 0.06 near 0: acceptance 0.21 -> 0.60, effective samples x 2 with the
+transform). :func:`choose_kinds` with ``mode="auto"`` therefore transforms
+only the bounded parameters whose Laplace approximation says nothing or
+misleads: a maximum on a bound (:data:`AT_BOUND`), a Laplace width that is a
 large part of the bounds' width (:data:`FLAT_FRACTION`: a nearly flat
-direction), or no Laplace approximation at all.
+direction), a gamma-constrained parameter whose Laplace marginal reaches a
+bound (:data:`GAMMA_REACH` sigma), or no Laplace approximation at all.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ __all__ = [
     "TRANSFORM_MODES",
     "AT_BOUND",
     "FLAT_FRACTION",
+    "GAMMA_REACH",
     "INSIDE_MARGIN",
     "BoundTransform",
     "choose_kinds",
@@ -68,6 +74,10 @@ AT_BOUND = 1e-3
 FLAT_FRACTION = 0.25
 """``auto`` transforms a parameter with two bounds whose Laplace sigma exceeds this fraction of their
 distance (a uniform density on the interval has 0.29)."""
+
+GAMMA_REACH = 2.33
+"""``auto`` transforms a gamma-constrained parameter whose maximum is within this many Laplace sigma of a
+bound (more than 1% of its Laplace marginal beyond it)."""
 
 INSIDE_MARGIN = 1e-9
 """A point on a bound is moved this fraction of the bounds' width (or of ``max(1, |bound|)``) inside before
@@ -377,13 +387,14 @@ def _kind(lower: float, upper: float) -> str:
     return "identity"
 
 
-def _laplace_fits(centre: float, sigma: float, lower: float, upper: float) -> bool:
+def _laplace_fits(p: Parameter, centre: float, sigma: float) -> bool:
     """Whether the Laplace marginal describes a bounded parameter in its own coordinates (see the module docstring)."""
     if not (math.isfinite(sigma) and sigma > 0):
         return False
-    if min(centre - lower, upper - centre) <= AT_BOUND * sigma:
+    distance = min(centre - p.lower, p.upper - centre)
+    if distance <= AT_BOUND * sigma or (p.constraint.type == "gamma" and distance <= GAMMA_REACH * sigma):
         return False
-    return not (math.isfinite(upper - lower) and sigma > FLAT_FRACTION * (upper - lower))
+    return not (math.isfinite(p.upper - p.lower) and sigma > FLAT_FRACTION * (p.upper - p.lower))
 
 
 def choose_kinds(
@@ -423,7 +434,7 @@ def choose_kinds(
             kind != "identity"
             and mode == "auto"
             and sigma is not None
-            and _laplace_fits(float(centre[j]), float(sigma[j]), lower[j], upper[j])
+            and _laplace_fits(params[int(idx[j])], float(centre[j]), float(sigma[j]))
         ):
             kind = "identity"
         kinds.append(kind)
