@@ -161,7 +161,7 @@ def convergence_problems(
         if conv is None:
             continue
         if conv.rhat_max is not None and conv.rhat_max > target:
-            out.append(f"{name} sample: R-hat {conv.rhat_max:.3g} > {target:g}")
+            out.append(f"{name} sample: R-hat {conv.rhat_max:.5g} > {target:g}")
         if conv.effective_samples is not None and conv.effective_samples < min_effective:
             out.append(f"{name} sample: {conv.effective_samples:.0f} effective samples < {min_effective:g}")
     return out
