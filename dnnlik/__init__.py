@@ -27,6 +27,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from .errors import DnnlikError
 
 if TYPE_CHECKING:
+    from . import builder as builder
     from . import bundle as bundle  # the PUBLIC_MODULES, for type checkers (re-exported: `as` the same name)
     from . import combine as combine
     from . import examples as examples
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from .report import Report
 
 PUBLIC_MODULES = (
+    "builder",  # dnnlik build pyhf, dnnlik zoo build: sample, train, validate, publish
     "bundle",
     "combine",  # the package itself, callable: dnnlik.combine([...]) (dnnlik/combine/__init__.py)
     "examples",
