@@ -172,7 +172,8 @@ _TOY_ABOUT = (
 CATEGORY_CONFIG = BuildConfig(n_train=300_000, n_ridge=150_000, layers=(192, 192, 192), ensemble=2)
 """The per-category recipe: 35 parameters need fewer training points than 95, and an ensemble of two
 smaller networks: in a combination each category is evaluated off its own profile ridge, where the
-errors of one network (independent from network to network) average down (training 10-11 min each on the shared 2-core host)."""
+errors of one network (independent from network to network) average down (training 10-11 min each
+on the shared 2-core host)."""
 
 
 def _category(c: int) -> Recipe:
