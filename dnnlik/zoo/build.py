@@ -181,7 +181,7 @@ def _category(c: int) -> Recipe:
     return Recipe(
         name=f"{ENTRY}-cat{c}",
         likelihood=f"{ENTRY}-cat{c}",
-        config=CATEGORY_CONFIG,
+        config=replace(CATEGORY_CONFIG, seed=CATEGORY_CONFIG.seed + 1000 * c),  # own seeds: independent noise
         quick=BuildConfig.quick(),
         tags=("toy", "lhc", "dnnlikelihood", "likelihood", "category"),
         about=(
