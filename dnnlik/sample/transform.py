@@ -301,7 +301,7 @@ class BoundTransform:
         return out
 
     def d2x_dy2(self, y: np.ndarray) -> np.ndarray:
-        """``d^2x/dy^2`` per coordinate.
+        """``d^2x/dy^2`` per coordinate: ``dx/dy`` times ``d log(dx/dy) / dy``, the log-Jacobian's gradient.
 
         Args:
             y: points, (n, d).
@@ -309,17 +309,7 @@ class BoundTransform:
         Returns:
             (n, d).
         """
-        y = np.asarray(y, dtype=np.float64)
-        out = np.zeros_like(y)
-        _, lg, nl, lt = self._parts()
-        if lg.size:
-            out[:, lg] = np.exp(y[:, lg])
-        if nl.size:
-            out[:, nl] = -np.exp(y[:, nl])
-        if lt.size:
-            s = 0.5 * (1.0 + np.tanh(0.5 * y[:, lt]))
-            out[:, lt] = (self.upper[lt] - self.lower[lt]) * s * (1.0 - s) * (1.0 - 2.0 * s)
-        return out
+        return self.dx_dy(y) * self.grad_log_jacobian(y)
 
     def hess_log_jacobian(self, y: np.ndarray) -> np.ndarray:
         """The diagonal of the Hessian of :meth:`log_jacobian` (it has no other entries).
